@@ -1,0 +1,25 @@
+#include "cli/prompt_tokens.hpp"
+
+#include <fmt/format.h>
+
+namespace pagoda::cli {
+
+std::vector<int32_t> chat_prompt_tokens(const LoadedModel& lm, const std::vector<ChatMessage>& messages) {
+  const Tokenizer& tok = lm.require_tokenizer();
+  const std::string text = lm.render_chat(messages, true);
+  bool add_bos = true;
+  if (tok.bos_id() >= 0) {
+    const std::string bos = tok.token_bytes(tok.bos_id());
+    if (!bos.empty() && text.rfind(bos, 0) == 0) add_bos = false;
+  }
+  return tok.encode(text, add_bos, true);
+}
+
+void print_speed_report(const GenerationResult& r) {
+  const double pp = r.prompt_seconds > 0 ? static_cast<double>(r.prompt_tokens) / r.prompt_seconds : 0.0;
+  const double tg = r.generate_seconds > 0 ? static_cast<double>(r.tokens.size()) / r.generate_seconds : 0.0;
+  fmt::print(stderr, "\nprompt: {} tokens in {:.3f} s ({:.1f} tok/s) | generation: {} tokens in {:.3f} s ({:.1f} tok/s) | finish: {}\n",
+             r.prompt_tokens, r.prompt_seconds, pp, r.tokens.size(), r.generate_seconds, tg, finish_reason_name(r.finish));
+}
+
+}  // namespace pagoda::cli

@@ -1,0 +1,35 @@
+// The interface the runtime drives: one forward step over a ragged batch, writing logits for the
+// requested rows. A model owns its weights and its paged KV storage; the runtime decides which
+// pages each sequence uses.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "io/model_config.hpp"
+#include "model/forward_batch.hpp"
+
+namespace pagoda {
+
+struct KvCacheOptions {
+  int32_t page_size = 16;
+  int64_t max_tokens = 4096;  // capacity in tokens, rounded up to whole pages
+  std::string dtype = "f32";  // f32 | f16 | bf16 (CPU)
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual const ModelConfig& config() const = 0;
+  // logits [logit_rows.size(), V]
+  virtual void forward(const ForwardBatch& batch, float* logits) = 0;
+  virtual int32_t page_size() const = 0;
+  virtual int64_t num_pages() const = 0;
+  virtual std::string describe() const = 0;  // one line: arch, sizes, dtype, device
+};
+
+class ModelSource;
+std::unique_ptr<Model> model_cpu_create(std::shared_ptr<const ModelSource> source, const KvCacheOptions& kv);
+
+}  // namespace pagoda
