@@ -2,7 +2,7 @@
 #include <fmt/ranges.h>
 
 #include "cli/cli_common.hpp"
-#include "core/threads.hpp"
+#include "core/error.hpp"
 #include "runtime/loaded_model.hpp"
 
 namespace pagoda::cli {
