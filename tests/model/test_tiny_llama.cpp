@@ -4,8 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "common/test_paths.hpp"
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "io/model_source.hpp"
 #include "io/safetensors.hpp"
 #include "model/model.hpp"
 #include "runtime/sampler.hpp"
