@@ -48,6 +48,7 @@ Runner register_run(CLI::App& app) {
     });
     std::fputc('\n', stdout);
     print_speed_report(r);
+    if (o->verbose) print_memory_report(lm);
     return 0;
   };
 }

@@ -1,6 +1,7 @@
 #include "cli/prompt_tokens.hpp"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 namespace pagoda::cli {
 
@@ -20,6 +21,15 @@ void print_speed_report(const GenerationResult& r) {
   const double tg = r.generate_seconds > 0 ? static_cast<double>(r.tokens.size()) / r.generate_seconds : 0.0;
   fmt::print(stderr, "\nprompt: {} tokens in {:.3f} s ({:.1f} tok/s) | generation: {} tokens in {:.3f} s ({:.1f} tok/s) | finish: {}\n",
              r.prompt_tokens, r.prompt_seconds, pp, r.tokens.size(), r.generate_seconds, tg, finish_reason_name(r.finish));
+}
+
+void print_memory_report(const LoadedModel& lm) {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  const double mib = 1024.0 * 1024.0;
+  fmt::print(stderr, "memory: peak RSS {:.1f} MiB | model tensors {:.1f} MiB | KV cache {:.1f} MiB\n",
+             static_cast<double>(ru.ru_maxrss) * 1024.0 / mib, static_cast<double>(lm.source->total_bytes()) / mib,
+             static_cast<double>(lm.model->kv_cache_bytes()) / mib);
 }
 
 }  // namespace pagoda::cli

@@ -13,5 +13,7 @@ namespace pagoda::cli {
 std::vector<int32_t> chat_prompt_tokens(const LoadedModel& lm, const std::vector<ChatMessage>& messages);
 
 void print_speed_report(const GenerationResult& r);
+// Peak resident memory of the process next to the model file and KV cache sizes.
+void print_memory_report(const LoadedModel& lm);
 
 }  // namespace pagoda::cli

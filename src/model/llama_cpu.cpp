@@ -41,6 +41,7 @@ class LlamaCpu final : public Model {
   const ModelConfig& config() const override { return config_; }
   int32_t page_size() const override { return cache_.layout().page_size; }
   int64_t num_pages() const override { return cache_.num_pages(); }
+  uint64_t kv_cache_bytes() const override { return cache_.bytes(); }
   std::string describe() const override {
     return fmt::format("{} ({} layers, hidden {}, {} heads / {} kv heads, head dim {}, vocab {}) on cpu, KV {} x {} tokens {}",
                        config_.architecture, config_.num_layers, config_.hidden_size, config_.num_heads,

@@ -26,6 +26,7 @@ class Model {
   virtual void forward(const ForwardBatch& batch, float* logits) = 0;
   virtual int32_t page_size() const = 0;
   virtual int64_t num_pages() const = 0;
+  virtual uint64_t kv_cache_bytes() const = 0;
   virtual std::string describe() const = 0;  // one line: arch, sizes, dtype, device
 };
 

@@ -74,6 +74,15 @@ case $case_name in
     cat "$tmp/out"
     grep -q " 9" "$tmp/out" && fail "stop string was emitted"
     grep -q "8" "$tmp/out" || fail "expected counting up to 8" ;;
+  memory_default)
+    need_default
+    "$pagoda" run -m "$default_model" -p "Once upon a time" --temp 0 -n 64 -v >/dev/null 2>"$tmp/err" || fail "run failed"
+    line=$(grep '^memory:' "$tmp/err") || fail "no memory report"
+    echo "$line"
+    file_mib=$(( $(stat -c %s "$default_model") / 1048576 ))
+    read -r peak kv < <(echo "$line" | sed -E 's/.*peak RSS ([0-9.]+) MiB.*KV cache ([0-9.]+) MiB.*/\1 \2/')
+    awk -v p="$peak" -v f="$file_mib" -v k="$kv" 'BEGIN { exit !(p <= 1.5 * f + k) }' \
+      || fail "peak RSS $peak MiB exceeds 1.5 x $file_mib MiB + KV $kv MiB" ;;
   *) fail "unknown case $case_name" ;;
 esac
 echo "PASS: $case_name"
