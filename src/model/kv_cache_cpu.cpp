@@ -1,6 +1,7 @@
 #include "model/kv_cache_cpu.hpp"
 
 #include <cstdlib>
+#include <cstring>
 
 #include "core/checked_math.hpp"
 #include "core/error.hpp"
@@ -40,6 +41,15 @@ PagedKvView CpuKvCache::view(int64_t layer) {
 uint64_t CpuKvCache::bytes() const {
   return 2ull * k_.size() * static_cast<uint64_t>(num_pages_) * static_cast<uint64_t>(layout_.page_elems()) *
          dtype_info(layout_.dtype).block_bytes;
+}
+
+void CpuKvCache::copy_page(int64_t src, int64_t dst) {
+  PAGODA_CHECK(src >= 0 && src < num_pages_ && dst >= 0 && dst < num_pages_, "KV page copy {} -> {} out of range", src, dst);
+  const uint64_t page_bytes = static_cast<uint64_t>(layout_.page_elems()) * dtype_info(layout_.dtype).block_bytes;
+  for (size_t l = 0; l < k_.size(); ++l) {
+    std::memcpy(k_[l].get() + dst * page_bytes, k_[l].get() + src * page_bytes, page_bytes);
+    std::memcpy(v_[l].get() + dst * page_bytes, v_[l].get() + src * page_bytes, page_bytes);
+  }
 }
 
 }  // namespace pagoda

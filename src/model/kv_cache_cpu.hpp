@@ -18,6 +18,7 @@ class CpuKvCache {
   const PagedKvLayout& layout() const { return layout_; }
   int64_t num_pages() const { return num_pages_; }
   uint64_t bytes() const;
+  void copy_page(int64_t src, int64_t dst);  // every layer's K and V
 
  private:
   struct FreeDeleter {

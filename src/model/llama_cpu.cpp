@@ -42,6 +42,7 @@ class LlamaCpu final : public Model {
   int32_t page_size() const override { return cache_.layout().page_size; }
   int64_t num_pages() const override { return cache_.num_pages(); }
   uint64_t kv_cache_bytes() const override { return cache_.bytes(); }
+  void kv_copy_page(int32_t src, int32_t dst) override { cache_.copy_page(src, dst); }
   std::string describe() const override {
     return fmt::format("{} ({} layers, hidden {}, {} heads / {} kv heads, head dim {}, vocab {}) on cpu, KV {} x {} tokens {}",
                        config_.architecture, config_.num_layers, config_.hidden_size, config_.num_heads,

@@ -27,6 +27,8 @@ class Model {
   virtual int32_t page_size() const = 0;
   virtual int64_t num_pages() const = 0;
   virtual uint64_t kv_cache_bytes() const = 0;
+  // Copies one KV page (all layers, K and V) — the copy half of copy-on-write.
+  virtual void kv_copy_page(int32_t src, int32_t dst) = 0;
   virtual std::string describe() const = 0;  // one line: arch, sizes, dtype, device
 };
 

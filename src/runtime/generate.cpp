@@ -4,6 +4,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "runtime/text_stream.hpp"
 
 namespace pagoda {
 
@@ -54,8 +55,7 @@ GenerationResult generate(Session& session, const Tokenizer& tokenizer, std::spa
   result.prompt_seconds = seconds_now() - t0;
 
   std::vector<int32_t> history(prompt.begin(), prompt.end());
-  StreamDecoder decoder(tokenizer);
-  std::string pending;  // decoded text not yet emitted (may hold the start of a stop string)
+  TextStream stream(tokenizer, params.stop);
   const double g0 = seconds_now();
   auto emit = [&](const std::string& s) -> bool {
     if (s.empty()) return true;
@@ -63,42 +63,30 @@ GenerationResult generate(Session& session, const Tokenizer& tokenizer, std::spa
     return on_text ? on_text(s) : true;
   };
 
-  bool done = false;
-  for (int64_t i = 0; i < params.max_tokens && !done; ++i) {
+  for (int64_t i = 0; i < params.max_tokens; ++i) {
     const int32_t tok = sampler.sample(logits, history, prompt.size());
     if (!params.ignore_eos && tokenizer.is_end_of_generation(tok)) {
       result.finish = FinishReason::FINISH_REASON_STOP;
-      emit(pending + decoder.flush());  // a held partial stop string was not a stop after all
-      pending.clear();
-      done = true;
       break;
     }
     result.tokens.push_back(tok);
     history.push_back(tok);
-    pending += decoder.push(tok);
-    size_t held = 0;
-    const size_t at = stop_string_find(pending, params.stop, &held);
-    if (at != std::string::npos) {
-      emit(pending.substr(0, at));
-      pending.clear();
+    const bool go_on = emit(stream.push(tok));
+    if (stream.stopped()) {
       result.finish = FinishReason::FINISH_REASON_STOP;
-      done = true;
       break;
     }
-    if (!emit(pending.substr(0, pending.size() - held))) {
+    if (!go_on) {
       result.finish = FinishReason::FINISH_REASON_CANCELLED;
-      pending.clear();
-      done = true;
       break;
     }
-    pending.erase(0, pending.size() - held);
     if (i + 1 == params.max_tokens) break;
     if (session.size() + 1 > session.capacity()) break;  // context full: finish with "length"
     logits = session.eval(std::span<const int32_t>(&tok, 1));
   }
-  if (!done) {
-    pending += decoder.flush();
-    emit(pending);
+  if (result.finish != FinishReason::FINISH_REASON_CANCELLED) {
+    emit(stream.finish());
+    if (stream.stopped()) result.finish = FinishReason::FINISH_REASON_STOP;
   }
   result.generate_seconds = seconds_now() - g0;
   return result;

@@ -1,0 +1,143 @@
+#include "runtime/engine.hpp"
+
+#include <random>
+
+#include "core/error.hpp"
+
+namespace pagoda {
+
+namespace {
+uint64_t pick_hash_key(uint64_t k) {
+  if (k != 0) return k;
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd();  // keyed per process: hashes can't be precomputed
+}
+}  // namespace
+
+Engine::Engine(Model& model, const Tokenizer* tokenizer, const EngineConfig& config)
+    : model_(model),
+      tokenizer_(tokenizer),
+      pool_(static_cast<int32_t>(model.num_pages()), model.page_size(), pick_hash_key(config.hash_key)),
+      scheduler_(config.scheduler, pool_) {}
+
+void Engine::add(uint64_t id, std::vector<int32_t> prompt, const GenerationParams& params) {
+  PAGODA_CHECK(params.max_tokens >= 1 && params.max_tokens <= INT32_MAX, "max_tokens must be at least 1");
+  for (int32_t t : prompt)
+    PAGODA_CHECK(t >= 0 && t < model_.config().vocab_size, "token id {} outside the vocabulary", t);
+  Sampler sampler(params.sampling);  // validates the sampling parameters
+  scheduler_.add(id, std::move(prompt), static_cast<int32_t>(params.max_tokens));
+  Live live{params, std::move(sampler), nullptr};
+  if (tokenizer_) live.stream = std::make_unique<TextStream>(*tokenizer_, params.stop);
+  live_.emplace(id, std::move(live));
+}
+
+void Engine::cancel(uint64_t id) {
+  scheduler_.finish(id);
+  live_.erase(id);
+}
+
+void Engine::build_batch(const SchedulerOutput& out) {
+  ForwardBatch& b = batch_;
+  const int32_t P = model_.page_size();
+  b.tokens.clear();
+  b.positions.clear();
+  b.slot_mapping.clear();
+  b.cu_seqlens_q.assign(1, 0);
+  b.kv_lens.clear();
+  b.logit_rows.clear();
+  int32_t max_pages = 1;
+  for (const ScheduledSeq& s : out.seqs)
+    max_pages = std::max(max_pages, static_cast<int32_t>(scheduler_.get(s.request_id).blocks.size()));
+  b.max_pages_per_seq = max_pages;
+  b.block_table.assign(out.seqs.size() * static_cast<size_t>(max_pages), 0);
+  for (size_t i = 0; i < out.seqs.size(); ++i) {
+    const ScheduledSeq& s = out.seqs[i];
+    const Request& r = scheduler_.get(s.request_id);
+    std::copy(r.blocks.begin(), r.blocks.end(), b.block_table.begin() + static_cast<std::ptrdiff_t>(i * static_cast<size_t>(max_pages)));
+    for (int32_t p = s.start; p < s.start + s.num_tokens; ++p) {
+      b.tokens.push_back(r.tokens[static_cast<size_t>(p)]);
+      b.positions.push_back(p);
+      b.slot_mapping.push_back(int64_t(r.blocks[static_cast<size_t>(p / P)]) * P + p % P);
+    }
+    b.cu_seqlens_q.push_back(static_cast<int32_t>(b.tokens.size()));
+    b.kv_lens.push_back(s.start + s.num_tokens);
+    if (s.sample) b.logit_rows.push_back(static_cast<int32_t>(b.tokens.size()) - 1);
+  }
+}
+
+std::vector<EngineEvent> Engine::step() {
+  std::vector<EngineEvent> events;
+  SchedulerOutput out = scheduler_.schedule();
+  preemptions_ += out.preempted.size();
+  if (out.empty()) return events;
+  ++steps_;
+  for (const auto& c : out.copies) model_.kv_copy_page(c.src, c.dst);
+  build_batch(out);
+  const size_t V = static_cast<size_t>(model_.config().vocab_size);
+  logits_.resize(batch_.logit_rows.size() * V);
+  model_.forward(batch_, logits_.data());
+
+  std::vector<int32_t> sampled;
+  std::vector<uint64_t> sampled_ids;
+  size_t row = 0;
+  for (const ScheduledSeq& s : out.seqs) {
+    if (!s.sample) continue;
+    const Request& r = scheduler_.get(s.request_id);
+    Live& live = live_.at(s.request_id);
+    std::span<float> l(logits_.data() + row * V, V);
+    ++row;
+    sampled.push_back(live.sampler.sample(l, r.tokens, static_cast<size_t>(r.num_prompt_tokens)));
+    sampled_ids.push_back(s.request_id);
+  }
+  scheduler_.update(out, sampled);
+
+  for (size_t i = 0; i < sampled.size(); ++i) {
+    const uint64_t id = sampled_ids[i];
+    const int32_t tok = sampled[i];
+    const Request& r = scheduler_.get(id);
+    Live& live = live_.at(id);
+    EngineEvent ev;
+    ev.id = id;
+    ev.prompt_tokens = r.num_prompt_tokens;
+    ev.cached_prompt_tokens = r.num_cached_prompt_tokens;
+    const bool eos = !live.params.ignore_eos && tokenizer_ && tokenizer_->is_end_of_generation(tok);
+    if (eos) {
+      ev.finished = true;
+      ev.finish = FinishReason::FINISH_REASON_STOP;
+      if (live.stream) ev.text = live.stream->finish();
+    } else {
+      ev.tokens.push_back(tok);
+      if (live.stream) {
+        ev.text = live.stream->push(tok);
+        if (live.stream->stopped()) {
+          ev.finished = true;
+          ev.finish = FinishReason::FINISH_REASON_STOP;
+        }
+      }
+      if (!ev.finished && r.num_generated() >= live.params.max_tokens) {
+        ev.finished = true;
+        ev.finish = FinishReason::FINISH_REASON_LENGTH;
+        if (live.stream) ev.text += live.stream->finish();
+      }
+    }
+    ev.generated_tokens = r.num_generated() - (eos ? 1 : 0);
+    if (ev.finished) cancel(id);
+    events.push_back(std::move(ev));
+  }
+  return events;
+}
+
+EngineStats Engine::stats() const {
+  EngineStats s;
+  s.running = scheduler_.num_running();
+  s.waiting = scheduler_.num_waiting();
+  s.kv_blocks_total = pool_.num_blocks();
+  s.kv_blocks_in_use = pool_.num_in_use();
+  s.prefix_queries = pool_.queries();
+  s.prefix_hits = pool_.hits();
+  s.steps = steps_;
+  s.preemptions = preemptions_;
+  return s;
+}
+
+}  // namespace pagoda

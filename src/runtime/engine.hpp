@@ -1,0 +1,82 @@
+// The batched engine: many requests, one model, continuous batching. Each step is
+// schedule -> (copy-on-write KV copies) -> one forward over the ragged batch -> sample per request
+// -> update -> events. Single-threaded by design: the server's engine thread owns it; other
+// threads reach it only through queues.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kv/block_pool.hpp"
+#include "model/model.hpp"
+#include "runtime/generate.hpp"
+#include "runtime/sampler.hpp"
+#include "runtime/text_stream.hpp"
+#include "sched/scheduler.hpp"
+#include "tokenizer/tokenizer.hpp"
+
+namespace pagoda {
+
+struct EngineConfig {
+  SchedulerConfig scheduler;
+  uint64_t hash_key = 0;  // prefix-cache hash key; 0 picks a random per-process key
+};
+
+// What happened to one request during a step.
+struct EngineEvent {
+  uint64_t id = 0;
+  std::vector<int32_t> tokens;  // newly generated ids
+  std::string text;             // newly final text (empty when the engine has no tokenizer)
+  bool finished = false;
+  FinishReason finish = FinishReason::FINISH_REASON_LENGTH;
+  int32_t prompt_tokens = 0;
+  int32_t generated_tokens = 0;
+  int32_t cached_prompt_tokens = 0;
+};
+
+struct EngineStats {
+  int32_t running = 0;
+  int32_t waiting = 0;
+  int32_t kv_blocks_total = 0;
+  int32_t kv_blocks_in_use = 0;
+  uint64_t prefix_queries = 0;
+  uint64_t prefix_hits = 0;
+  uint64_t steps = 0;
+  uint64_t preemptions = 0;
+};
+
+class Engine {
+ public:
+  Engine(Model& model, const Tokenizer* tokenizer, const EngineConfig& config);
+
+  // Queues a request (throws pagoda::Error if it can never fit or its parameters are invalid).
+  void add(uint64_t id, std::vector<int32_t> prompt, const GenerationParams& params);
+  // Ends a request now and frees its KV blocks; unknown ids are ignored.
+  void cancel(uint64_t id);
+  // Runs one step; returns an event for every request that produced tokens or finished.
+  std::vector<EngineEvent> step();
+  bool has_work() const { return scheduler_.has_work(); }
+  EngineStats stats() const;
+
+ private:
+  struct Live {
+    GenerationParams params;
+    Sampler sampler;
+    std::unique_ptr<TextStream> stream;
+  };
+  void build_batch(const SchedulerOutput& out);
+
+  Model& model_;
+  const Tokenizer* tokenizer_;
+  KvBlockPool pool_;
+  Scheduler scheduler_;
+  std::map<uint64_t, Live> live_;
+  ForwardBatch batch_;
+  std::vector<float> logits_;
+  uint64_t steps_ = 0, preemptions_ = 0;
+};
+
+}  // namespace pagoda
