@@ -6,6 +6,7 @@
 #include <random>
 
 #include "common/test_paths.hpp"
+#include "core/error.hpp"
 #include "io/model_source.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/sampler.hpp"
