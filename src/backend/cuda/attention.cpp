@@ -1,0 +1,164 @@
+// Host side of the CUDA attention family: validates shapes (pagoda::Error on anything a caller can
+// get wrong), fills the kernel params, plans Flash-Decoding splits, and calls the .cu launchers.
+// Does not allocate and never synchronizes: decode steps stay capturable in a CUDA graph.
+#include <algorithm>
+#include <cmath>
+
+#include "backend/cuda/attention.hpp"
+#include "backend/cuda/attention_launch.hpp"
+#include "core/error.hpp"
+
+namespace pagoda::cuda {
+namespace {
+
+constexpr int DECODE_CTAS_PER_SM = 4;  // 16 warps/SM keep enough 16-byte loads in flight
+constexpr int DECODE_MIN_SPLIT = 128;  // below this a split's fixed cost outweighs its bytes
+constexpr int DECODE_SPLIT_ALIGN = 64;  // whole CTA iterations (4 warps x rows x 4 loads)
+
+std::size_t align256(std::size_t n) { return (n + 255) & ~std::size_t(255); }
+
+void cuda_check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess) fail("{}: CUDA error {} ({})", what, cudaGetErrorName(err), cudaGetErrorString(err));
+}
+
+void layout_check(const PagedKvLayout& L, const char* what) {
+  PAGODA_CHECK(attention_dtype_supported(L.dtype), "{}: KV dtype {} is not supported (BF16 or F16)", what,
+               dtype_info(L.dtype).name);
+  PAGODA_CHECK(attention_head_dim_supported(L.head_dim), "{}: head dim {} is not supported (64 or 128)", what,
+               L.head_dim);
+  PAGODA_CHECK(L.num_kv_heads > 0 && L.page_size > 0, "{}: empty cache layout", what);
+}
+
+AttentionParams params_make(const void* q, int32_t H, const PagedKvView& cache, const AttentionBatch& batch,
+                            void* out, float* lse, const char* what) {
+  const PagedKvLayout& L = cache.layout;
+  layout_check(L, what);
+  PAGODA_CHECK(H > 0 && H % L.num_kv_heads == 0, "{}: {} query heads is not a multiple of {} KV heads", what, H,
+               L.num_kv_heads);
+  PAGODA_CHECK(batch.num_seqs >= 0 && batch.num_seqs <= 65535, "{}: {} sequences (at most 65535)", what,
+               batch.num_seqs);
+  PAGODA_CHECK(batch.max_pages_per_seq > 0, "{}: max_pages_per_seq must be positive", what);
+  PAGODA_CHECK(std::isfinite(batch.scale) && batch.scale > 0.0f, "{}: softmax scale must be positive", what);
+  PAGODA_CHECK(cache.k != nullptr && cache.v != nullptr && q != nullptr && out != nullptr, "{}: null pointer", what);
+  AttentionParams p;
+  p.q = q;
+  p.k = cache.k;
+  p.v = cache.v;
+  p.out = out;
+  p.lse = lse;
+  p.cu_seqlens_q = batch.cu_seqlens_q;
+  p.kv_lens = batch.kv_lens;
+  p.block_table = batch.block_table;
+  p.num_seqs = batch.num_seqs;
+  p.max_pages = batch.max_pages_per_seq;
+  p.num_heads = H;
+  p.num_kv_heads = L.num_kv_heads;
+  p.group = H / L.num_kv_heads;
+  p.page_size = L.page_size;
+  p.scale_log2 = batch.scale * 1.4426950408889634f;
+  p.causal = batch.causal;
+  return p;
+}
+
+}  // namespace
+
+void kv_append(const PagedKvView& cache, const void* k, const void* v, int64_t T, const int64_t* slot_mapping,
+               const RopeArgs* rope, cudaStream_t stream) {
+  const PagedKvLayout& L = cache.layout;
+  layout_check(L, "kv_append");
+  PAGODA_CHECK(T >= 0 && T * L.num_kv_heads * L.head_dim < (int64_t(1) << 40),
+               "kv_append: bad token count {}", T);
+  if (T == 0) return;
+  KvAppendParams p;
+  p.k = k;
+  p.v = v;
+  p.k_cache = cache.k;
+  p.v_cache = cache.v;
+  p.slot_mapping = slot_mapping;
+  p.num_tokens = T;
+  p.num_kv_heads = L.num_kv_heads;
+  p.head_dim = L.head_dim;
+  if (rope != nullptr) {
+    PAGODA_CHECK(rope->rope_dim > 0 && rope->rope_dim % 2 == 0 && rope->rope_dim <= L.head_dim,
+                 "kv_append: rope_dim {} must be even and within head dim {}", rope->rope_dim, L.head_dim);
+    PAGODA_CHECK(rope->positions != nullptr && rope->inv_freq != nullptr, "kv_append: RoPE needs positions and inv_freq");
+    p.positions = rope->positions;
+    p.inv_freq = rope->inv_freq;
+    p.rope_dim = rope->rope_dim;
+    p.interleaved = rope->interleaved;
+  }
+  cuda_check(kv_append_launch(p, L.dtype, stream), "kv_append");
+}
+
+void attention_prefill(const void* q, int32_t H, const PagedKvView& cache, const AttentionBatch& batch,
+                       int32_t max_q_len, void* out, float* lse, cudaStream_t stream) {
+  const AttentionParams p = params_make(q, H, cache, batch, out, lse, "attention_prefill");
+  PAGODA_CHECK(max_q_len >= 0, "attention_prefill: negative max_q_len");
+  PAGODA_CHECK(int64_t(max_q_len) * p.group < (int64_t(1) << 36), "attention_prefill: too many query rows");
+  if (batch.num_seqs == 0 || max_q_len == 0) return;
+  cuda_check(prefill_launch(p, cache.layout.dtype, cache.layout.head_dim, max_q_len, stream), "attention_prefill");
+}
+
+DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout, int32_t max_q_len,
+                       int32_t max_kv_len, int32_t num_sms, int32_t forced_splits) {
+  layout_check(layout, "decode_plan");
+  PAGODA_CHECK(num_seqs > 0 && num_seqs <= 65535 && H > 0 && H % layout.num_kv_heads == 0,
+               "decode_plan: bad shape (B {}, H {}, Hkv {})", num_seqs, H, layout.num_kv_heads);
+  PAGODA_CHECK(max_q_len >= 1 && max_kv_len >= max_q_len, "decode_plan: need 1 <= q_len ({}) <= kv_len ({})",
+               max_q_len, max_kv_len);
+  PAGODA_CHECK(num_sms > 0, "decode_plan: num_sms must be positive");
+  DecodePlan plan;
+  plan.num_seqs = num_seqs;
+  plan.num_heads = H;
+  plan.max_q_len = max_q_len;
+  const int64_t rows = int64_t(max_q_len) * (H / layout.num_kv_heads);
+  plan.rows_per_cta = decode_rows_per_cta(int(std::min<int64_t>(rows, 8)));
+  plan.row_groups = int32_t((rows + plan.rows_per_cta - 1) / plan.rows_per_cta);
+  PAGODA_CHECK(int64_t(plan.row_groups) * layout.num_kv_heads <= 65535, "decode_plan: too many query rows");
+  // Enough CTAs to fill every SM DECODE_CTAS_PER_SM times, but no split shorter than
+  // DECODE_MIN_SPLIT keys.
+  const int64_t base_ctas = int64_t(num_seqs) * layout.num_kv_heads * plan.row_groups;
+  int64_t splits = (int64_t(num_sms) * DECODE_CTAS_PER_SM + base_ctas - 1) / base_ctas;
+  splits = std::min<int64_t>(splits, (max_kv_len + DECODE_MIN_SPLIT - 1) / DECODE_MIN_SPLIT);
+  if (forced_splits > 0) splits = forced_splits;
+  splits = std::clamp<int64_t>(splits, 1, max_kv_len);
+  int64_t split_tokens = (max_kv_len + splits - 1) / splits;
+  split_tokens = (split_tokens + DECODE_SPLIT_ALIGN - 1) / DECODE_SPLIT_ALIGN * DECODE_SPLIT_ALIGN;
+  splits = (max_kv_len + split_tokens - 1) / split_tokens;
+  PAGODA_CHECK(splits <= 65535, "decode_plan: too many splits");
+  plan.num_splits = int32_t(splits);
+  plan.split_tokens = int32_t(split_tokens);
+  plan.total_q_tokens = int64_t(num_seqs) * max_q_len;
+  if (plan.num_splits > 1) {
+    const std::size_t rows_all = std::size_t(plan.total_q_tokens) * H;
+    plan.workspace_bytes = align256(std::size_t(splits) * rows_all * layout.head_dim * sizeof(float)) +
+                           align256(std::size_t(splits) * rows_all * sizeof(float));
+  }
+  return plan;
+}
+
+void attention_decode(const DecodePlan& plan, const void* q, const PagedKvView& cache, const AttentionBatch& batch,
+                      void* out, float* lse, void* workspace, cudaStream_t stream) {
+  PAGODA_CHECK(batch.num_seqs == plan.num_seqs, "attention_decode: plan made for {} sequences, batch has {}",
+               plan.num_seqs, batch.num_seqs);
+  DecodeParams dp;
+  dp.attn = params_make(q, plan.num_heads, cache, batch, out, lse, "attention_decode");
+  dp.num_splits = plan.num_splits;
+  dp.split_tokens = plan.split_tokens;
+  dp.rows_total = plan.max_q_len * dp.attn.group;
+  dp.unified_max = plan.unified_max;
+  dp.max_bound_log2 = plan.max_bound * 1.4426950408889634f;
+  const std::size_t rows_all = std::size_t(plan.total_q_tokens) * plan.num_heads;
+  if (plan.num_splits > 1) {
+    PAGODA_CHECK(workspace != nullptr, "attention_decode: plan needs {} bytes of workspace", plan.workspace_bytes);
+    dp.partial_out = static_cast<float*>(workspace);
+    dp.partial_lse = reinterpret_cast<float*>(
+        static_cast<char*>(workspace) +
+        align256(std::size_t(plan.num_splits) * rows_all * cache.layout.head_dim * sizeof(float)));
+  }
+  cuda_check(decode_launch(dp, cache.layout.dtype, cache.layout.head_dim, plan.rows_per_cta, plan.row_groups,
+                           int64_t(rows_all), stream),
+             "attention_decode");
+}
+
+}  // namespace pagoda::cuda

@@ -1,0 +1,59 @@
+// CUDA attention over the paged KV cache: KV append with fused RoPE, FlashAttention-2 prefill, and
+// split-KV Flash-Decoding with a planned split count (plan once per step, then launch only, so a
+// decode step can be captured in a CUDA graph).
+// Inputs are bf16 or fp16 (the cache layout's dtype), head dims 64 and 128. Contiguous K/V is the
+// special case of a trivial page table (P = capacity, block_table[b] = b): one code path.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "backend/paged_kv.hpp"
+
+namespace pagoda::cuda {
+
+struct RopeArgs {
+  const int32_t* positions = nullptr;  // [T] device
+  const float* inv_freq = nullptr;     // [rope_dim / 2] device
+  int32_t rope_dim = 0;                // rotates dims [0, rope_dim) of each K head
+  bool interleaved = false;            // pairs (2i, 2i+1); else (i, i + rope_dim / 2)
+};
+
+// Writes k, v [T, Hkv, D] into their pages: slot_mapping[t] = page * P + slot (negative: skip).
+// If rope is non-null, K is rotated in the same pass (V is copied as is).
+void kv_append(const PagedKvView& cache, const void* k, const void* v, int64_t T, const int64_t* slot_mapping,
+               const RopeArgs* rope, cudaStream_t stream);
+
+// out [T, H, D] = softmax(q k^T * scale) v for a ragged batch; lse [T, H] (natural log) if non-null.
+// batch's arrays are device pointers; max_q_len bounds every sequence's query count (host-known).
+void attention_prefill(const void* q, int32_t H, const PagedKvView& cache, const AttentionBatch& batch,
+                       int32_t max_q_len, void* out, float* lse, cudaStream_t stream);
+
+// Host-side decode plan: everything a decode launch needs that depends on shapes, not data.
+struct DecodePlan {
+  int32_t num_seqs = 0;
+  int32_t num_heads = 0;
+  int32_t max_q_len = 1;     // query tokens per sequence (1, or a few for speculative verify)
+  int32_t rows_per_cta = 1;  // packed (token, head-in-group) rows per CTA
+  int32_t row_groups = 1;
+  int32_t num_splits = 1;
+  int32_t split_tokens = 0;
+  int64_t total_q_tokens = 0;  // T: rows of q/out
+  std::size_t workspace_bytes = 0;
+  bool unified_max = false;
+  float max_bound = 0.0f;  // natural-log bound on scaled scores used by unified max
+};
+
+// max_kv_len bounds every sequence's KV length for the step (pass the cache capacity to keep one
+// plan, and one captured graph, across steps). num_sms = device multiprocessor count.
+DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout, int32_t max_q_len,
+                       int32_t max_kv_len, int32_t num_sms, int32_t forced_splits = 0);
+
+// Launches only (no allocation, no host sync): decode kernel + (if split) merge kernel.
+// workspace: plan.workspace_bytes of device memory, 256-byte aligned.
+void attention_decode(const DecodePlan& plan, const void* q, const PagedKvView& cache, const AttentionBatch& batch,
+                      void* out, float* lse, void* workspace, cudaStream_t stream);
+
+}  // namespace pagoda::cuda

@@ -1,0 +1,23 @@
+// Internal boundary between the host code (.cpp: checks, planning, errors) and the kernel
+// launchers (.cu: template dispatch and <<<>>>). Launchers return the launch's cudaError_t, or
+// cudaErrorInvalidValue for a dtype / head dim / rows combination that is not instantiated.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include "backend/cuda/attention_params.hpp"
+#include "core/dtype.hpp"
+
+namespace pagoda::cuda {
+
+// Head dims, dtypes and decode rows per CTA that have kernels.
+inline bool attention_head_dim_supported(int d) { return d == 64 || d == 128; }
+inline bool attention_dtype_supported(DType t) { return t == DType::DTYPE_BF16 || t == DType::DTYPE_F16; }
+inline int decode_rows_per_cta(int rows) { return rows <= 1 ? 1 : rows <= 4 ? 4 : 8; }
+
+cudaError_t prefill_launch(const AttentionParams& p, DType dtype, int head_dim, int max_q_len, cudaStream_t stream);
+cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int rows_per_cta, int row_groups,
+                          int64_t total_rows, cudaStream_t stream);
+cudaError_t kv_append_launch(const KvAppendParams& p, DType dtype, cudaStream_t stream);
+
+}  // namespace pagoda::cuda

@@ -1,0 +1,60 @@
+// Kernel parameter structs for the CUDA attention family: one struct per kernel, filled on the
+// host by attention.cu and passed by value. All pointers are device pointers.
+// Promises: plain data only (no device code, no ownership).
+#pragma once
+
+#include <cstdint>
+
+namespace pagoda::cuda {
+
+// Shared by the prefill and decode kernels: where q, the paged K/V and the outputs live.
+struct AttentionParams {
+  const void* q = nullptr;  // [T, H, D]
+  const void* k = nullptr;  // [num_pages, P, Hkv, D]
+  const void* v = nullptr;
+  void* out = nullptr;  // [T, H, D]
+  float* lse = nullptr;  // [T, H] natural-log sum-exp, may be null
+  const int32_t* cu_seqlens_q = nullptr;  // [B + 1]
+  const int32_t* kv_lens = nullptr;       // [B]
+  const int32_t* block_table = nullptr;   // [B, max_pages]
+  int32_t num_seqs = 0;
+  int32_t max_pages = 0;
+  int32_t num_heads = 0;     // H
+  int32_t num_kv_heads = 0;  // Hkv
+  int32_t group = 1;         // H / Hkv
+  int32_t page_size = 0;     // P
+  float scale_log2 = 0.0f;   // softmax scale * log2(e)
+  bool causal = true;
+};
+
+// Split-KV decode: each CTA writes a float partial output and its LSE (log2 domain) per split.
+struct DecodeParams {
+  AttentionParams attn;
+  int32_t num_splits = 1;
+  int32_t split_tokens = 0;   // KV positions per split (last split of a sequence may be short)
+  int32_t rows_total = 0;     // max q_len * group rows per KV head handled by the plan
+  float* partial_out = nullptr;  // [splits, T, H, D] float
+  float* partial_lse = nullptr;  // [splits, T, H] log2 domain
+  // FlashDecoding++ unified max: scores (log2 domain) are exponentiated against this fixed bound
+  // instead of a running max; a CTA that sees a score outside the safe window redoes its chunk
+  // with the exact online softmax.
+  bool unified_max = false;
+  float max_bound_log2 = 0.0f;
+};
+
+struct KvAppendParams {
+  const void* k = nullptr;  // [T, Hkv, D] new tokens
+  const void* v = nullptr;
+  void* k_cache = nullptr;  // [num_pages, P, Hkv, D]
+  void* v_cache = nullptr;
+  const int64_t* slot_mapping = nullptr;  // [T], page * P + slot; negative = skip (padding)
+  const int32_t* positions = nullptr;     // [T], may be null (no RoPE)
+  const float* inv_freq = nullptr;        // [rope_dim / 2]
+  int64_t num_tokens = 0;
+  int32_t num_kv_heads = 0;
+  int32_t head_dim = 0;
+  int32_t rope_dim = 0;
+  bool interleaved = false;
+};
+
+}  // namespace pagoda::cuda

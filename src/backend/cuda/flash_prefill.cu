@@ -1,0 +1,29 @@
+// Launcher for the FlashAttention-2 prefill kernel (flash_prefill.cuh): picks the instantiation
+// through attention_dispatch.hpp and raises the dynamic shared-memory limit.
+#include "backend/cuda/attention_dispatch.hpp"
+#include "backend/cuda/attention_launch.hpp"
+#include "backend/cuda/flash_prefill.cuh"
+
+namespace pagoda::cuda {
+
+cudaError_t prefill_launch(const AttentionParams& p, DType dtype, int head_dim, int max_q_len, cudaStream_t stream) {
+  cudaError_t err = cudaErrorInvalidValue;
+  const int64_t rows = int64_t(max_q_len) * p.group;
+  dispatch_dtype(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    dispatch_head_dim(head_dim, [&](auto dtag) {
+      constexpr int D = decltype(dtag)::value;
+      using Tr = PrefillTraits<T, D>;
+      auto kernel = flash_prefill_kernel<T, D>;
+      err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::SMEM_BYTES);
+      if (err != cudaSuccess) return;
+      const int64_t m_blocks = (rows + Tr::BM - 1) / Tr::BM;
+      const dim3 grid(unsigned(m_blocks), unsigned(p.num_kv_heads), unsigned(p.num_seqs));
+      kernel<<<grid, Tr::THREADS, Tr::SMEM_BYTES, stream>>>(p);
+      err = cudaGetLastError();
+    });
+  });
+  return err;
+}
+
+}  // namespace pagoda::cuda

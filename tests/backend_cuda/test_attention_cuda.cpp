@@ -1,0 +1,451 @@
+// CUDA attention kernels against a float64 reference over sweeps of lengths (1, 7, 33, 100, 1000,
+// 4097), page sizes (1, 16, 64), GQA ratios (1, 4, 8, MQA), ragged batches, causal and not;
+// outputs poisoned before every run. Skips cleanly when no GPU is present.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+
+#include "backend/cuda/attention.hpp"
+#include "backend_cuda/attention_fixture.hpp"
+#include "core/error.hpp"
+
+namespace pagoda::test {
+namespace {
+
+#define REQUIRE_GPU() \
+  if (!gpu_present()) GTEST_SKIP() << "no CUDA device"
+
+struct DeviceCase {
+  DeviceBuffer<int32_t> cu_q, kv_lens, block_table;
+  DeviceBuffer<uint16_t> q, k, v, out;
+  DeviceBuffer<float> lse;
+  PagedKvView view;
+  AttentionBatch batch;
+
+  explicit DeviceCase(const PagedCase& c)
+      : cu_q(c.cu_q.size()),
+        kv_lens(c.kv_lens.size()),
+        block_table(c.block_table.size()),
+        q(c.q.size()),
+        k(c.k.size()),
+        v(c.v.size()),
+        out(c.q.size()),
+        lse(std::size_t(c.T()) * c.H) {
+    cu_q.upload(c.cu_q);
+    kv_lens.upload(c.kv_lens);
+    block_table.upload(c.block_table);
+    q.upload(c.q);
+    k.upload(c.k);
+    v.upload(c.v);
+    view.k = k.ptr;
+    view.v = v.ptr;
+    view.layout = c.layout();
+    view.num_pages = c.num_pages;
+    batch.num_seqs = int32_t(c.q_lens.size());
+    batch.cu_seqlens_q = cu_q.ptr;
+    batch.kv_lens = kv_lens.ptr;
+    batch.block_table = block_table.ptr;
+    batch.max_pages_per_seq = c.max_pages;
+    batch.causal = c.causal;
+    batch.scale = float(c.scale());
+  }
+  void poison() {
+    out.poison();
+    lse.poison();
+  }
+};
+
+int max_of(const std::vector<int32_t>& v) { return *std::max_element(v.begin(), v.end()); }
+
+struct HeadConfig {
+  int H, Hkv;
+};
+const HeadConfig kHeads[] = {{4, 4}, {8, 2}, {16, 2}, {6, 1}};  // GQA 1, 4, 8 and MQA
+
+std::string label(const PagedCase& c, const char* what) {
+  return std::string(what) + " " + std::string(dtype_info(c.dtype).name) + " D" + std::to_string(c.D) + " P" +
+         std::to_string(c.P) + " H" + std::to_string(c.H) + "/" + std::to_string(c.Hkv) +
+         (c.causal ? " causal" : " full");
+}
+
+TEST(CudaAttention, PrefillSweep) {
+  REQUIRE_GPU();
+  std::mt19937 rng(1234);
+  for (DType dt : {DType::DTYPE_BF16, DType::DTYPE_F16}) {
+    for (int D : {64, 128}) {
+      for (const HeadConfig& hc : kHeads) {
+        for (int P : {1, 16, 64}) {
+          PagedCase c;
+          c.dtype = dt;
+          c.D = D;
+          c.H = hc.H;
+          c.Hkv = hc.Hkv;
+          c.P = P;
+          // Fresh prefills of every length plus chunked prefills (queries at the end of a longer KV).
+          c.q_lens = {1, 7, 33, 100, 1000, 7, 33};
+          c.kv_lens = {1, 7, 33, 100, 1000, 100, 4097};
+          c.causal = (P != 64) || hc.Hkv != 1;  // one non-causal config per dtype/dim
+          c.build(rng);
+          DeviceCase dc(c);
+          dc.poison();
+          pagoda::cuda::attention_prefill(dc.q.ptr, c.H, dc.view, dc.batch, max_of(c.q_lens), dc.out.ptr, dc.lse.ptr,
+                                          nullptr);
+          CUDA_OK(cudaDeviceSynchronize());
+          const auto out = dc.out.download();
+          const auto lse = dc.lse.download();
+          const std::string l = label(c, "prefill");
+          ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
+        }
+      }
+    }
+  }
+}
+
+TEST(CudaAttention, PrefillLong4097) {
+  REQUIRE_GPU();
+  std::mt19937 rng(99);
+  for (bool causal : {true, false}) {
+    PagedCase c;
+    c.dtype = DType::DTYPE_BF16;
+    c.D = 128;
+    c.H = 8;
+    c.Hkv = 2;
+    c.P = 16;
+    c.causal = causal;
+    c.q_lens = {4097, 33};
+    c.kv_lens = {4097, 33};
+    c.build(rng);
+    DeviceCase dc(c);
+    dc.poison();
+    pagoda::cuda::attention_prefill(dc.q.ptr, c.H, dc.view, dc.batch, 4097, dc.out.ptr, dc.lse.ptr, nullptr);
+    CUDA_OK(cudaDeviceSynchronize());
+    const auto out = dc.out.download();
+    const auto lse = dc.lse.download();
+    const std::string l = label(c, "prefill-4097");
+    ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
+  }
+}
+
+// Contiguous K/V is the trivial page table: P = capacity, block_table[b] = b.
+TEST(CudaAttention, PrefillContiguousEqualsPaged) {
+  REQUIRE_GPU();
+  std::mt19937 rng(7);
+  PagedCase c;
+  c.dtype = DType::DTYPE_BF16;
+  c.D = 128;
+  c.H = 8;
+  c.Hkv = 2;
+  c.P = 16;
+  c.q_lens = {100, 33};
+  c.kv_lens = {1000, 33};
+  c.build(rng);
+  PagedCase flat = c;
+  flat.P = 1000;
+  flat.max_pages = 1;
+  flat.num_pages = 2;
+  flat.block_table = {0, 1};
+  flat.k.assign(std::size_t(2) * 1000 * c.Hkv * c.D, 0);
+  flat.v = flat.k;
+  for (int b = 0; b < 2; ++b)
+    for (int pos = 0; pos < c.kv_lens[b]; ++pos)
+      for (int h = 0; h < c.Hkv; ++h)
+        for (int d = 0; d < c.D; ++d) {
+          flat.k[flat.kv_index(b, pos, h) + d] = c.k[c.kv_index(b, pos, h) + d];
+          flat.v[flat.kv_index(b, pos, h) + d] = c.v[c.kv_index(b, pos, h) + d];
+        }
+  DeviceCase dp(c), df(flat);
+  dp.poison();
+  df.poison();
+  pagoda::cuda::attention_prefill(dp.q.ptr, c.H, dp.view, dp.batch, 100, dp.out.ptr, nullptr, nullptr);
+  pagoda::cuda::attention_prefill(df.q.ptr, c.H, df.view, df.batch, 100, df.out.ptr, nullptr, nullptr);
+  CUDA_OK(cudaDeviceSynchronize());
+  const auto a = dp.out.download(), b = df.out.download();
+  ASSERT_EQ(a, b) << "paged and contiguous prefill differ";
+  ASSERT_EQ(c.check(a, nullptr, "prefill-paged"), 0);
+}
+
+struct DecodeRun {
+  pagoda::cuda::DecodePlan plan;
+  DeviceBuffer<unsigned char> workspace;
+};
+
+DecodeRun decode_run(const PagedCase& c, DeviceCase& dc, int max_kv, int forced_splits = 0, bool unified = false,
+                     float bound = 0.0f) {
+  int sms = 0;
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+  DecodeRun r;
+  r.plan = pagoda::cuda::decode_plan(int32_t(c.q_lens.size()), c.H, c.layout(), max_of(c.q_lens), max_kv, sms,
+                                     forced_splits);
+  r.plan.unified_max = unified;
+  r.plan.max_bound = bound;
+  r.workspace = DeviceBuffer<unsigned char>(r.plan.workspace_bytes);
+  pagoda::cuda::attention_decode(r.plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, r.workspace.ptr,
+                                 nullptr);
+  return r;
+}
+
+TEST(CudaAttention, DecodeSweep) {
+  REQUIRE_GPU();
+  std::mt19937 rng(4321);
+  for (DType dt : {DType::DTYPE_BF16, DType::DTYPE_F16}) {
+    for (int D : {64, 128}) {
+      for (const HeadConfig& hc : kHeads) {
+        for (int P : {1, 16, 64}) {
+          for (int q_len : {1, 3}) {  // 3: speculative verification, causal among the drafts
+            PagedCase c;
+            c.dtype = dt;
+            c.D = D;
+            c.H = hc.H;
+            c.Hkv = hc.Hkv;
+            c.P = P;
+            c.kv_lens = {1, 7, 33, 100, 1000, 4097};
+            if (q_len > 1) c.kv_lens[0] = 3;
+            c.q_lens.assign(c.kv_lens.size(), q_len);
+            c.build(rng);
+            DeviceCase dc(c);
+            dc.poison();
+            const DecodeRun r = decode_run(c, dc, max_of(c.kv_lens));
+            CUDA_OK(cudaDeviceSynchronize());
+            const auto out = dc.out.download();
+            const auto lse = dc.lse.download();
+            const std::string l = label(c, "decode") + " q" + std::to_string(q_len) + " splits " +
+                                  std::to_string(r.plan.num_splits);
+            ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The batched paged decode must equal each sequence decoded alone from a contiguous buffer, bit
+// for bit, when both use the same split boundaries.
+TEST(CudaAttention, DecodeBatchedPagedEqualsSingleContiguous) {
+  REQUIRE_GPU();
+  std::mt19937 rng(55);
+  PagedCase c;
+  c.dtype = DType::DTYPE_BF16;
+  c.D = 128;
+  c.H = 32;
+  c.Hkv = 8;
+  c.P = 16;
+  c.kv_lens = {4097, 1, 1000, 33};
+  c.q_lens.assign(4, 1);
+  c.build(rng);
+  DeviceCase dc(c);
+  dc.poison();
+  const int max_kv = 4097, splits = 9;
+  decode_run(c, dc, max_kv, splits);
+  CUDA_OK(cudaDeviceSynchronize());
+  const auto batched = dc.out.download();
+  for (int b = 0; b < 4; ++b) {
+    PagedCase one;
+    one.dtype = c.dtype;
+    one.D = c.D;
+    one.H = c.H;
+    one.Hkv = c.Hkv;
+    one.P = c.kv_lens[b];
+    one.q_lens = {1};
+    one.kv_lens = {c.kv_lens[b]};
+    one.cu_q = {0, 1};
+    one.max_pages = 1;
+    one.num_pages = 1;
+    one.block_table = {0};
+    one.q.assign(c.q.begin() + std::size_t(b) * c.H * c.D, c.q.begin() + std::size_t(b + 1) * c.H * c.D);
+    one.k.assign(std::size_t(one.P) * c.Hkv * c.D, 0);
+    one.v = one.k;
+    for (int pos = 0; pos < one.P; ++pos)
+      for (int h = 0; h < c.Hkv; ++h)
+        for (int d = 0; d < c.D; ++d) {
+          one.k[one.kv_index(0, pos, h) + d] = c.k[c.kv_index(b, pos, h) + d];
+          one.v[one.kv_index(0, pos, h) + d] = c.v[c.kv_index(b, pos, h) + d];
+        }
+    DeviceCase d1(one);
+    d1.poison();
+    decode_run(one, d1, max_kv, splits);
+    CUDA_OK(cudaDeviceSynchronize());
+    const auto alone = d1.out.download();
+    ASSERT_TRUE(std::equal(alone.begin(), alone.end(), batched.begin() + std::size_t(b) * c.H * c.D))
+        << "sequence " << b << " differs between batched paged and alone contiguous";
+  }
+  ASSERT_EQ(c.check(batched, nullptr, "decode-batched"), 0);
+}
+
+TEST(CudaAttention, DecodeGraphCaptureReplay) {
+  REQUIRE_GPU();
+  std::mt19937 rng(77);
+  PagedCase c;
+  c.dtype = DType::DTYPE_BF16;
+  c.D = 128;
+  c.H = 32;
+  c.Hkv = 8;
+  c.P = 16;
+  c.kv_lens = {2000, 3000};
+  c.q_lens = {1, 1};
+  c.build(rng);
+  DeviceCase dc(c);
+  int sms = 0;
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+  const auto plan = pagoda::cuda::decode_plan(2, c.H, c.layout(), 1, 4096, sms);
+  ASSERT_GT(plan.num_splits, 1);
+  DeviceBuffer<unsigned char> ws(plan.workspace_bytes);
+  cudaStream_t s;
+  CUDA_OK(cudaStreamCreate(&s));
+  cudaGraph_t graph;
+  CUDA_OK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+  pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, s);
+  CUDA_OK(cudaStreamEndCapture(s, &graph));
+  cudaGraphExec_t exec;
+  CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+  for (int step = 0; step < 2; ++step) {
+    // New data in the same buffers, as a decode step would see: new q and one more KV token.
+    c.kv_lens[0] += step;
+    c.build(rng);
+    dc.q.upload(c.q);
+    dc.k.upload(c.k);
+    dc.v.upload(c.v);
+    dc.kv_lens.upload(c.kv_lens);
+    dc.block_table.upload(c.block_table);
+    dc.poison();
+    CUDA_OK(cudaGraphLaunch(exec, s));
+    CUDA_OK(cudaStreamSynchronize(s));
+    const auto out = dc.out.download();
+    const auto lse = dc.lse.download();
+    ASSERT_EQ(c.check(out, &lse, "decode-graph"), 0) << "replay " << step;
+  }
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(s);
+}
+
+// FlashDecoding++ unified max: exact within tolerance with a good bound, and still exact with a
+// bound far off (every CTA falls back to the online softmax).
+TEST(CudaAttention, DecodeUnifiedMax) {
+  REQUIRE_GPU();
+  std::mt19937 rng(88);
+  for (float bound : {4.0f, 500.0f, -500.0f}) {
+    PagedCase c;
+    c.dtype = DType::DTYPE_BF16;
+    c.D = 128;
+    c.H = 32;
+    c.Hkv = 8;
+    c.P = 16;
+    c.kv_lens = {1, 100, 4097};
+    c.q_lens = {1, 1, 1};
+    c.build(rng);
+    DeviceCase dc(c);
+    dc.poison();
+    decode_run(c, dc, 4097, 0, true, bound);
+    CUDA_OK(cudaDeviceSynchronize());
+    const auto out = dc.out.download();
+    const auto lse = dc.lse.download();
+    const std::string l = "unified-max bound " + std::to_string(bound);
+    ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
+  }
+}
+
+// K/V append with fused RoPE, both pairings, against a float64 rotation of the same inputs.
+TEST(CudaAttention, KvAppendRope) {
+  REQUIRE_GPU();
+  std::mt19937 rng(5);
+  for (bool interleaved : {false, true}) {
+    for (int rope_dim : {128, 64}) {
+      const int T = 37, Hkv = 4, D = 128, P = 16, num_pages = 8;
+      const DType dt = DType::DTYPE_BF16;
+      std::normal_distribution<float> nd(0.0f, 1.0f);
+      std::vector<uint16_t> k(std::size_t(T) * Hkv * D), v(k.size());
+      for (auto& x : k) x = to_half_bits(dt, nd(rng));
+      for (auto& x : v) x = to_half_bits(dt, nd(rng));
+      std::vector<int64_t> slots(std::size_t(num_pages) * P);
+      std::iota(slots.begin(), slots.end(), 0);
+      std::shuffle(slots.begin(), slots.end(), rng);
+      slots.resize(T);
+      slots[5] = -1;  // padding token: must not be written
+      std::vector<int32_t> pos(T);
+      for (int t = 0; t < T; ++t) pos[t] = int32_t(rng() % 100000);
+      std::vector<float> inv_freq(rope_dim / 2);
+      for (int i = 0; i < rope_dim / 2; ++i) inv_freq[i] = float(std::pow(10000.0, -2.0 * i / rope_dim));
+      DeviceBuffer<uint16_t> dk(k.size()), dv(v.size()), kc(std::size_t(num_pages) * P * Hkv * D), vc(kc.count);
+      DeviceBuffer<int64_t> ds(T);
+      DeviceBuffer<int32_t> dpos(T);
+      DeviceBuffer<float> dfreq(inv_freq.size());
+      dk.upload(k);
+      dv.upload(v);
+      ds.upload(slots);
+      dpos.upload(pos);
+      dfreq.upload(inv_freq);
+      kc.poison();
+      vc.poison();
+      PagedKvView view;
+      view.k = kc.ptr;
+      view.v = vc.ptr;
+      view.layout.page_size = P;
+      view.layout.num_kv_heads = Hkv;
+      view.layout.head_dim = D;
+      view.layout.dtype = dt;
+      view.num_pages = num_pages;
+      pagoda::cuda::RopeArgs rope{dpos.ptr, dfreq.ptr, rope_dim, interleaved};
+      pagoda::cuda::kv_append(view, dk.ptr, dv.ptr, T, ds.ptr, &rope, nullptr);
+      CUDA_OK(cudaDeviceSynchronize());
+      const auto hk = kc.download(), hv = vc.download();
+      int bad = 0;
+      for (int t = 0; t < T; ++t) {
+        if (slots[t] < 0) continue;
+        for (int h = 0; h < Hkv; ++h) {
+          const std::size_t src = (std::size_t(t) * Hkv + h) * D, dst = (std::size_t(slots[t]) * Hkv + h) * D;
+          for (int d = 0; d < D; ++d) {
+            ASSERT_EQ(hv[dst + d], v[src + d]) << "V copy t " << t << " h " << h << " d " << d;
+            double want = bf16_to_f32(k[src + d]);
+            if (d < rope_dim) {
+              const int half = rope_dim / 2;
+              const int i = interleaved ? d / 2 : (d < half ? d : d - half);
+              const int a = interleaved ? 2 * i : i, bidx = interleaved ? 2 * i + 1 : i + half;
+              const bool first = interleaved ? d % 2 == 0 : d < half;
+              const double ang = double(float(pos[t]) * inv_freq[i]);
+              const double x = bf16_to_f32(k[src + a]), y = bf16_to_f32(k[src + bidx]);
+              want = first ? x * std::cos(ang) - y * std::sin(ang) : y * std::cos(ang) + x * std::sin(ang);
+            }
+            const double got = bf16_to_f32(hk[dst + d]);
+            if (!(std::abs(got - want) <= 1e-2 * std::abs(want) + 1e-3)) {
+              if (bad++ < 5)
+                ADD_FAILURE() << "K t " << t << " h " << h << " d " << d << " got " << got << " want " << want
+                              << " (rtol 1e-2, atol 1e-3) interleaved " << interleaved << " rope_dim " << rope_dim;
+            }
+          }
+        }
+      }
+      ASSERT_EQ(bad, 0);
+      // The padding token's slot (never in slot_mapping) keeps its poison.
+      int untouched = 0;
+      std::vector<bool> used(std::size_t(num_pages) * P, false);
+      for (int64_t s : slots)
+        if (s >= 0) used[s] = true;
+      for (std::size_t s = 0; s < used.size(); ++s)
+        if (!used[s] && hk[s * Hkv * D] == 0xFFFF) ++untouched;
+      EXPECT_EQ(untouched, int(used.size()) - (T - 1));
+    }
+  }
+}
+
+// Shape errors are reported before any device work, so this runs without a GPU too.
+TEST(CudaAttention, RejectsUnsupportedShapes) {
+  PagedKvLayout L;
+  L.page_size = 16;
+  L.num_kv_heads = 8;
+  L.head_dim = 96;
+  L.dtype = DType::DTYPE_BF16;
+  EXPECT_THROW(pagoda::cuda::decode_plan(1, 32, L, 1, 100, 132), pagoda::Error);
+  L.head_dim = 128;
+  EXPECT_THROW(pagoda::cuda::decode_plan(1, 30, L, 1, 100, 132), pagoda::Error);  // 30 % 8 != 0
+  EXPECT_THROW(pagoda::cuda::decode_plan(1, 32, L, 5, 4, 132), pagoda::Error);    // q_len > kv_len
+  L.dtype = DType::DTYPE_F32;
+  EXPECT_THROW(pagoda::cuda::decode_plan(1, 32, L, 1, 100, 132), pagoda::Error);
+  L.dtype = DType::DTYPE_BF16;
+  const auto plan = pagoda::cuda::decode_plan(1, 32, L, 1, 8192, 132);
+  EXPECT_GE(plan.num_splits, 2);
+  EXPECT_GE(int64_t(plan.num_splits) * plan.split_tokens, 8192);
+}
+
+}  // namespace
+}  // namespace pagoda::test
