@@ -212,3 +212,31 @@ TEST(Blocks, RealModelBytesMatchFixture) {
 
 }  // namespace
 }  // namespace pagoda
+
+namespace pagoda {
+namespace {
+
+// Every table's quantizers are bit-identical to the reference (ties, zeros, NaN included).
+TEST(Blocks, QuantizersBitExactAcrossIsas) {
+  std::mt19937 rng(21);
+  const int64_t k = 32 * 40;
+  auto x = test::random_floats(rng, k, -5.0f, 5.0f);
+  for (int j = 0; j < 32; ++j) x[32 + j] = (j - 16) * 0.5f * (127.0f / 8.0f) / 127.0f;  // many exact .5 ties
+  for (int j = 0; j < 32; ++j) x[64 + j] = 0.0f;
+  x[100] = std::nanf("");
+  for (int j = 0; j < 32; ++j) x[128 + j] = static_cast<float>(j % 3 - 1) * 1e-30f;  // tiny scale
+  std::vector<uint8_t> ref0(k / 32 * 34), ref1(k / 32 * 36);
+  cpu::quantize_q8_0_ref(x.data(), ref0.data(), k);
+  cpu::quantize_q8_1_ref(x.data(), ref1.data(), k);
+  for (cpu::CpuIsa isa : test::isas_available()) {
+    const auto& kr = cpu::kernels_for(isa);
+    std::vector<uint8_t> a0(ref0.size(), 0xAB), a1(ref1.size(), 0xAB);
+    kr.quantize_q8_0(x.data(), a0.data(), k);
+    kr.quantize_q8_1(x.data(), a1.data(), k);
+    EXPECT_EQ(a0, ref0) << cpu::cpu_isa_name(isa);
+    EXPECT_EQ(a1, ref1) << cpu::cpu_isa_name(isa);
+  }
+}
+
+}  // namespace
+}  // namespace pagoda

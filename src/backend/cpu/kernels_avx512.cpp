@@ -7,6 +7,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "backend/cpu/attention_item.inc"
 #include "backend/cpu/blocks.hpp"
 #include "backend/cpu/kernels.hpp"
@@ -17,9 +19,11 @@ namespace pagoda::cpu {
 namespace {
 
 inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
-// [d0 x 8 | d1 x 8]: one scale per 8 int32 lanes of a block.
-inline __m512 scale2(float d0, float d1) {
-  return _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1);
+// [d0 x 8 | d1 x 8] from two fp16 scales: one scale per 8 int32 lanes of a block.
+inline __m512 scale2(uint16_t h0, uint16_t h1) {
+  const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(h0 | (uint32_t(h1) << 16))));
+  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+                               _mm512_castps128_ps512(f));
 }
 inline __m512i load_2x256(const int8_t* p0, const int8_t* p1) {
   return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0))),
@@ -94,38 +98,87 @@ struct QuantTile {
     const __m512i off_u8 = _mm512_set1_epi8(static_cast<char>(W::OFFSET));
     auto step = [&](int64_t i, bool pair) {
       __m512i av[NT], aoff[NT];
-      __m512 ad[NT], asum[NT];
+      __m512 ad[NT];
       for (int t = 0; t < NT; ++t) {
         const AB* ab = reinterpret_cast<const AB*>(a + t * as) + i;
         av[t] = pair ? load_2x256(ab[0].qs, ab[1].qs) : load_1x256(ab[0].qs);
-        ad[t] = pair ? scale2(h2f(ab[0].d), h2f(ab[1].d)) : scale2(h2f(ab[0].d), 0.0f);
+        ad[t] = scale2(ab[0].d, pair ? ab[1].d : 0);
         if constexpr (W::OFFSET != 0)  // -OFFSET * sum(a), lane-wise, as the dot's starting value
           aoff[t] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), off_u8, av[t]));
         else
           aoff[t] = _mm512_setzero_si512();
-        if constexpr (W::MIN) asum[t] = pair ? scale2(A::s(ab[0]), A::s(ab[1])) : scale2(A::s(ab[0]), 0.0f);
       }
       for (int r = 0; r < NR; ++r) {
         const WB* wb = reinterpret_cast<const WB*>(w + r * ws) + i;
         const __m512i wv = pair ? W::load2(wb) : W::load1(wb);
-        const __m512 wd = pair ? scale2(h2f(wb[0].d), h2f(wb[1].d)) : scale2(h2f(wb[0].d), 0.0f);
-        __m512 wm;
-        if constexpr (W::MIN)  // m in the first lane of each block only, so m * s is added once per block
-          wm = _mm512_maskz_mov_ps(0x0101, pair ? scale2(W::min(wb[0]), W::min(wb[1])) : scale2(W::min(wb[0]), 0.0f));
+        const __m512 wd = scale2(wb[0].d, pair ? wb[1].d : 0);
         for (int t = 0; t < NT; ++t) {
           const __m512i dot = _mm512_dpbusd_epi32(aoff[t], wv, av[t]);
           acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd, ad[t]), acc[r][t]);
-          if constexpr (W::MIN) acc[r][t] = _mm512_fmadd_ps(wm, asum[t], acc[r][t]);
         }
       }
     };
     int64_t i = 0;
     for (; i + 2 <= nb; i += 2) step(i, true);
     if (i < nb) step(i, false);
+    if constexpr (W::MIN) {
+      // sum_b m_b * s_b, 16 blocks per vector, in a pass of its own so the main loop keeps its
+      // registers for the 4 x 4 accumulators.
+      for (int64_t b0 = 0; b0 < nb; b0 += 16) {
+        const int n = static_cast<int>(std::min<int64_t>(16, nb - b0));
+        alignas(64) float mv[NR][16] = {}, sv[NT][16] = {};
+        for (int r = 0; r < NR; ++r)
+          for (int j = 0; j < n; ++j) mv[r][j] = W::min(reinterpret_cast<const WB*>(w + r * ws)[b0 + j]);
+        for (int t = 0; t < NT; ++t)
+          for (int j = 0; j < n; ++j) sv[t][j] = A::s(reinterpret_cast<const AB*>(a + t * as)[b0 + j]);
+        for (int r = 0; r < NR; ++r) {
+          const __m512 m = _mm512_load_ps(mv[r]);
+          for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_fmadd_ps(m, _mm512_load_ps(sv[t]), acc[r][t]);
+        }
+      }
+    }
     for (int r = 0; r < NR; ++r)
       for (int t = 0; t < NT; ++t) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
   }
 };
+
+// llama.cpp's quantizer, bit for bit: d = amax / 127 in fp32, q = roundf(x / d) (half away from
+// zero, emulated exactly as trunc + (|frac| >= 0.5)), non-finite results stored as 0 like the reference.
+template <bool SUM>
+void quantize_q8(const float* x, void* dst, int64_t k) {
+  const __m512 sign = _mm512_set1_ps(-0.0f), half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+  for (int64_t i = 0; i < k / QK; ++i) {
+    const __m512 v0 = _mm512_loadu_ps(x + i * QK), v1 = _mm512_loadu_ps(x + i * QK + 16);
+    // max_ps returns its second operand when the first is NaN, so NaNs are skipped as fmaxf does.
+    __m512 m = _mm512_max_ps(_mm512_andnot_ps(sign, v0), _mm512_setzero_ps());
+    m = _mm512_max_ps(_mm512_andnot_ps(sign, v1), m);
+    const float d = _mm512_reduce_max_ps(m) / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    __m512i q[2];
+    for (int h = 0; h < 2; ++h) {
+      const __m512 v = _mm512_mul_ps(h == 0 ? v0 : v1, _mm512_set1_ps(id));
+      const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      const __mmask16 up = _mm512_cmp_ps_mask(_mm512_andnot_ps(sign, _mm512_sub_ps(v, t)), half, _CMP_GE_OQ);
+      const __m512 r = _mm512_mask_add_ps(t, up, t, _mm512_or_ps(one, _mm512_and_ps(sign, v)));
+      const __mmask16 ok = _mm512_cmp_ps_mask(_mm512_andnot_ps(sign, r), _mm512_set1_ps(127.0f), _CMP_LE_OQ);
+      q[h] = _mm512_maskz_cvtps_epi32(ok, r);
+    }
+    int8_t* qs;
+    if constexpr (SUM) {
+      auto* b = static_cast<BlockQ8_1*>(dst) + i;
+      qs = b->qs;
+      const int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q[0], q[1]));
+      b->d = f32_to_f16(d);
+      b->s = f32_to_f16(static_cast<float>(sum) * d);
+    } else {
+      auto* b = static_cast<BlockQ8_0*>(dst) + i;
+      qs = b->qs;
+      b->d = f32_to_f16(d);
+    }
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), _mm512_cvtepi32_epi8(q[0]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 16), _mm512_cvtepi32_epi8(q[1]));
+  }
+}
 
 struct WF32 {
   static __m512 load(const char* p, int64_t i) { return _mm512_loadu_ps(reinterpret_cast<const float*>(p) + i); }
@@ -183,8 +236,8 @@ const CpuKernels kTable = {
     CpuIsa::CPU_ISA_AVX512,
     4,
     4,
-    quantize_q8_0_ref,
-    quantize_q8_1_ref,
+    quantize_q8<false>,
+    quantize_q8<true>,
     tile_any<QuantTile<WQ8_0, AQ8_0>>,
     tile_any<QuantTile<WQ4_0, AQ8_0>>,
     tile_any<QuantTile<WQ4_1, AQ8_1>>,
