@@ -44,7 +44,10 @@ struct DeviceBuffer {
     return *this;
   }
   ~DeviceBuffer() { cudaFree(ptr); }
-  void upload(const std::vector<T>& h) { cudaMemcpy(ptr, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice); }
+  void upload(const std::vector<T>& h) {
+    ASSERT_LE(h.size(), count) << "upload larger than the buffer";
+    cudaMemcpy(ptr, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice);
+  }
   std::vector<T> download() const {
     std::vector<T> h(count);
     cudaMemcpy(h.data(), ptr, count * sizeof(T), cudaMemcpyDeviceToHost);

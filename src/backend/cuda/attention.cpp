@@ -11,9 +11,9 @@
 namespace pagoda::cuda {
 namespace {
 
-constexpr int DECODE_CTAS_PER_SM = 4;  // 16 warps/SM keep enough 16-byte loads in flight
+constexpr int DECODE_DEFAULT_CTAS_PER_SM = 2;  // when the runtime cannot be asked (no device)
 constexpr int DECODE_MIN_SPLIT = 128;  // below this a split's fixed cost outweighs its bytes
-constexpr int DECODE_SPLIT_ALIGN = 64;  // whole CTA iterations (4 warps x rows x 4 loads)
+constexpr int DECODE_SPLIT_ALIGN = 16;  // keeps splits whole pages at P = 16
 
 std::size_t align256(std::size_t n) { return (n + 255) & ~std::size_t(255); }
 
@@ -115,11 +115,25 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
   plan.rows_per_cta = decode_rows_per_cta(int(std::min<int64_t>(rows, 8)));
   plan.row_groups = int32_t((rows + plan.rows_per_cta - 1) / plan.rows_per_cta);
   PAGODA_CHECK(int64_t(plan.row_groups) * layout.num_kv_heads <= 65535, "decode_plan: too many query rows");
-  // Enough CTAs to fill every SM DECODE_CTAS_PER_SM times, but no split shorter than
-  // DECODE_MIN_SPLIT keys.
+  // Split count: whole waves. A wave is every SM holding as many decode CTAs as fit (asked of the
+  // runtime); among 1..MAX_SPLITS splits pick the one whose last wave is fullest (a half-empty
+  // last wave costs as much as a full one), keeping splits >= DECODE_MIN_SPLIT keys.
+  int occ = decode_ctas_per_sm(layout.dtype, layout.head_dim, plan.rows_per_cta);
+  if (occ <= 0) occ = DECODE_DEFAULT_CTAS_PER_SM;
+  const int64_t wave = int64_t(num_sms) * occ;
   const int64_t base_ctas = int64_t(num_seqs) * layout.num_kv_heads * plan.row_groups;
-  int64_t splits = (int64_t(num_sms) * DECODE_CTAS_PER_SM + base_ctas - 1) / base_ctas;
-  splits = std::min<int64_t>(splits, (max_kv_len + DECODE_MIN_SPLIT - 1) / DECODE_MIN_SPLIT);
+  const int64_t max_splits =
+      std::max<int64_t>(1, std::min<int64_t>((max_kv_len + DECODE_MIN_SPLIT - 1) / DECODE_MIN_SPLIT, 4 * wave));
+  int64_t splits = 1;
+  double best = -1.0;
+  for (int64_t s = 1; s <= max_splits; ++s) {
+    const int64_t ctas = base_ctas * s;
+    const double fill = double(ctas) / double((ctas + wave - 1) / wave * wave);
+    if (fill > best + 0.02) {
+      best = fill;
+      splits = s;
+    }
+  }
   if (forced_splits > 0) splits = forced_splits;
   splits = std::clamp<int64_t>(splits, 1, max_kv_len);
   int64_t split_tokens = (max_kv_len + splits - 1) / splits;

@@ -18,6 +18,8 @@ inline int decode_rows_per_cta(int rows) { return rows <= 1 ? 1 : rows <= 4 ? 4 
 cudaError_t prefill_launch(const AttentionParams& p, DType dtype, int head_dim, int max_q_len, cudaStream_t stream);
 cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int rows_per_cta, int row_groups,
                           int64_t total_rows, cudaStream_t stream);
+// Resident decode CTAs per SM for this instantiation (0 if it cannot be asked: no device).
+int decode_ctas_per_sm(DType dtype, int head_dim, int rows_per_cta);
 cudaError_t kv_append_launch(const KvAppendParams& p, DType dtype, cudaStream_t stream);
 
 }  // namespace pagoda::cuda

@@ -33,4 +33,23 @@ cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int
   return err;
 }
 
+int decode_ctas_per_sm(DType dtype, int head_dim, int rows_per_cta) {
+  int n = 0;
+  dispatch_dtype(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    dispatch_head_dim(head_dim, [&](auto dtag) {
+      constexpr int D = decltype(dtag)::value;
+      dispatch_decode_rows(rows_per_cta, [&](auto rtag) {
+        constexpr int R = decltype(rtag)::value;
+        if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, flash_decode_kernel<T, D, R, false>,
+                                                          DecodeTraits<D>::THREADS, 0) != cudaSuccess) {
+          cudaGetLastError();  // no device: the caller falls back to a default
+          n = 0;
+        }
+      });
+    });
+  });
+  return n;
+}
+
 }  // namespace pagoda::cuda
