@@ -17,9 +17,11 @@ namespace {
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as little-endian u32
 constexpr int kMaxDepth = 8;             // nested arrays deeper than this are not metadata
 constexpr uint32_t kMaxDims = 4;
-// Every array element becomes a GgufValue (~50 bytes); capping the total keeps a small hostile file
-// from asking for gigabytes. Real tokenizer arrays (vocab + merges) stay below ~1M elements.
-constexpr uint64_t kMaxArrayElements = uint64_t{1} << 24;
+// Every array element becomes a GgufValue (48 bytes); capping the total keeps a hostile file from
+// asking for ~50x its size. Real tokenizer arrays (tokens + types + merges/scores) stay below ~1M.
+constexpr uint64_t kMaxArrayElements = uint64_t{1} << 23;
+// Vectors grow with what was actually parsed; the count only bounds the loop.
+constexpr uint64_t kMaxReserve = 4096;
 
 // ggml type ids (ggml.h) for the types Pagoda computes with.
 std::optional<DType> dtype_from_ggml(uint32_t id) {
@@ -128,7 +130,7 @@ class Reader {
         *elements += count;
         if (*elements > kMaxArrayElements)
           bad("metadata holds more than {} array elements in total", kMaxArrayElements);
-        arr.items.reserve(static_cast<size_t>(count));
+        arr.items.reserve(static_cast<size_t>(std::min(count, kMaxReserve)));
         for (uint64_t i = 0; i < count; ++i) arr.items.push_back(read_value(arr.elem_type, key, depth + 1, elements));
         v.value = std::move(arr);
         break;
@@ -192,7 +194,7 @@ std::unique_ptr<GgufFile> GgufFile::parse(std::span<const uint8_t> bytes, const 
   if (n_kv > r.remaining() / 13) r.bad("metadata count {} is larger than the file can hold", n_kv);
   if (n_tensors > r.remaining() / 32) r.bad("tensor count {} is larger than the file can hold", n_tensors);
 
-  f->metadata_.reserve(static_cast<size_t>(n_kv));
+  f->metadata_.reserve(static_cast<size_t>(std::min(n_kv, kMaxReserve)));
   uint64_t elements = 0;
   for (uint64_t i = 0; i < n_kv; ++i) {
     std::string key = r.read_string("metadata key");
@@ -214,8 +216,8 @@ std::unique_ptr<GgufFile> GgufFile::parse(std::span<const uint8_t> bytes, const 
     uint64_t offset, size;
   };
   std::vector<RawInfo> raw;
-  raw.reserve(static_cast<size_t>(n_tensors));
-  f->tensors_.reserve(static_cast<size_t>(n_tensors));
+  raw.reserve(static_cast<size_t>(std::min(n_tensors, kMaxReserve)));
+  f->tensors_.reserve(static_cast<size_t>(std::min(n_tensors, kMaxReserve)));
   std::set<std::string> names;
   for (uint64_t i = 0; i < n_tensors; ++i) {
     TensorDesc t;

@@ -272,6 +272,15 @@ TEST(GgufHostile, HugeLengthsAreRejectedWithoutAllocating) {
   as.kv_raw("k", ByteWriter().put<uint32_t>(test::T_ARRAY).put<uint32_t>(test::T_STRING).put<uint64_t>(UINT64_MAX).bytes);
   expect_rejected(as.build(), "array of");
 
+  // Elements that are all present but exceed the total cap (2^23) are refused before parsing.
+  GgufBuilder cap;
+  const uint64_t n = (uint64_t{1} << 23) + 1;
+  test::ByteWriter big;
+  big.put<uint32_t>(test::T_ARRAY).put<uint32_t>(test::T_U8).put<uint64_t>(n);
+  big.bytes.resize(big.bytes.size() + n, 0);
+  cap.kv_raw("big", big.bytes);
+  expect_rejected(cap.build(), "more than 8388608 array elements");
+
   GgufBuilder tn;
   tn.tensor_raw(ByteWriter().put<uint64_t>(uint64_t{1} << 62).bytes);
   tn.data.assign(64, 0);
