@@ -12,6 +12,9 @@ void add_model_options(CLI::App& app, ModelOptions& o) {
   app.add_option("--page-size", o.page_size, "KV cache page size in tokens")->check(CLI::Range(1, 4096));
   app.add_option("--kv-dtype", o.kv_dtype, "KV cache element type")->check(CLI::IsMember({"f32", "f16", "bf16"}));
   app.add_option("--device", o.device, "cpu (cuda when built with the CUDA backend)");
+  app.add_option("--dtype", o.dtype, "GPU weight/activation type")->check(CLI::IsMember({"bfloat16", "float16", "float32"}));
+  app.add_option("--gpu-memory-fraction", o.gpu_memory_fraction, "GPU: share of free memory for the KV cache")
+      ->check(CLI::Range(0.01, 1.0));
 }
 
 LoadedModel load_from_options(const ModelOptions& o) {
@@ -22,6 +25,8 @@ LoadedModel load_from_options(const ModelOptions& o) {
   lo.kv.page_size = o.page_size;
   lo.kv.max_tokens = o.ctx;
   lo.kv.dtype = o.kv_dtype;
+  lo.gpu.dtype = o.dtype;
+  lo.gpu.memory_fraction = o.gpu_memory_fraction;
   LoadedModel lm = load_model(path, lo);
   const int64_t trained = lm.model->config().max_position_embeddings;
   if (trained > 0 && o.ctx > trained)

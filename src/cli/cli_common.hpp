@@ -19,6 +19,8 @@ struct ModelOptions {
   int32_t page_size = 16;
   std::string kv_dtype = "f32";
   std::string device = "cpu";
+  std::string dtype = "bfloat16";      // --device cuda: weight/activation type
+  double gpu_memory_fraction = 0.9;    // --device cuda: share of free memory the KV cache may take
 };
 
 void add_model_options(CLI::App& app, ModelOptions& o);
@@ -44,5 +46,7 @@ Runner register_tokenize(CLI::App& app);
 Runner register_inspect(CLI::App& app);
 Runner register_bench(CLI::App& app);
 Runner register_fetch(CLI::App& app);
+Runner register_serve(CLI::App& app);
+Runner register_bench_serve(CLI::App& bench);  // nested under `bench`
 
 }  // namespace pagoda::cli

@@ -27,8 +27,10 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
   lm.tokenizer = load_tokenizer(*src);
   if (options.device == "cpu") {
     lm.model = model_cpu_create(src, options.kv);
+  } else if (options.device == "cuda") {
+    lm.model = model_cuda_create(src, options.kv, options.gpu);
   } else {
-    fail("device '{}' is not available in this build (use --device cpu)", options.device);
+    fail("device '{}' is not available in this build (use --device cpu or cuda)", options.device);
   }
   return lm;
 }

@@ -8,6 +8,7 @@
 
 #include "io/model_source.hpp"
 #include "model/model.hpp"
+#include "model/model_cuda.hpp"
 #include "tokenizer/chat_template.hpp"
 #include "tokenizer/tokenizer.hpp"
 
@@ -16,6 +17,7 @@ namespace pagoda {
 struct LoadOptions {
   std::string device = "cpu";
   KvCacheOptions kv;
+  GpuOptions gpu;  // device == "cuda" only
 };
 
 struct LoadedModel {

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# One device call for the GPU model: build (pagoda + test_model_cuda), GPU tests, a memcheck pass on
+# two tests, then `pagoda bench --device cuda` on the Llama-3-8B / Llama-3.2-1B / Qwen2.5-7B shapes
+# with random weights, and (mode all|hf) Hugging Face transformers eager/sdpa on the same shape.
+# Logs and results go to $OUT. Usage: bash bench/model/gpu_session.sh [all|tests|bench|hf]
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+MODE=${1:-all}
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv > "$OUT/device.txt" 2>&1
+cat "$OUT/device.txt"
+t0=$(date +%s)
+if ! { cmake -S . -B build-gpu -G Ninja -DPAGODA_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a-real > "$OUT/build.log" 2>&1 &&
+       cmake --build build-gpu --target pagoda test_model_cuda -j16 >> "$OUT/build.log" 2>&1; }; then
+  grep -E "error|Error" -A4 "$OUT/build.log" | head -60
+  exit 1
+fi
+echo "build $(( $(date +%s) - t0 )) s"
+B=build-gpu
+if [[ $MODE == tests || $MODE == all ]]; then
+  timeout 300 $B/tests/model_cuda/test_model_cuda 2>&1 | tee "$OUT/tests.log" |
+    grep -E "^\[  (PASSED|FAILED|  OK|SKIPPED) |Failure|^\[ .*(rel|graph)|error|Expected|Which is|actual" | head -80
+  timeout 200 compute-sanitizer --tool memcheck --leak-check no $B/tests/model_cuda/test_model_cuda \
+    --gtest_filter='*TinyFixtureMatchesCpuBf16*:*GreedyOnDeviceEqualsHostArgmax*' > "$OUT/memcheck.log" 2>&1
+  echo "memcheck rc=$? $(grep -E 'ERROR SUMMARY' "$OUT/memcheck.log" | tail -1)"
+fi
+if [[ $MODE == bench || $MODE == all ]]; then
+  for cfg in llama-3-8b llama-3.2-1b qwen2.5-7b; do
+    prof=""; [[ $cfg == llama-3-8b ]] && prof="--profile"
+    echo "=== $cfg"
+    timeout 240 $B/src/cli/pagoda bench --device cuda --config bench/configs/$cfg.json --random-weights $prof \
+      > "$OUT/bench-$cfg.md" 2>&1
+    echo "rc=$?"
+    grep -vE "^\| (qkv|o|gate\|up|down) " "$OUT/bench-$cfg.md" | head -60
+  done
+fi
+if [[ $MODE == hf || $MODE == all ]]; then
+  timeout 280 python3 bench/model/hf_compare.py bench/configs/llama-3-8b.json > "$OUT/hf-llama-3-8b.md" 2>&1
+  echo "hf rc=$?"; cat "$OUT/hf-llama-3-8b.md" | tail -20
+fi
