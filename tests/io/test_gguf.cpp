@@ -382,6 +382,63 @@ TEST(GgufHostile, RandomCorruptionNeverCrashes) {
   EXPECT_GT(rejected, 1000);
 }
 
+// Files written by llama.cpp's own Python writer (gguf-py, via fuzz/make_seeds.py); the expected
+// values are what make_seeds.py wrote and what gguf.GGUFReader reports (kv count, offsets).
+TEST(GgufReference, WrittenByGgufPy) {
+  for (const char* file : {"llama_small.gguf", "aligned_64.gguf"}) {
+    const bool aligned = std::string(file) == "aligned_64.gguf";
+    auto f = GgufFile::open(std::string(PAGODA_FUZZ_CORPUS_DIR) + "/gguf/" + file);
+    const std::string a = aligned ? "qwen2." : "llama.";
+    EXPECT_EQ(f->version(), 3u);
+    EXPECT_EQ(f->alignment(), aligned ? 64u : 32u);
+    EXPECT_EQ(f->metadata().size(), aligned ? 19u : 18u);
+    EXPECT_EQ(f->get_int(a + "block_count"), 1);
+    EXPECT_EQ(f->get_int(a + "feed_forward_length"), 12);
+    EXPECT_EQ(f->get_float(a + "attention.layer_norm_rms_epsilon"), static_cast<double>(1e-5f));
+    EXPECT_EQ(f->get_bool("test.flag"), true);
+    EXPECT_EQ(f->get_int("test.i8"), -3);
+    EXPECT_EQ(f->find("test.i8")->type, GgufType::GGUF_TYPE_INT8);
+    EXPECT_EQ(f->get_int("test.u16"), 7);
+    EXPECT_EQ(f->get_int("test.i64"), -9);
+    EXPECT_EQ(f->get_float("test.f64"), 0.5);
+    const GgufArray* tokens = f->get_array("tokenizer.ggml.tokens");
+    ASSERT_NE(tokens, nullptr);
+    ASSERT_EQ(tokens->items.size(), 4u);
+    EXPECT_EQ(std::get<std::string>(tokens->items[3].value), "ab");
+    EXPECT_EQ(std::get<int64_t>(f->get_array("tokenizer.ggml.token_type")->items[0].value), 3);
+    const GgufArray* nested = f->get_array("test.nested");  // [[1, 2], [3]]
+    ASSERT_NE(nested, nullptr);
+    ASSERT_EQ(nested->items.size(), 2u);
+    const auto& n0 = std::get<GgufArray>(nested->items[0].value);
+    ASSERT_EQ(n0.items.size(), 2u);
+    EXPECT_EQ(std::get<int64_t>(n0.items[1].value), 2);
+    EXPECT_EQ(std::get<int64_t>(std::get<GgufArray>(nested->items[1].value).items[0].value), 3);
+
+    ASSERT_EQ(f->tensors().size(), 3u);
+    const TensorDesc& e = f->tensors()[0];
+    EXPECT_EQ(e.name, "token_embd.weight");
+    EXPECT_EQ(e.shape, (std::vector<int64_t>{4, 8}));  // numpy (4, 8); gguf-py ne [8, 4]
+    ASSERT_EQ(e.data.size(), 128u);
+    for (int i = 0; i < 32; ++i) {
+      float v;
+      std::memcpy(&v, e.data.data() + 4 * i, 4);
+      EXPECT_EQ(v, static_cast<float>(i));  // np.arange(32)
+    }
+    const TensorDesc& n = f->tensors()[1];
+    EXPECT_EQ(n.dtype, DType::DTYPE_F16);
+    ASSERT_EQ(n.data.size(), 16u);
+    EXPECT_EQ(n.data[0], 0x00);
+    EXPECT_EQ(n.data[1], 0x3c);  // half 1.0
+    const TensorDesc& q = f->tensors()[2];
+    EXPECT_EQ(q.dtype, DType::DTYPE_Q8_0);
+    EXPECT_EQ(q.shape, (std::vector<int64_t>{1, 32}));
+    EXPECT_EQ(q.data.size(), 34u);
+    // Relative data offsets per gguf-py: 0, 128, then 160 (alignment 32) or 192 (alignment 64).
+    EXPECT_EQ(n.data.data() - e.data.data(), 128);
+    EXPECT_EQ(q.data.data() - e.data.data(), aligned ? 192 : 160);
+  }
+}
+
 // The real default model. Expected values were read with the Python `gguf` package
 // (gguf.GGUFReader on the same file): field list, tensor types/shapes, data_offset, first bytes.
 TEST(GgufReal, SmolLM2) {
