@@ -109,7 +109,8 @@ TEST(TinyLlama, HalfPrecisionKvCacheStaysClose) {
     auto model = tiny_model(16, kv);
     Session s(*model);
     const double err = max_abs_diff(s.eval_all(tokens), want);
-    EXPECT_LT(err, std::string(kv) == "f16" ? 5e-3 : 5e-2) << kv;
+    // f16 keeps 11 mantissa bits (relative 2^-11), bf16 8 bits (2^-8), on K and V; logits are O(5).
+    EXPECT_LT(err, std::string(kv) == "f16" ? 1e-2 : 8e-2) << kv;
   }
 }
 
