@@ -1,6 +1,6 @@
 // Jinja builtins: filters and tests from jinja2.filters / jinja2.tests, Python str/dict/list
-// methods, and the globals Hugging Face adds. Case mapping (upper, lower, title, capitalize) is
-// ASCII-only: other code points pass through unchanged. Mutating list/dict methods are refused
+// methods, and the globals Hugging Face adds. Case mapping covers Latin, Greek and Cyrillic
+// letters; other scripts pass through unchanged. Mutating list/dict methods are refused
 // as HF's ImmutableSandboxedEnvironment refuses them.
 #include "tokenizer/jinja_builtins.hpp"
 
@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "core/error.hpp"
+#include "tokenizer/jinja_text.hpp"
 
 namespace pagoda::jinja {
 
@@ -18,161 +19,6 @@ namespace {
 using Filter = Value (*)(Interpreter&, const Value&, CallArgs&);
 
 constexpr int64_t kMaxRangeLength = int64_t{1} << 20;
-
-std::string ascii_lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
-std::string ascii_upper(std::string s) {
-  for (char& c : s)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return s;
-}
-bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_py_space_byte(unsigned char c) { return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f); }
-
-// Splits into code points so strip(chars) and friends work on characters, not bytes.
-std::vector<std::string> code_points(const std::string& s) {
-  std::vector<size_t> off = utf8_offsets(s);
-  std::vector<std::string> out;
-  for (size_t k = 0; k + 1 < off.size(); ++k) out.push_back(s.substr(off[k], off[k + 1] - off[k]));
-  return out;
-}
-
-std::string py_strip(const std::string& s, const Value& chars, bool left, bool right) {
-  if (chars.is_undefined() || chars.is_none()) {
-    size_t a = 0, b = s.size();
-    if (left)
-      while (a < b && is_py_space_byte(static_cast<unsigned char>(s[a]))) ++a;
-    if (right)
-      while (b > a && is_py_space_byte(static_cast<unsigned char>(s[b - 1]))) --b;
-    return s.substr(a, b - a);
-  }
-  PAGODA_CHECK(chars.is_string(), "strip arg must be None or str");
-  std::vector<std::string> set = code_points(chars.s);
-  std::vector<std::string> cps = code_points(s);
-  auto in_set = [&](const std::string& c) { return std::find(set.begin(), set.end(), c) != set.end(); };
-  size_t a = 0, b = cps.size();
-  if (left)
-    while (a < b && in_set(cps[a])) ++a;
-  if (right)
-    while (b > a && in_set(cps[b - 1])) --b;
-  std::string out;
-  for (size_t k = a; k < b; ++k) out += cps[k];
-  return out;
-}
-
-std::vector<std::string> py_split(const std::string& s, const Value& sep, int64_t maxsplit) {
-  std::vector<std::string> out;
-  if (sep.is_undefined() || sep.is_none()) {
-    size_t k = 0;
-    while (true) {
-      while (k < s.size() && is_py_space_byte(static_cast<unsigned char>(s[k]))) ++k;
-      if (k >= s.size()) break;
-      if (maxsplit >= 0 && static_cast<int64_t>(out.size()) == maxsplit) {
-        size_t e = s.size();
-        while (e > k && is_py_space_byte(static_cast<unsigned char>(s[e - 1]))) --e;
-        out.push_back(s.substr(k, e - k));
-        break;
-      }
-      size_t start = k;
-      while (k < s.size() && !is_py_space_byte(static_cast<unsigned char>(s[k]))) ++k;
-      out.push_back(s.substr(start, k - start));
-    }
-    return out;
-  }
-  PAGODA_CHECK(sep.is_string(), "must be str or None, not {}", value_type_name(sep));
-  PAGODA_CHECK(!sep.s.empty(), "empty separator");
-  size_t start = 0;
-  while (true) {
-    if (maxsplit >= 0 && static_cast<int64_t>(out.size()) == maxsplit) break;
-    size_t hit = s.find(sep.s, start);
-    if (hit == std::string::npos) break;
-    out.push_back(s.substr(start, hit - start));
-    start = hit + sep.s.size();
-  }
-  out.push_back(s.substr(start));
-  return out;
-}
-
-std::string py_replace(Interpreter& in, const std::string& s, const std::string& from, const std::string& to, int64_t count) {
-  std::string out;
-  size_t start = 0;
-  int64_t done = 0;
-  if (from.empty()) {
-    // Python inserts `to` between every character (and at both ends).
-    std::vector<std::string> cps = code_points(s);
-    for (size_t k = 0; k <= cps.size(); ++k) {
-      if (count < 0 || done < count) {
-        out += to;
-        ++done;
-      }
-      if (k < cps.size()) out += cps[k];
-      in.check_string_size(out.size());
-    }
-    return out;
-  }
-  while (count < 0 || done < count) {
-    size_t hit = s.find(from, start);
-    if (hit == std::string::npos) break;
-    out.append(s, start, hit - start);
-    out += to;
-    start = hit + from.size();
-    ++done;
-    in.check_string_size(out.size());
-  }
-  out.append(s, start, std::string::npos);
-  in.check_string_size(out.size());
-  return out;
-}
-
-// str.splitlines(): \n, \r, \r\n, \v, \f, \x1c-\x1e, U+0085, U+2028, U+2029.
-std::vector<std::string> py_splitlines(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0, k = 0;
-  while (k < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[k]);
-    size_t brk = 0;
-    if (c == '\r') brk = (k + 1 < s.size() && s[k + 1] == '\n') ? 2 : 1;
-    else if (c == '\n' || c == '\v' || c == '\f' || c == 0x1c || c == 0x1d || c == 0x1e) brk = 1;
-    else if (c == 0xC2 && k + 1 < s.size() && static_cast<unsigned char>(s[k + 1]) == 0x85) brk = 2;
-    else if (c == 0xE2 && k + 2 < s.size() && static_cast<unsigned char>(s[k + 1]) == 0x80 &&
-             (static_cast<unsigned char>(s[k + 2]) == 0xA8 || static_cast<unsigned char>(s[k + 2]) == 0xA9))
-      brk = 3;
-    if (brk) {
-      out.push_back(s.substr(start, k - start));
-      k += brk;
-      start = k;
-    } else {
-      ++k;
-    }
-  }
-  if (start < s.size()) out.push_back(s.substr(start));
-  return out;
-}
-
-std::string py_capitalize(const std::string& s) {
-  std::string out = ascii_lower(s);
-  if (!out.empty() && out[0] >= 'a' && out[0] <= 'z') out[0] = static_cast<char>(out[0] - 'a' + 'A');
-  return out;
-}
-
-// str.title(): a cased character after an uncased one starts a word.
-std::string py_title(const std::string& s) {
-  std::string out = s;
-  bool prev_cased = false;
-  for (char& ch : out) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if (is_alpha(c)) {
-      ch = prev_cased ? static_cast<char>(std::tolower(c)) : static_cast<char>(std::toupper(c));
-      prev_cased = true;
-    } else {
-      prev_cased = c >= 0x80;  // non-ASCII letters count as cased and pass through
-    }
-  }
-  return out;
-}
 
 std::string html_escape(const std::string& s) {
   std::string out;
@@ -243,7 +89,7 @@ Value attr_path(Interpreter& in, const Value& obj, const Value& path) {
 }
 
 Value lowered(const Value& v, bool case_sensitive) {
-  if (!case_sensitive && v.is_string()) return Value::string(ascii_lower(v.s));
+  if (!case_sensitive && v.is_string()) return Value::string(py_lower(v.s));
   return v;
 }
 
@@ -381,24 +227,22 @@ Value f_trim(Interpreter&, const Value& v, CallArgs& a) {
   ArgBinder b("trim", a);
   return Value::string(py_strip(value_to_str(v), b.get(0, "chars", Value::none()), true, true));
 }
-Value f_upper(Interpreter&, const Value& v, CallArgs&) { return Value::string(ascii_upper(value_to_str(v))); }
-Value f_lower(Interpreter&, const Value& v, CallArgs&) { return Value::string(ascii_lower(value_to_str(v))); }
+Value f_upper(Interpreter&, const Value& v, CallArgs&) { return Value::string(py_upper(value_to_str(v))); }
+Value f_lower(Interpreter&, const Value& v, CallArgs&) { return Value::string(py_lower(value_to_str(v))); }
 Value f_capitalize(Interpreter&, const Value& v, CallArgs&) { return Value::string(py_capitalize(value_to_str(v))); }
 
 // jinja2 do_title: words begin after runs of [-\s({\[<].
 Value f_title(Interpreter&, const Value& v, CallArgs&) {
-  std::string s = value_to_str(v), out;
+  std::string out;
   bool at_start = true;
-  for (char c : s) {
-    bool boundary = c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || is_py_space_byte(static_cast<unsigned char>(c));
+  for (const CodePoint& c : decode(value_to_str(v))) {
+    bool boundary = c.cp == '-' || c.cp == '(' || c.cp == '{' || c.cp == '[' || c.cp == '<' || cp_is_space(c.cp);
     if (boundary) {
-      out += c;
+      out += c.bytes;
       at_start = true;
-    } else if (at_start) {
-      out += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-      at_start = false;
     } else {
-      out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+      encode(out, at_start ? cp_upper(c.cp) : cp_lower(c.cp));
+      at_start = false;
     }
   }
   return Value::string(std::move(out));
@@ -715,8 +559,9 @@ bool test_impl(Interpreter& in, const std::string& name, const Value& v, CallArg
   }
   if (name == "lower" || name == "upper") {
     std::string s = value_to_str(v);
-    bool cased = std::any_of(s.begin(), s.end(), [](char c) { return is_alpha(static_cast<unsigned char>(c)); });
-    return cased && s == (name == "lower" ? ascii_lower(s) : ascii_upper(s));
+    std::vector<CodePoint> cps = decode(s);
+    bool cased = std::any_of(cps.begin(), cps.end(), [](const CodePoint& c) { return cp_is_cased(c.cp); });
+    return cased && s == (name == "lower" ? py_lower(s) : py_upper(s));
   }
   if (name == "filter") return builtin_filter_exists(value_to_str(v));
   if (name == "test") return builtin_test_exists(value_to_str(v));
@@ -736,8 +581,8 @@ Value string_method(Interpreter& in, const std::string& s, const std::string& na
   if (name == "strip") return Value::string(py_strip(s, b.get(0, "chars", Value::none()), true, true));
   if (name == "lstrip") return Value::string(py_strip(s, b.get(0, "chars", Value::none()), true, false));
   if (name == "rstrip") return Value::string(py_strip(s, b.get(0, "chars", Value::none()), false, true));
-  if (name == "upper") return Value::string(ascii_upper(s));
-  if (name == "lower") return Value::string(ascii_lower(s));
+  if (name == "upper") return Value::string(py_upper(s));
+  if (name == "lower") return Value::string(py_lower(s));
   if (name == "title") return Value::string(py_title(s));
   if (name == "capitalize") return Value::string(py_capitalize(s));
   if (name == "startswith" || name == "endswith") {
@@ -824,7 +669,10 @@ Value string_method(Interpreter& in, const std::string& s, const std::string& na
   if (name == "isalpha") return Value::boolean(all([](char c) { return is_alpha(static_cast<unsigned char>(c)); }));
   if (name == "isalnum")
     return Value::boolean(all([](char c) { return is_alpha(static_cast<unsigned char>(c)) || (c >= '0' && c <= '9'); }));
-  if (name == "isspace") return Value::boolean(all([](char c) { return is_py_space_byte(static_cast<unsigned char>(c)); }));
+  if (name == "isspace") {
+    std::vector<CodePoint> cps = decode(s);
+    return Value::boolean(!cps.empty() && std::all_of(cps.begin(), cps.end(), [](const CodePoint& c) { return cp_is_space(c.cp); }));
+  }
   if (name == "islower" || name == "isupper") {
     CallArgs none;
     return Value::boolean(test_impl(in, name == "islower" ? "lower" : "upper", Value::string(s), none));

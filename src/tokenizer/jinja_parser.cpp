@@ -738,7 +738,7 @@ Program jinja_parse(const std::string& source, const LexOptions& options) {
 }
 
 ExprPtr jinja_parse_expression(const std::string& source) {
-  std::vector<Token> toks = jinja_lex("{{" + source + "}}", LexOptions{});
+  std::vector<Token> toks = jinja_lex("{{ " + source + " }}", LexOptions{});  // spaces: "-3" must not read as {{-
   PAGODA_CHECK(!toks.empty() && toks.front().kind == TokenKind::TOKEN_KIND_VAR_BEGIN, "not an expression: {}", source);
   toks.erase(toks.begin());
   return Parser(std::move(toks)).parse_standalone_expression();
