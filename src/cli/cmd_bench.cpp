@@ -19,6 +19,9 @@ struct BenchOptions {
   int64_t n_prompt = 512;
   int64_t n_gen = 128;
   int reps = 5;
+  std::string config;  // --device cuda: HF config.json for --random-weights
+  bool random_weights = false;
+  bool profile = false;
 };
 
 std::pair<double, double> mean_sd(const std::vector<double>& v) {
@@ -37,7 +40,24 @@ Runner register_bench(CLI::App& app) {
   sub->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens for the pp test (0 = skip)")->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   sub->add_option("-n,--n-gen", o->n_gen, "generated tokens for the tg test (0 = skip)")->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   sub->add_option("-r,--repetitions", o->reps, "repetitions")->check(CLI::Range(1, 1000));
-  return [o] {
+  sub->add_option("--config", o->config, "--device cuda: HF config.json of the shape to benchmark");
+  sub->add_flag("--random-weights", o->random_weights, "--device cuda: random weights generated on the GPU");
+  sub->add_flag("--profile", o->profile, "--device cuda: time per op family with CUDA events");
+  Runner serve = register_bench_serve(*sub);
+  return [o, sub, serve] {
+    if (sub->got_subcommand("serve")) return serve();
+    if (o->model.device == "cuda") {  // the GPU suite: peaks, roofline fractions, prefill MFU (model_cuda.hpp)
+      CudaBenchOptions co;
+      co.config_path = o->config;
+      co.random_weights = o->random_weights;
+      co.model_path = o->model.model;
+      co.gpu.dtype = o->model.dtype;
+      co.gpu.memory_fraction = o->model.gpu_memory_fraction;
+      co.gpu.max_batch_tokens = 16384;
+      co.page_size = o->model.page_size;
+      co.profile = o->profile;
+      return model_cuda_bench(co);
+    }
     ModelOptions mo = o->model;
     mo.ctx = std::max<int64_t>(mo.ctx, std::max(o->n_prompt, o->n_gen) + 1);
     LoadedModel lm = load_from_options(mo);

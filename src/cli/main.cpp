@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   runners["inspect"] = register_inspect(app);
   runners["bench"] = register_bench(app);
   runners["fetch"] = register_fetch(app);
+  runners["serve"] = register_serve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

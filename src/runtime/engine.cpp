@@ -1,5 +1,7 @@
 #include "runtime/engine.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "core/error.hpp"
@@ -7,6 +9,28 @@
 namespace pagoda {
 
 namespace {
+// log_softmax of `raw` at the chosen token plus the top-k alternatives.
+SampledLogprobs logprobs_of(std::span<const float> raw, int32_t chosen, int32_t top_k) {
+  float max_l = -INFINITY;
+  for (float l : raw) max_l = std::max(max_l, l);
+  double sum = 0.0;
+  for (float l : raw) sum += std::exp(static_cast<double>(l) - max_l);
+  const double lse = max_l + std::log(sum);
+  SampledLogprobs out;
+  out.chosen = {chosen, static_cast<float>(raw[static_cast<size_t>(chosen)] - lse)};
+  if (top_k > 0) {
+    std::vector<int32_t> idx(raw.size());
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int32_t>(i);
+    const size_t k = std::min(static_cast<size_t>(top_k), idx.size());
+    std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(), [&](int32_t a, int32_t b) {
+      const float la = raw[static_cast<size_t>(a)], lb = raw[static_cast<size_t>(b)];
+      return la > lb || (la == lb && a < b);
+    });
+    for (size_t i = 0; i < k; ++i) out.top.push_back({idx[i], static_cast<float>(raw[static_cast<size_t>(idx[i])] - lse)});
+  }
+  return out;
+}
+
 uint64_t pick_hash_key(uint64_t k) {
   if (k != 0) return k;
   std::random_device rd;
@@ -21,12 +45,18 @@ Engine::Engine(Model& model, const Tokenizer* tokenizer, const EngineConfig& con
       scheduler_(config.scheduler, pool_) {}
 
 void Engine::add(uint64_t id, std::vector<int32_t> prompt, const GenerationParams& params) {
+  add(id, std::move(prompt), params, EngineRequestOptions{});
+}
+
+void Engine::add(uint64_t id, std::vector<int32_t> prompt, const GenerationParams& params, const EngineRequestOptions& options) {
+  PAGODA_CHECK(options.top_logprobs >= 0 && options.top_logprobs <= EngineRequestOptions::kMaxTopLogprobs,
+               "top_logprobs must be between 0 and {}", EngineRequestOptions::kMaxTopLogprobs);
   PAGODA_CHECK(params.max_tokens >= 1 && params.max_tokens <= INT32_MAX, "max_tokens must be at least 1");
   for (int32_t t : prompt)
     PAGODA_CHECK(t >= 0 && t < model_.config().vocab_size, "token id {} outside the vocabulary", t);
   Sampler sampler(params.sampling);  // validates the sampling parameters
   scheduler_.add(id, std::move(prompt), static_cast<int32_t>(params.max_tokens));
-  Live live{params, std::move(sampler), nullptr};
+  Live live{params, std::move(sampler), nullptr, options};
   if (tokenizer_) live.stream = std::make_unique<TextStream>(*tokenizer_, params.stop);
   live_.emplace(id, std::move(live));
 }
@@ -79,6 +109,7 @@ std::vector<EngineEvent> Engine::step() {
 
   std::vector<int32_t> sampled;
   std::vector<uint64_t> sampled_ids;
+  std::map<uint64_t, SampledLogprobs> sampled_logprobs;
   size_t row = 0;
   for (const ScheduledSeq& s : out.seqs) {
     if (!s.sample) continue;
@@ -86,8 +117,11 @@ std::vector<EngineEvent> Engine::step() {
     Live& live = live_.at(s.request_id);
     std::span<float> l(logits_.data() + row * V, V);
     ++row;
+    if (live.options.logprobs) raw_row_.assign(l.begin(), l.end());  // sample() edits l in place
     sampled.push_back(live.sampler.sample(l, r.tokens, static_cast<size_t>(r.num_prompt_tokens)));
     sampled_ids.push_back(s.request_id);
+    if (live.options.logprobs)
+      sampled_logprobs[s.request_id] = logprobs_of(raw_row_, sampled.back(), live.options.top_logprobs);
   }
   scheduler_.update(out, sampled);
 
@@ -107,6 +141,7 @@ std::vector<EngineEvent> Engine::step() {
       if (live.stream) ev.text = live.stream->finish();
     } else {
       ev.tokens.push_back(tok);
+      if (auto it = sampled_logprobs.find(id); it != sampled_logprobs.end()) ev.logprobs.push_back(std::move(it->second));
       if (live.stream) {
         ev.text = live.stream->push(tok);
         if (live.stream->stopped()) {

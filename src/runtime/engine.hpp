@@ -25,6 +25,24 @@ struct EngineConfig {
   uint64_t hash_key = 0;  // prefix-cache hash key; 0 picks a random per-process key
 };
 
+// Log-probability of one token under the model's raw distribution: log_softmax of the logits
+// before penalties, temperature and truncation (what OpenAI's logprobs report).
+struct TokenLogprob {
+  int32_t token = 0;
+  float logprob = 0.0f;
+};
+struct SampledLogprobs {
+  TokenLogprob chosen;
+  std::vector<TokenLogprob> top;  // the top_logprobs most likely tokens, most likely first
+};
+
+// Per-request options beyond generation itself.
+struct EngineRequestOptions {
+  bool logprobs = false;     // fill EngineEvent::logprobs for every generated token
+  int32_t top_logprobs = 0;  // how many alternatives per token (0..kMaxTopLogprobs)
+  static constexpr int32_t kMaxTopLogprobs = 20;
+};
+
 // What happened to one request during a step.
 struct EngineEvent {
   uint64_t id = 0;
@@ -35,6 +53,7 @@ struct EngineEvent {
   int32_t prompt_tokens = 0;
   int32_t generated_tokens = 0;
   int32_t cached_prompt_tokens = 0;
+  std::vector<SampledLogprobs> logprobs;  // parallel to `tokens` when the request asked for them
 };
 
 struct EngineStats {
@@ -54,6 +73,7 @@ class Engine {
 
   // Queues a request (throws pagoda::Error if it can never fit or its parameters are invalid).
   void add(uint64_t id, std::vector<int32_t> prompt, const GenerationParams& params);
+  void add(uint64_t id, std::vector<int32_t> prompt, const GenerationParams& params, const EngineRequestOptions& options);
   // Ends a request now and frees its KV blocks; unknown ids are ignored.
   void cancel(uint64_t id);
   // Runs one step; returns an event for every request that produced tokens or finished.
@@ -66,6 +86,7 @@ class Engine {
     GenerationParams params;
     Sampler sampler;
     std::unique_ptr<TextStream> stream;
+    EngineRequestOptions options;
   };
   void build_batch(const SchedulerOutput& out);
 
@@ -76,6 +97,7 @@ class Engine {
   std::map<uint64_t, Live> live_;
   ForwardBatch batch_;
   std::vector<float> logits_;
+  std::vector<float> raw_row_;  // an unmodified copy of one logits row, for logprobs
   uint64_t steps_ = 0, preemptions_ = 0;
 };
 
