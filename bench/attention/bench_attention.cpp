@@ -65,9 +65,10 @@ Batch batch_make(int B, int q_len, int kv_len, int P, bool shuffle, std::mt19937
   return b;
 }
 
-// Times `body(copy)` over `copies` rotating inputs, captured once into a graph and replayed.
+// Times `body(copy)` over `copies` rotating inputs, captured once into a graph and replayed; if
+// eager_us is given, also the same launches issued one by one on the stream (no graph).
 template <typename F>
-double time_graph_us(int copies, int reps, F&& body) {
+double time_graph_us(int copies, int reps, F&& body, double* eager_us = nullptr) {
   cudaStream_t s;
   ck(cudaStreamCreate(&s), "stream");
   for (int c = 0; c < copies; ++c) body(c, s);  // warm-up outside the graph
@@ -92,6 +93,18 @@ double time_graph_us(int copies, int reps, F&& body) {
     cudaEventElapsedTime(&ms[r], e0, e1);
   }
   std::sort(ms.begin(), ms.end());
+  if (eager_us != nullptr) {
+    std::vector<float> me(reps);
+    for (int r = 0; r < reps; ++r) {
+      cudaEventRecord(e0, s);
+      for (int c = 0; c < copies; ++c) body(c, s);
+      cudaEventRecord(e1, s);
+      ck(cudaEventSynchronize(e1), "event");
+      cudaEventElapsedTime(&me[r], e0, e1);
+    }
+    std::sort(me.begin(), me.end());
+    *eager_us = double(me[reps / 2]) * 1e3 / copies;
+  }
   cudaGraphExecDestroy(ge);
   cudaGraphDestroy(g);
   cudaStreamDestroy(s);
@@ -100,7 +113,7 @@ double time_graph_us(int copies, int reps, F&& body) {
 
 constexpr int H = 32, HKV = 8, D = 128;
 
-void bench_prefill(int L, bool paged, std::mt19937& rng) {
+void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng) {
   const int total = 16384, B = total / L;
   const int P = paged ? 16 : L;  // contiguous = trivial page table (P = L, block_table[b] = b)
   Batch bt = batch_make(B, L, L, P, paged, rng);
@@ -127,16 +140,19 @@ void bench_prefill(int L, bool paged, std::mt19937& rng) {
   ab.causal = true;
   ab.scale = 1.0f / std::sqrt(float(D));
   const double us = time_graph_us(1, 20, [&](int, cudaStream_t s) {
-    pagoda::cuda::attention_prefill(q, H, view, ab, L, o, lse, s);
+    pagoda::cuda::attention_prefill_variant(q, H, view, ab, L, o, lse, key_tile, s);
   });
   const double flops = 4.0 * double(L) * L * D * H / 2.0 * B;
-  std::printf("{\"op\":\"prefill\",\"impl\":\"pagoda-%s\",\"seq\":%d,\"batch\":%d,\"us\":%.2f,\"tflops\":%.1f}\n",
-              paged ? "paged16" : "contig", L, B, us, flops / us * 1e-6);
+  std::printf("{\"op\":\"prefill\",\"impl\":\"pagoda-%s%s\",\"seq\":%d,\"batch\":%d,\"us\":%.2f,\"tflops\":%.1f}\n",
+              paged ? "paged16" : "contig", key_tile ? (key_tile == 32 ? "-bn32" : "-bn64") : "", L, B, us,
+              flops / us * 1e-6);
   for (void* p : {(void*)q, (void*)k, (void*)v, (void*)o, (void*)lse, (void*)bt.cu_q, (void*)bt.kv_lens, (void*)bt.bt})
     cudaFree(p);
 }
 
-void bench_decode(int B, int ctx, bool unified, int num_sms, std::mt19937& rng) {
+// memset_counters: the default plan (attention_decode zeroes the split counters each call, one more
+// graph node); otherwise the engine's way (workspace zeroed once, decode_workspace_init).
+void bench_decode(int B, int ctx, bool memset_counters, int num_sms, std::mt19937& rng) {
   const int P = 16;
   Batch bt = batch_make(B, 1, ctx, P, true, rng);
   const std::size_t kv_elems = std::size_t(B) * bt.max_pages * P * HKV * D;
@@ -155,9 +171,13 @@ void bench_decode(int B, int ctx, bool unified, int num_sms, std::mt19937& rng) 
   fill_random(q, std::size_t(B) * H * D, rng);
   pagoda::PagedKvLayout layout{P, HKV, D, pagoda::DType::DTYPE_BF16};
   auto plan = pagoda::cuda::decode_plan(B, H, layout, 1, ctx, num_sms);
-  plan.unified_max = unified;
-  plan.max_bound = 4.0f;  // scores here are ~N(0, 1.3): a bound every model-calibrated run would give
   void* ws = plan.workspace_bytes ? dalloc<unsigned char>(plan.workspace_bytes) : nullptr;
+  if (ws != nullptr) ck(cudaMemset(ws, 0xFF, plan.workspace_bytes), "poison ws");
+  if (!memset_counters) {
+    pagoda::cuda::decode_workspace_init(ws, plan.workspace_bytes, nullptr);
+    plan.workspace_initialized = true;
+  }
+  double eager = 0.0;
   pagoda::AttentionBatch ab;
   ab.num_seqs = B;
   ab.cu_seqlens_q = bt.cu_q;
@@ -172,10 +192,13 @@ void bench_decode(int B, int ctx, bool unified, int num_sms, std::mt19937& rng) 
     view.layout = layout;
     view.num_pages = int64_t(B) * bt.max_pages;
     pagoda::cuda::attention_decode(plan, q, view, ab, o, nullptr, ws, s);
-  });
+  }, &eager);
   std::printf(
       "{\"op\":\"decode\",\"impl\":\"pagoda%s\",\"batch\":%d,\"ctx\":%d,\"splits\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
-      unified ? "-unifiedmax" : "", B, ctx, plan.num_splits, us, kv_bytes / us * 1e-6);
+      memset_counters ? "-memset" : "", B, ctx, plan.num_splits, us, kv_bytes / us * 1e-6);
+  std::printf(
+      "{\"op\":\"decode\",\"impl\":\"pagoda%s-nograph\",\"batch\":%d,\"ctx\":%d,\"splits\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
+      memset_counters ? "-memset" : "", B, ctx, plan.num_splits, eager, kv_bytes / eager * 1e-6);
   for (int c = 0; c < copies; ++c) {
     cudaFree(ks[c]);
     cudaFree(vs[c]);
@@ -195,8 +218,9 @@ int main() {
   ck(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0), "attr");
   std::mt19937 rng(2024);
   for (int L : {1024, 2048, 4096, 8192, 16384}) {
-    bench_prefill(L, false, rng);
-    bench_prefill(L, true, rng);
+    bench_prefill(L, false, 0, rng);
+    bench_prefill(L, true, 0, rng);
+    bench_prefill(L, true, 32, rng);
   }
   const int cases[][2] = {{1, 8192}, {1, 32768}, {1, 131072}, {16, 8192}, {64, 4096}, {128, 2048}};
   for (const auto& c : cases) {

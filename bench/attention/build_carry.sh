@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds, on the CPU machine (it has nvcc; the GPU lease is for running only), the CUDA attention
-# test and bench binaries into build-cuda/carry, plus libfmt which the GPU image may lack.
+# test and bench binaries into $B/carry, plus libfmt which the GPU image may lack.
 # Compiles the few sources directly so a half-edited CMake tree elsewhere cannot block it; the
 # CMake targets (pagoda_backend_cuda, test_backend_cuda) build the same files.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-O=build-cuda/direct
-mkdir -p $O build-cuda/carry
+B=${PAGODA_ATTN_BUILD:-build-attn2}
+O=$B/direct
+mkdir -p $O $B/carry
 ARCH="-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90a,code=sm_90a"
 pids=()
 for f in flash_prefill flash_decode kv_append; do
@@ -22,8 +23,8 @@ $CXX -c src/backend/cuda/attention.cpp -o $O/attention.o
 $CXX -c src/core/dtype.cpp -o $O/dtype.o
 LIBS="$O/attention.o $O/flash_prefill.o $O/flash_decode.o $O/kv_append.o $O/dtype.o -L/usr/local/cuda/lib64 -lcudart -lfmt"
 $CXX -DPAGODA_FIXTURES_DIR='"tests/fixtures"' tests/backend_cuda/test_attention_cuda.cpp $LIBS -lgtest_main -lgtest -lpthread \
-  -o build-cuda/carry/test_backend_cuda
-$CXX bench/attention/bench_attention.cpp $LIBS -o build-cuda/carry/bench_attention
-cp -L /lib/x86_64-linux-gnu/libfmt.so.9 build-cuda/carry/
+  -o $B/carry/test_backend_cuda
+$CXX bench/attention/bench_attention.cpp $LIBS -o $B/carry/bench_attention
+cp -L /lib/x86_64-linux-gnu/libfmt.so.9 $B/carry/
 cat $O/*.ptxas.txt | grep -E "spill|Compiling entry" | grep -v " 0 bytes spill" || true
-ls -la build-cuda/carry
+ls -la $B/carry

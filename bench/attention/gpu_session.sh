@@ -2,13 +2,13 @@
 # One device call: GPU tests (all), compute-sanitizer on a small subset, then the benchmark
 # (Pagoda kernels + PyTorch peers + ceilings), logs under $OUT. Runs prebuilt binaries carried in
 # build-cuda/carry (made by bench/attention/build_carry.sh on the CPU machine).
-# Usage (device tool, carry build-cuda/carry): bash bench/attention/gpu_session.sh [tests|bench|all]
+# Usage (device tool, carry build-attn2/carry): bash bench/attention/gpu_session.sh [tests|bench|all]
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 MODE=${1:-all}
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
-C=build-cuda/carry
+C=${PAGODA_ATTN_BUILD:-build-attn2}/carry
 export LD_LIBRARY_PATH=$PWD/$C:${LD_LIBRARY_PATH:-}
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv > "$OUT/device.txt" 2>&1
@@ -16,7 +16,7 @@ cat "$OUT/device.txt"
 if [[ $MODE == tests || $MODE == all ]]; then
   timeout 300 $C/test_backend_cuda 2>&1 | tee "$OUT/tests.log" | grep -E "^\[  (PASSED|FAILED|  OK|SKIPPED) |Failure|error" | head -60
   timeout 240 compute-sanitizer --tool memcheck --leak-check no \
-    $C/test_backend_cuda --gtest_filter='*KvAppendRope:*GraphCapture*:*UnifiedMax*:*ContiguousEqualsPaged*' \
+    $C/test_backend_cuda --gtest_filter='*KvAppendRope:*GraphCapture*:*InitializedWorkspace*:*ContiguousEqualsPaged*' \
     > "$OUT/sanitizer.log" 2>&1
   echo "memcheck rc=$? $(grep -E 'ERROR SUMMARY' "$OUT/sanitizer.log" | tail -1)"
   timeout 120 compute-sanitizer --tool racecheck \

@@ -102,6 +102,37 @@ TEST(CudaAttention, PrefillSweep) {
   }
 }
 
+// The 32-key-tile prefill variant (the bench compares it with the default) over the same lengths.
+TEST(CudaAttention, PrefillKeyTile32) {
+  REQUIRE_GPU();
+  std::mt19937 rng(4242);
+  for (int D : {64, 128}) {
+    for (const HeadConfig& hc : kHeads) {
+      for (int P : {1, 16}) {
+        PagedCase c;
+        c.dtype = D == 64 ? DType::DTYPE_F16 : DType::DTYPE_BF16;
+        c.D = D;
+        c.H = hc.H;
+        c.Hkv = hc.Hkv;
+        c.P = P;
+        c.q_lens = {1, 7, 33, 100, 1000, 7, 33};
+        c.kv_lens = {1, 7, 33, 100, 1000, 100, 4097};
+        c.causal = P == 16;
+        c.build(rng);
+        DeviceCase dc(c);
+        dc.poison();
+        pagoda::cuda::attention_prefill_variant(dc.q.ptr, c.H, dc.view, dc.batch, max_of(c.q_lens), dc.out.ptr,
+                                                dc.lse.ptr, 32, nullptr);
+        CUDA_OK(cudaDeviceSynchronize());
+        const auto out = dc.out.download();
+        const auto lse = dc.lse.download();
+        const std::string l = label(c, "prefill-bn32");
+        ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
+      }
+    }
+  }
+}
+
 TEST(CudaAttention, PrefillLong4097) {
   REQUIRE_GPU();
   std::mt19937 rng(99);
@@ -319,8 +350,62 @@ TEST(CudaAttention, DecodeGraphCaptureReplay) {
   cudaStreamDestroy(s);
 }
 
-// FlashDecoding++ unified max: exact within tolerance with a good bound, and still exact with a
-// bound far off (every CTA falls back to the online softmax).
+// The engine's way: workspace zeroed once (decode_workspace_init, over a poisoned buffer), then
+// many launches without the per-call counter memset. Every launch must leave the split counters at
+// zero for the next, also across different plans sharing the workspace.
+TEST(CudaAttention, DecodeInitializedWorkspaceReplays) {
+  REQUIRE_GPU();
+  std::mt19937 rng(91);
+  int sms = 0;
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+  PagedCase c;
+  c.dtype = DType::DTYPE_BF16;
+  c.D = 128;
+  c.H = 32;
+  c.Hkv = 8;
+  c.P = 16;
+  c.kv_lens = {4097, 1, 1000};
+  c.q_lens = {1, 1, 1};
+  c.build(rng);
+  DeviceCase dc(c);
+  auto plan_a = pagoda::cuda::decode_plan(3, c.H, c.layout(), 1, 4097, sms);
+  auto plan_b = pagoda::cuda::decode_plan(3, c.H, c.layout(), 1, 4097, sms, 7);
+  ASSERT_GT(plan_a.num_splits, 1);
+  plan_a.workspace_initialized = plan_b.workspace_initialized = true;
+  const std::size_t bytes = std::max(plan_a.workspace_bytes, plan_b.workspace_bytes);
+  DeviceBuffer<unsigned char> ws(bytes);
+  ws.poison();
+  pagoda::cuda::decode_workspace_init(ws.ptr, bytes, nullptr);
+  cudaStream_t s;
+  CUDA_OK(cudaStreamCreate(&s));
+  cudaGraph_t graph;
+  CUDA_OK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+  pagoda::cuda::attention_decode(plan_a, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, s);
+  CUDA_OK(cudaStreamEndCapture(s, &graph));
+  cudaGraphExec_t exec;
+  CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+  for (int step = 0; step < 4; ++step) {
+    dc.poison();
+    if (step % 2 == 0) {
+      CUDA_OK(cudaGraphLaunch(exec, s));
+    } else {
+      pagoda::cuda::attention_decode(plan_b, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, s);
+    }
+    CUDA_OK(cudaStreamSynchronize(s));
+    const auto out = dc.out.download();
+    const auto lse = dc.lse.download();
+    ASSERT_EQ(c.check(out, &lse, "decode-initialized"), 0) << "step " << step;
+  }
+  std::vector<int32_t> counters(std::size_t(3) * 8);
+  CUDA_OK(cudaMemcpy(counters.data(), ws.ptr, counters.size() * sizeof(int32_t), cudaMemcpyDeviceToHost));
+  for (int32_t v : counters) ASSERT_EQ(v, 0) << "a split counter was left non-zero";
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(s);
+}
+
+// The plan's unified-max fields (kept for API stability; the kernel ignores them) must not change
+// the result, whatever the bound.
 TEST(CudaAttention, DecodeUnifiedMax) {
   REQUIRE_GPU();
   std::mt19937 rng(88);

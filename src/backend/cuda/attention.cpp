@@ -13,9 +13,17 @@ namespace {
 
 constexpr int DECODE_DEFAULT_CTAS_PER_SM = 2;  // when the runtime cannot be asked (no device)
 constexpr int DECODE_MIN_SPLIT = 128;  // below this a split's fixed cost outweighs its bytes
-constexpr int DECODE_SPLIT_ALIGN = 16;  // keeps splits whole pages at P = 16
+// Split-count cost model, in key-equivalents: per-CTA fixed cost (Q load, pipeline fill, combine,
+// partial write) and per-split merge cost (the last CTA reads one partial per split).
+constexpr double DECODE_CTA_COST = 96.0;
+constexpr double DECODE_MERGE_COST = 4.0;
 
 std::size_t align256(std::size_t n) { return (n + 255) & ~std::size_t(255); }
+
+// Split counters, one per (sequence, KV head, row group), at the start of the workspace.
+std::size_t decode_counter_bytes(const DecodePlan& plan, const PagedKvLayout& L) {
+  return align256(std::size_t(plan.num_seqs) * L.num_kv_heads * plan.row_groups * sizeof(int32_t));
+}
 
 void cuda_check(cudaError_t err, const char* what) {
   if (err != cudaSuccess) fail("{}: CUDA error {} ({})", what, cudaGetErrorName(err), cudaGetErrorString(err));
@@ -40,6 +48,9 @@ AttentionParams params_make(const void* q, int32_t H, const PagedKvView& cache, 
   PAGODA_CHECK(batch.max_pages_per_seq > 0, "{}: max_pages_per_seq must be positive", what);
   PAGODA_CHECK(std::isfinite(batch.scale) && batch.scale > 0.0f, "{}: softmax scale must be positive", what);
   PAGODA_CHECK(cache.k != nullptr && cache.v != nullptr && q != nullptr && out != nullptr, "{}: null pointer", what);
+  // The kernels index cache rows (page * P + slot) in 32 bits.
+  PAGODA_CHECK(cache.num_pages * L.page_size < (int64_t(1) << 31), "{}: {} pages of {} slots is too many", what,
+               cache.num_pages, L.page_size);
   AttentionParams p;
   p.q = q;
   p.k = cache.k;
@@ -90,13 +101,21 @@ void kv_append(const PagedKvView& cache, const void* k, const void* v, int64_t T
   cuda_check(kv_append_launch(p, L.dtype, stream), "kv_append");
 }
 
-void attention_prefill(const void* q, int32_t H, const PagedKvView& cache, const AttentionBatch& batch,
-                       int32_t max_q_len, void* out, float* lse, cudaStream_t stream) {
+void attention_prefill_variant(const void* q, int32_t H, const PagedKvView& cache, const AttentionBatch& batch,
+                               int32_t max_q_len, void* out, float* lse, int32_t key_tile, cudaStream_t stream) {
   const AttentionParams p = params_make(q, H, cache, batch, out, lse, "attention_prefill");
   PAGODA_CHECK(max_q_len >= 0, "attention_prefill: negative max_q_len");
   PAGODA_CHECK(int64_t(max_q_len) * p.group < (int64_t(1) << 36), "attention_prefill: too many query rows");
+  PAGODA_CHECK(key_tile == 0 || key_tile == 32 || key_tile == 64, "attention_prefill: key tile {} (0, 32 or 64)",
+               key_tile);
   if (batch.num_seqs == 0 || max_q_len == 0) return;
-  cuda_check(prefill_launch(p, cache.layout.dtype, cache.layout.head_dim, max_q_len, stream), "attention_prefill");
+  cuda_check(prefill_launch(p, cache.layout.dtype, cache.layout.head_dim, max_q_len, stream, key_tile),
+             "attention_prefill");
+}
+
+void attention_prefill(const void* q, int32_t H, const PagedKvView& cache, const AttentionBatch& batch,
+                       int32_t max_q_len, void* out, float* lse, cudaStream_t stream) {
+  attention_prefill_variant(q, H, cache, batch, max_q_len, out, lse, 0, stream);
 }
 
 DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout, int32_t max_q_len,
@@ -107,30 +126,33 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
   PAGODA_CHECK(max_q_len >= 1 && max_kv_len >= max_q_len, "decode_plan: need 1 <= q_len ({}) <= kv_len ({})",
                max_q_len, max_kv_len);
   PAGODA_CHECK(num_sms > 0, "decode_plan: num_sms must be positive");
+  PAGODA_CHECK(forced_splits >= 0, "decode_plan: negative forced split count");
   DecodePlan plan;
   plan.num_seqs = num_seqs;
   plan.num_heads = H;
   plan.max_q_len = max_q_len;
   const int64_t rows = int64_t(max_q_len) * (H / layout.num_kv_heads);
-  plan.rows_per_cta = decode_rows_per_cta(int(std::min<int64_t>(rows, 8)));
-  plan.row_groups = int32_t((rows + plan.rows_per_cta - 1) / plan.rows_per_cta);
+  plan.rows_per_cta = DECODE_ROWS_PER_CTA;
+  plan.row_groups = int32_t((rows + DECODE_ROWS_PER_CTA - 1) / DECODE_ROWS_PER_CTA);
   PAGODA_CHECK(int64_t(plan.row_groups) * layout.num_kv_heads <= 65535, "decode_plan: too many query rows");
-  // Split count: whole waves. A wave is every SM holding as many decode CTAs as fit (asked of the
-  // runtime); among 1..MAX_SPLITS splits pick the one whose last wave is fullest (a half-empty
-  // last wave costs as much as a full one), keeping splits >= DECODE_MIN_SPLIT keys.
-  int occ = decode_ctas_per_sm(layout.dtype, layout.head_dim, plan.rows_per_cta);
+  // Split count from a cost model in units of keys: a wave is every SM holding as many decode CTAs
+  // as fit (asked of the runtime); time ~ waves * (keys per split + per-CTA fixed cost), plus a
+  // merge cost per split (the last CTA reads every partial). A half-empty last wave costs as much
+  // as a full one, so the split count that fills whole waves wins; ties go to fewer splits.
+  int occ = decode_ctas_per_sm(layout.dtype, layout.head_dim);
   if (occ <= 0) occ = DECODE_DEFAULT_CTAS_PER_SM;
   const int64_t wave = int64_t(num_sms) * occ;
   const int64_t base_ctas = int64_t(num_seqs) * layout.num_kv_heads * plan.row_groups;
-  const int64_t max_splits =
-      std::max<int64_t>(1, std::min<int64_t>((max_kv_len + DECODE_MIN_SPLIT - 1) / DECODE_MIN_SPLIT, 4 * wave));
+  const int64_t max_splits = std::max<int64_t>(
+      1, std::min<int64_t>((max_kv_len + DECODE_MIN_SPLIT - 1) / DECODE_MIN_SPLIT, 2 * wave));
   int64_t splits = 1;
-  double best = -1.0;
+  double best = 0.0;
   for (int64_t s = 1; s <= max_splits; ++s) {
-    const int64_t ctas = base_ctas * s;
-    const double fill = double(ctas) / double((ctas + wave - 1) / wave * wave);
-    if (fill > best + 0.02) {
-      best = fill;
+    const int64_t per = (int64_t(max_kv_len) + s - 1) / s;
+    const int64_t waves = (base_ctas * s + wave - 1) / wave;
+    const double cost = double(waves) * double(per + DECODE_CTA_COST) + (s > 1 ? DECODE_MERGE_COST * s : 0.0);
+    if (s == 1 || cost < best * 0.98) {
+      best = cost;
       splits = s;
     }
   }
@@ -145,33 +167,45 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
   plan.total_q_tokens = int64_t(num_seqs) * max_q_len;
   if (plan.num_splits > 1) {
     const std::size_t rows_all = std::size_t(plan.total_q_tokens) * H;
-    plan.workspace_bytes = align256(std::size_t(splits) * rows_all * layout.head_dim * sizeof(float)) +
+    plan.workspace_bytes = decode_counter_bytes(plan, layout) +
+                           align256(std::size_t(splits) * rows_all * layout.head_dim * sizeof(float)) +
                            align256(std::size_t(splits) * rows_all * sizeof(float));
   }
   return plan;
+}
+
+void decode_workspace_init(void* workspace, std::size_t bytes, cudaStream_t stream) {
+  if (bytes == 0) return;
+  PAGODA_CHECK(workspace != nullptr, "decode_workspace_init: null workspace");
+  cuda_check(cudaMemsetAsync(workspace, 0, bytes, stream), "decode_workspace_init");
 }
 
 void attention_decode(const DecodePlan& plan, const void* q, const PagedKvView& cache, const AttentionBatch& batch,
                       void* out, float* lse, void* workspace, cudaStream_t stream) {
   PAGODA_CHECK(batch.num_seqs == plan.num_seqs, "attention_decode: plan made for {} sequences, batch has {}",
                plan.num_seqs, batch.num_seqs);
+  PAGODA_CHECK(plan.num_splits >= 1 && plan.split_tokens > 0 && plan.split_tokens % DECODE_SPLIT_ALIGN == 0 &&
+                   plan.rows_per_cta == DECODE_ROWS_PER_CTA,
+               "attention_decode: plan was not made by decode_plan");
   DecodeParams dp;
   dp.attn = params_make(q, plan.num_heads, cache, batch, out, lse, "attention_decode");
+  PAGODA_CHECK(int64_t(plan.row_groups) * DECODE_ROWS_PER_CTA >= int64_t(plan.max_q_len) * dp.attn.group,
+               "attention_decode: plan made for another head grouping");
   dp.num_splits = plan.num_splits;
   dp.split_tokens = plan.split_tokens;
-  dp.rows_total = plan.max_q_len * dp.attn.group;
-  dp.unified_max = plan.unified_max;
-  dp.max_bound_log2 = plan.max_bound * 1.4426950408889634f;
   const std::size_t rows_all = std::size_t(plan.total_q_tokens) * plan.num_heads;
   if (plan.num_splits > 1) {
     PAGODA_CHECK(workspace != nullptr, "attention_decode: plan needs {} bytes of workspace", plan.workspace_bytes);
-    dp.partial_out = static_cast<float*>(workspace);
+    char* ws = static_cast<char*>(workspace);
+    const std::size_t counter_bytes = decode_counter_bytes(plan, cache.layout);
+    dp.counters = reinterpret_cast<int32_t*>(ws);
+    dp.partial_out = reinterpret_cast<float*>(ws + counter_bytes);
     dp.partial_lse = reinterpret_cast<float*>(
-        static_cast<char*>(workspace) +
-        align256(std::size_t(plan.num_splits) * rows_all * cache.layout.head_dim * sizeof(float)));
+        ws + counter_bytes + align256(std::size_t(plan.num_splits) * rows_all * cache.layout.head_dim * sizeof(float)));
+    if (!plan.workspace_initialized)
+      cuda_check(cudaMemsetAsync(ws, 0, counter_bytes, stream), "attention_decode: counter reset");
   }
-  cuda_check(decode_launch(dp, cache.layout.dtype, cache.layout.head_dim, plan.rows_per_cta, plan.row_groups,
-                           int64_t(rows_all), stream),
+  cuda_check(decode_launch(dp, cache.layout.dtype, cache.layout.head_dim, plan.row_groups, stream),
              "attention_decode");
 }
 

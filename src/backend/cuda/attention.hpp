@@ -1,5 +1,5 @@
 // CUDA attention over the paged KV cache: KV append with fused RoPE, FlashAttention-2 prefill, and
-// split-KV Flash-Decoding with a planned split count (plan once per step, then launch only, so a
+// split-KV Flash-Decoding (merge fused into the kernel) with a planned split count (plan once per step, then launch only, so a
 // decode step can be captured in a CUDA graph).
 // Inputs are bf16 or fp16 (the cache layout's dtype), head dims 64 and 128. Contiguous K/V is the
 // special case of a trivial page table (P = capacity, block_table[b] = b): one code path.
@@ -30,6 +30,10 @@ void kv_append(const PagedKvView& cache, const void* k, const void* v, int64_t T
 // batch's arrays are device pointers; max_q_len bounds every sequence's query count (host-known).
 void attention_prefill(const void* q, int32_t H, const PagedKvView& cache, const AttentionBatch& batch,
                        int32_t max_q_len, void* out, float* lse, cudaStream_t stream);
+// attention_prefill with an explicit key-tile size (32 or 64 keys; 0: the default), so that the
+// bench and tests can compare and check both kernel variants.
+void attention_prefill_variant(const void* q, int32_t H, const PagedKvView& cache, const AttentionBatch& batch,
+                               int32_t max_q_len, void* out, float* lse, int32_t key_tile, cudaStream_t stream);
 
 // Host-side decode plan: everything a decode launch needs that depends on shapes, not data.
 struct DecodePlan {
@@ -42,8 +46,15 @@ struct DecodePlan {
   int32_t split_tokens = 0;
   int64_t total_q_tokens = 0;  // T: rows of q/out
   std::size_t workspace_bytes = 0;
+  // Kept for callers of the first version; the decode kernel no longer has a unified-max mode (it
+  // measured +0 to 3%, within noise) and ignores both fields.
   bool unified_max = false;
-  float max_bound = 0.0f;  // natural-log bound on scaled scores used by unified max
+  float max_bound = 0.0f;
+  // With several splits the workspace starts with split counters that must be zero before a
+  // launch; every launch leaves them zero again. false (the default): attention_decode zeroes them
+  // itself with a cudaMemsetAsync (one more graph node per call). true: the caller has run
+  // decode_workspace_init once on this workspace since allocating it (and never wrote over it).
+  bool workspace_initialized = false;
 };
 
 // max_kv_len bounds every sequence's KV length for the step (pass the cache capacity to keep one
@@ -51,7 +62,12 @@ struct DecodePlan {
 DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout, int32_t max_q_len,
                        int32_t max_kv_len, int32_t num_sms, int32_t forced_splits = 0);
 
-// Launches only (no allocation, no host sync): decode kernel + (if split) merge kernel.
+// Zeroes a decode workspace of `bytes` bytes (once, after allocating it; see
+// DecodePlan::workspace_initialized). Any plan whose workspace_bytes fits may then share it.
+void decode_workspace_init(void* workspace, std::size_t bytes, cudaStream_t stream);
+
+// Launches only (no allocation, no host sync): one decode kernel (splits merged inside it), plus
+// the counter memset unless plan.workspace_initialized.
 // workspace: plan.workspace_bytes of device memory, 256-byte aligned.
 void attention_decode(const DecodePlan& plan, const void* q, const PagedKvView& cache, const AttentionBatch& batch,
                       void* out, float* lse, void* workspace, cudaStream_t stream);

@@ -1,6 +1,6 @@
-// The one place where runtime shapes pick compile-time kernel knobs (dtype, head dim, decode rows
-// per CTA). Each dispatcher calls f with tag types and returns false for a combination that is not
-// instantiated (the .cpp callers validate first and report). Only what is listed here is compiled.
+// The one place where runtime shapes pick compile-time kernel knobs (dtype, head dim). Each
+// dispatcher calls f with tag types and returns false for a combination that is not instantiated
+// (the .cpp callers validate first and report). Only what is listed here is compiled.
 // Included by .cu files only; kept free of fmt (nvcc's front end rejects fmt 9's consteval checks).
 #pragma once
 
@@ -32,16 +32,6 @@ bool dispatch_head_dim(int head_dim, F&& f) {
   switch (head_dim) {
     case 64: f(std::integral_constant<int, 64>{}); return true;
     case 128: f(std::integral_constant<int, 128>{}); return true;
-    default: return false;
-  }
-}
-
-template <typename F>
-bool dispatch_decode_rows(int r, F&& f) {
-  switch (r) {
-    case 1: f(std::integral_constant<int, 1>{}); return true;
-    case 4: f(std::integral_constant<int, 4>{}); return true;
-    case 8: f(std::integral_constant<int, 8>{}); return true;
     default: return false;
   }
 }

@@ -10,16 +10,20 @@
 
 namespace pagoda::cuda {
 
-// Head dims, dtypes and decode rows per CTA that have kernels.
+// Head dims and dtypes that have kernels.
 inline bool attention_head_dim_supported(int d) { return d == 64 || d == 128; }
 inline bool attention_dtype_supported(DType t) { return t == DType::DTYPE_BF16 || t == DType::DTYPE_F16; }
-inline int decode_rows_per_cta(int rows) { return rows <= 1 ? 1 : rows <= 4 ? 4 : 8; }
+constexpr int DECODE_ROWS_PER_CTA = 16;  // packed (token, head-in-group) rows: one mma M tile
+constexpr int DECODE_SPLIT_ALIGN = 16;   // keys per decode warp tile; split lengths are multiples
 
-cudaError_t prefill_launch(const AttentionParams& p, DType dtype, int head_dim, int max_q_len, cudaStream_t stream);
-cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int rows_per_cta, int row_groups,
-                          int64_t total_rows, cudaStream_t stream);
+// key_tile: keys per prefill K/V tile, 32 or 64 (0: the default); the variant exists for the bench
+// and its own test.
+constexpr int PREFILL_DEFAULT_KEY_TILE = 64;
+cudaError_t prefill_launch(const AttentionParams& p, DType dtype, int head_dim, int max_q_len, cudaStream_t stream,
+                           int key_tile = 0);
+cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int row_groups, cudaStream_t stream);
 // Resident decode CTAs per SM for this instantiation (0 if it cannot be asked: no device).
-int decode_ctas_per_sm(DType dtype, int head_dim, int rows_per_cta);
+int decode_ctas_per_sm(DType dtype, int head_dim);
 cudaError_t kv_append_launch(const KvAppendParams& p, DType dtype, cudaStream_t stream);
 
 }  // namespace pagoda::cuda

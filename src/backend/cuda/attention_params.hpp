@@ -27,19 +27,15 @@ struct AttentionParams {
   bool causal = true;
 };
 
-// Split-KV decode: each CTA writes a float partial output and its LSE (log2 domain) per split.
+// Split-KV decode: with several splits each CTA writes a float partial output and its LSE (log2
+// domain); the last CTA of each (sequence, KV head, row group) merges them (counters).
 struct DecodeParams {
   AttentionParams attn;
   int32_t num_splits = 1;
-  int32_t split_tokens = 0;   // KV positions per split (last split of a sequence may be short)
-  int32_t rows_total = 0;     // max q_len * group rows per KV head handled by the plan
+  int32_t split_tokens = 0;      // KV positions per split, a multiple of 16 (the last may be short)
   float* partial_out = nullptr;  // [splits, T, H, D] float
   float* partial_lse = nullptr;  // [splits, T, H] log2 domain
-  // FlashDecoding++ unified max: scores (log2 domain) are exponentiated against this fixed bound
-  // instead of a running max; a CTA that sees a score outside the safe window redoes its chunk
-  // with the exact online softmax.
-  bool unified_max = false;
-  float max_bound_log2 = 0.0f;
+  int32_t* counters = nullptr;   // [B, Hkv * row_groups] arrivals; zero before and after a launch
 };
 
 struct KvAppendParams {

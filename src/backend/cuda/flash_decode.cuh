@@ -1,10 +1,12 @@
-// Flash-Decoding: a few query tokens per sequence against a long paged KV. The KV range of each
-// sequence is split across CTAs; each CTA streams its chunk once for the whole query-head group
-// (GQA-aware: R packed (token, head-in-group) rows per CTA) with 16-byte loads, U tokens in
-// flight per lane group, and writes a partial output + LSE; flash_merge_kernel combines the
-// splits by log-sum-exp. With one split the decode kernel writes the final output itself.
-// Optional FlashDecoding++ unified max: exponentiate against a fixed bound instead of a running
-// max (no rescaling); a CTA that sees a score outside the safe window redoes its chunk exactly.
+// Flash-Decoding: a few query tokens per sequence against a long paged KV. Each CTA owns one
+// (sequence, KV head, 16-row group, KV split): the 16 rows are packed (token, head-in-group) pairs,
+// so one pass over the split's K/V serves the whole query-head group, on the tensor cores
+// (mma.sync m16n8k16; rows past the group are zero padding). Each warp streams its own 16-key
+// tiles (tile w, w + 4, ...) through a private STAGES-deep cp.async ring, so no CTA barrier sits in
+// the main loop and every warp keeps STAGES - 1 tiles (8 KB each at D = 128) in flight.
+// Splits of one row group merge in the kernel: every CTA writes a float partial + LSE, and the
+// last to arrive (atomic counter, left at zero again) combines them in split order, so the result
+// does not depend on arrival order. A sequence with one active split writes its output directly.
 #pragma once
 
 #include "backend/cuda/attention_params.hpp"
@@ -14,126 +16,36 @@ namespace pagoda::cuda {
 
 template <int D>
 struct DecodeTraits {
-  static constexpr int THREADS = 128;
   static constexpr int WARPS = 4;
-  static constexpr int TPR = D / 8;       // lanes per KV row (one 16-byte chunk each)
-  static constexpr int TPW = 32 / TPR;    // KV rows a warp covers per load
-  static constexpr int U = 4;             // loads in flight per lane (K and V each)
-  static constexpr int GROUPS = WARPS * TPW;  // independent softmax streams per CTA
-  static constexpr int TOKENS_PER_ITER = GROUPS * U;
+  static constexpr int THREADS = 32 * WARPS;
+  static constexpr int ROWS = 16;      // packed query rows per CTA: one mma M tile
+  static constexpr int TILE = 16;      // keys per warp tile: one mma K step of P V
+  static constexpr int STAGES = 3;     // tiles per warp ring (STAGES - 1 in flight while computing)
+  static constexpr int CHUNKS = D / 8;  // 16-byte chunks per K/V row
+  static constexpr int ROWS_PER_PASS = 32 / CHUNKS;
+  static constexpr int PASSES = TILE / ROWS_PER_PASS;
+  static constexpr int TILE_ELEMS = TILE * D;
+  static constexpr int SMEM_PIPE = WARPS * STAGES * 2 * TILE_ELEMS * 2;  // 16-bit K and V
+  static constexpr int SMEM_COMBINE = WARPS * ROWS * (D + 2) * 4;        // o, m, l per warp
+  static constexpr int SMEM_BYTES = SMEM_PIPE > SMEM_COMBINE ? SMEM_PIPE : SMEM_COMBINE;
+  static_assert(D == 64 || D == 128, "head dim 64 or 128");
 };
 
-// |score - bound| (log2 domain) beyond this: the unified-max result may lose range; redo exactly.
-constexpr float UNIFIED_MAX_WINDOW = 64.0f;
-
-template <typename T, int D, int R>
-struct DecodeChunkState {
-  float m[R];
-  float l[R];
-  float acc[R][8];
-};
-
-template <typename T, int D, int R, bool UNIFIED>
-__device__ __forceinline__ void decode_chunk(const DecodeParams& dp, const float (&qv)[R][8], const int (&lim)[R],
-                                             int start, int end, const int32_t* bt, int kvh,
-                                             DecodeChunkState<T, D, R>& st, float& smax) {
-  using Tr = DecodeTraits<D>;
-  const AttentionParams& p = dp.attn;
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const int sub = lane % Tr::TPR, tk = lane / Tr::TPR;
-  const int P = p.page_size, Hkv = p.num_kv_heads;
-  const T* kc = static_cast<const T*>(p.k);
-  const T* vc = static_cast<const T*>(p.v);
-  const float phi = dp.max_bound_log2;
-
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    st.m[r] = UNIFIED ? phi : -INFINITY;
-    st.l[r] = 0.0f;
-#pragma unroll
-    for (int e = 0; e < 8; ++e) st.acc[r][e] = 0.0f;
-  }
-  smax = -INFINITY;
-
-  for (int base = start + warp * Tr::TPW * Tr::U; base < end; base += Tr::TOKENS_PER_ITER) {
-    uint4 kr[Tr::U], vr[Tr::U];
-    int key[Tr::U];
-#pragma unroll
-    for (int u = 0; u < Tr::U; ++u) {
-      key[u] = base + u * Tr::TPW + tk;
-      if (key[u] < end) {
-        const int page = bt[key[u] / P];
-        const int64_t off = (int64_t(page) * P + key[u] % P) * Hkv * D + int64_t(kvh) * D + sub * 8;
-        kr[u] = __ldg(reinterpret_cast<const uint4*>(kc + off));
-        vr[u] = __ldg(reinterpret_cast<const uint4*>(vc + off));
-      } else {
-        kr[u] = make_uint4(0, 0, 0, 0);
-        vr[u] = make_uint4(0, 0, 0, 0);
-      }
-    }
-    float s[Tr::U][R];
-#pragma unroll
-    for (int u = 0; u < Tr::U; ++u) {
-      float kf[8];
-      const uint32_t* kw = reinterpret_cast<const uint32_t*>(&kr[u]);
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const float2 f = dev::unpack2<T>(kw[e]);
-        kf[2 * e] = f.x;
-        kf[2 * e + 1] = f.y;
-      }
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-        float acc = 0.0f;
-#pragma unroll
-        for (int e = 0; e < 8; ++e) acc = fmaf(qv[r][e], kf[e], acc);
-#pragma unroll
-        for (int off = Tr::TPR / 2; off > 0; off /= 2) acc += __shfl_xor_sync(0xffffffffu, acc, off);
-        s[u][r] = (key[u] < end && key[u] <= lim[r]) ? acc : -INFINITY;
-      }
-    }
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      float mx = s[0][r];
-#pragma unroll
-      for (int u = 1; u < Tr::U; ++u) mx = fmaxf(mx, s[u][r]);
-      smax = fmaxf(smax, mx);
-      float m_use;
-      if constexpr (UNIFIED) {
-        m_use = phi;
-      } else {
-        const float m_new = fmaxf(st.m[r], mx);
-        m_use = m_new == -INFINITY ? 0.0f : m_new;
-        const float alpha = exp2f(st.m[r] - m_use);
-        st.m[r] = m_new;
-        st.l[r] *= alpha;
-#pragma unroll
-        for (int e = 0; e < 8; ++e) st.acc[r][e] *= alpha;
-      }
-#pragma unroll
-      for (int u = 0; u < Tr::U; ++u) {
-        const float pr = exp2f(s[u][r] - m_use);
-        st.l[r] += pr;
-        const uint32_t* vw = reinterpret_cast<const uint32_t*>(&vr[u]);
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const float2 f = dev::unpack2<T>(vw[e]);
-          st.acc[r][2 * e] = fmaf(pr, f.x, st.acc[r][2 * e]);
-          st.acc[r][2 * e + 1] = fmaf(pr, f.y, st.acc[r][2 * e + 1]);
-        }
-      }
-    }
-  }
+// Element offset of 16-byte chunk c of row r in a [rows, D] tile (XOR swizzle: ldmatrix's 8 rows
+// at one logical chunk land in 8 different bank groups).
+template <int D>
+__device__ __forceinline__ int dswz(int r, int c) {
+  return r * D + ((c ^ (r & 7)) << 3);
 }
 
-// Grid: (num_splits, Hkv * row_groups, B). Block: 128 threads.
-template <typename T, int D, int R, bool UNIFIED>
+// Grid: (num_splits, Hkv * row_groups, B). Block: 128 threads. Dynamic smem: SMEM_BYTES.
+template <typename T, int D>
 __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp) {
   using Tr = DecodeTraits<D>;
+  constexpr int ROWS = Tr::ROWS, TILE = Tr::TILE, STAGES = Tr::STAGES, WARPS = Tr::WARPS;
   const AttentionParams& p = dp.attn;
-  __shared__ float sm_acc[Tr::GROUPS][R][D];
-  __shared__ float sm_m[Tr::GROUPS][R];
-  __shared__ float sm_l[Tr::GROUPS][R];
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  __shared__ int s_last;
 
   const int split = blockIdx.x;
   const int row_groups = gridDim.y / p.num_kv_heads;
@@ -144,130 +56,263 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   const int q_len = p.cu_seqlens_q[b + 1] - q_start;
   const int G = p.group;
   const int rows_total = q_len * G;
-  const int row0 = rg * R;
+  const int row0 = rg * ROWS;
   if (row0 >= rows_total) return;
-  const int kv_len = p.kv_lens[b];
-  const int q_off = kv_len - q_len;
+  const int kv_len = max(p.kv_lens[b], 0);
   const int start = split * dp.split_tokens;
+  // Splits past the sequence's end take no part (and are not counted); split 0 always runs so that
+  // an empty KV still writes its (zero) output.
+  if (split > 0 && start >= kv_len) return;
   const int end = min(kv_len, start + dp.split_tokens);
+  const int active = max(1, (kv_len + dp.split_tokens - 1) / dp.split_tokens);
+  const int q_off = kv_len - q_len;
   const int32_t* bt = p.block_table + int64_t(b) * p.max_pages;
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const int sub = lane % Tr::TPR, tk = lane / Tr::TPR;
-  const int H = p.num_heads;
+  const int P = p.page_size, Hkv = p.num_kv_heads, H = p.num_heads;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int g = lane / 4, t = lane % 4;
 
-  // q rows, pre-scaled by scale * log2(e) so scores come out in the exp2 domain.
-  float qv[R][8];
-  int lim[R];
+  // Q as mma A fragments (rows g and g + 8; padding rows are zeros), straight from global memory.
   const T* q = static_cast<const T*>(p.q);
+  uint32_t qf[D / 16][4];
+  int lim[2];
 #pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const int rho = row0 + r;
-    if (rho < rows_total) {
-      const int64_t tok = q_start + rho / G;
-      const uint4 raw = __ldg(reinterpret_cast<const uint4*>(q + (tok * H + kvh * G + rho % G) * D + sub * 8));
-      const uint32_t* w = reinterpret_cast<const uint32_t*>(&raw);
+  for (int i = 0; i < 2; ++i) {
+    const int rho = row0 + g + 8 * i;
+    const bool ok = rho < rows_total;
+    const uint32_t* src = reinterpret_cast<const uint32_t*>(
+        q + (int64_t(q_start + (ok ? rho : 0) / G) * H + kvh * G + (ok ? rho : 0) % G) * D);
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      qf[kk][i] = ok ? __ldg(src + kk * 8 + t) : 0u;
+      qf[kk][2 + i] = ok ? __ldg(src + kk * 8 + 4 + t) : 0u;
+    }
+    lim[i] = !ok ? -1 : p.causal ? min(q_off + rho / G, kv_len - 1) : kv_len - 1;
+  }
+
+  // This warp's ring: [STAGES][TILE][D] for K, then V.
+  T* sK = reinterpret_cast<T*>(smem_raw) + warp * STAGES * 2 * Tr::TILE_ELEMS;
+  T* sV = sK + STAGES * Tr::TILE_ELEMS;
+  const T* kc = static_cast<const T*>(p.k);
+  const T* vc = static_cast<const T*>(p.v);
+  const int n_tiles = (end - start + TILE - 1) / TILE;
+  const int my_tiles = warp < n_tiles ? (n_tiles - warp + WARPS - 1) / WARPS : 0;
+  const int ld_c = lane % Tr::CHUNKS, ld_r = lane / Tr::CHUNKS;
+  // split_tokens is a multiple of TILE, so with P % TILE == 0 a tile never crosses a page.
+  const bool tile_in_page = P % TILE == 0;
+  const int64_t head_off = int64_t(kvh) * D + ld_c * 8;
+
+  auto load_tile = [&](int i, int slot) {
+    const int key0 = start + (warp + i * WARPS) * TILE;
+    int64_t tile_row = 0;
+    if (tile_in_page) tile_row = int64_t(bt[key0 / P]) * P + key0 % P;
+#pragma unroll
+    for (int ps = 0; ps < Tr::PASSES; ++ps) {
+      const int r = ld_r + ps * Tr::ROWS_PER_PASS;
+      const int key = key0 + r;
+      const bool ok = key < end;
+      int64_t off = 0;
+      if (ok) {
+        const int64_t row = tile_in_page ? tile_row + r : int64_t(bt[key / P]) * P + key % P;
+        off = row * Hkv * D + head_off;
+      }
+      const int so = slot * Tr::TILE_ELEMS + dswz<D>(r, ld_c);
+      dev::cp_async_16(dev::smem_u32(sK + so), kc + off, ok ? 16 : 0);
+      dev::cp_async_16(dev::smem_u32(sV + so), vc + off, ok ? 16 : 0);
+    }
+  };
+
+  float o[D / 8][4];
+#pragma unroll
+  for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+  float m_run[2] = {-INFINITY, -INFINITY};
+  float l_run[2] = {0.0f, 0.0f};
+
+#pragma unroll
+  for (int i = 0; i < STAGES - 1; ++i) {
+    if (i < my_tiles) load_tile(i, i);
+    dev::cp_async_commit();
+  }
+  for (int i = 0; i < my_tiles; ++i) {
+    dev::cp_async_wait<STAGES - 2>();
+    __syncwarp();
+    // Refill the slot this warp finished reading last iteration.
+    if (i + STAGES - 1 < my_tiles) load_tile(i + STAGES - 1, (i + STAGES - 1) % STAGES);
+    dev::cp_async_commit();
+
+    const int slot = i % STAGES;
+    const T* tK = sK + slot * Tr::TILE_ELEMS;
+    const T* tV = sV + slot * Tr::TILE_ELEMS;
+    const int key0 = start + (warp + i * WARPS) * TILE;
+
+    // S [16 rows x 16 keys] = Q K^T.
+    float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      uint32_t b0[2], b1[2];
+      const int r = (lane % 8) + 8 * (lane / 16);
+      dev::ldmatrix_x4(dev::smem_u32(tK + dswz<D>(r, 2 * kk + (lane / 8) % 2)), b0[0], b0[1], b1[0], b1[1]);
+      dev::mma_16816<T>(s[0], qf[kk], b0);
+      dev::mma_16816<T>(s[1], qf[kk], b1);
+    }
+    // Scale into the log2 domain; mask keys past the split or past each row's causal limit.
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt) {
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const float2 f = dev::unpack2<T>(w[e]);
-        qv[r][2 * e] = f.x * p.scale_log2;
-        qv[r][2 * e + 1] = f.y * p.scale_log2;
+        const int key = key0 + nt * 8 + 2 * t + (e & 1);
+        s[nt][e] = (key < end && key <= lim[e / 2]) ? s[nt][e] * p.scale_log2 : -INFINITY;
       }
-      lim[r] = p.causal ? min(q_off + rho / G, kv_len - 1) : kv_len - 1;
-    } else {
-      for (int e = 0; e < 8; ++e) qv[r][e] = 0.0f;
-      lim[r] = -1;  // padding row: sees nothing, never written
     }
-  }
-
-  DecodeChunkState<T, D, R> st;
-  float smax;
-  if constexpr (UNIFIED) {
-    decode_chunk<T, D, R, true>(dp, qv, lim, start, end, bt, kvh, st, smax);
-    const float phi = dp.max_bound_log2;
-    const bool bad = smax > phi + UNIFIED_MAX_WINDOW || (smax != -INFINITY && smax < phi - UNIFIED_MAX_WINDOW);
-    if (__syncthreads_or(bad)) decode_chunk<T, D, R, false>(dp, qv, lim, start, end, bt, kvh, st, smax);
-  } else {
-    decode_chunk<T, D, R, false>(dp, qv, lim, start, end, bt, kvh, st, smax);
-  }
-
-  // Combine the CTA's GROUPS softmax streams through shared memory.
-  const int grp = warp * Tr::TPW + tk;
+    // Online softmax per row; O is rescaled only when some row's max moved.
+    float alpha[2];
 #pragma unroll
-  for (int r = 0; r < R; ++r) {
-    float4* dst = reinterpret_cast<float4*>(&sm_acc[grp][r][sub * 8]);
-    dst[0] = make_float4(st.acc[r][0], st.acc[r][1], st.acc[r][2], st.acc[r][3]);
-    dst[1] = make_float4(st.acc[r][4], st.acc[r][5], st.acc[r][6], st.acc[r][7]);
-    if (sub == 0) {
-      sm_m[grp][r] = st.m[r];
-      sm_l[grp][r] = st.l[r];
+    for (int i2 = 0; i2 < 2; ++i2) {
+      float mx = fmaxf(fmaxf(s[0][2 * i2], s[0][2 * i2 + 1]), fmaxf(s[1][2 * i2], s[1][2 * i2 + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float m_new = fmaxf(m_run[i2], mx);
+      const float m_use = m_new == -INFINITY ? 0.0f : m_new;
+      alpha[i2] = exp2f(m_run[i2] - m_use);
+      m_run[i2] = m_new;
+      float sum = 0.0f;
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt) {
+        s[nt][2 * i2] = exp2f(s[nt][2 * i2] - m_use);
+        s[nt][2 * i2 + 1] = exp2f(s[nt][2 * i2 + 1] - m_use);
+        sum += s[nt][2 * i2] + s[nt][2 * i2 + 1];
+      }
+      l_run[i2] = l_run[i2] * alpha[i2] + sum;
+    }
+    if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
+#pragma unroll
+      for (int dt = 0; dt < D / 8; ++dt) {
+        o[dt][0] *= alpha[0];
+        o[dt][1] *= alpha[0];
+        o[dt][2] *= alpha[1];
+        o[dt][3] *= alpha[1];
+      }
+    }
+    // O += P V: the S accumulator layout is mma's A layout once packed to 16 bits.
+    uint32_t a[4];
+    a[0] = dev::pack2<T>(s[0][0], s[0][1]);
+    a[1] = dev::pack2<T>(s[0][2], s[0][3]);
+    a[2] = dev::pack2<T>(s[1][0], s[1][1]);
+    a[3] = dev::pack2<T>(s[1][2], s[1][3]);
+#pragma unroll
+    for (int dq = 0; dq < D / 16; ++dq) {
+      uint32_t b0[2], b1[2];
+      const int r = (lane % 8) + 8 * ((lane / 8) % 2);
+      dev::ldmatrix_x4_trans(dev::smem_u32(tV + dswz<D>(r, 2 * dq + lane / 16)), b0[0], b0[1], b1[0], b1[1]);
+      dev::mma_16816<T>(o[2 * dq], a, b0);
+      dev::mma_16816<T>(o[2 * dq + 1], a, b1);
+    }
+    __syncwarp();
+  }
+  dev::cp_async_wait<0>();
+  __syncthreads();  // every warp is done with its ring: the smem becomes the combine area
+
+  // Per-warp state to shared memory: o [WARPS][ROWS][D], then m, l [WARPS][ROWS].
+  float* sm_o = reinterpret_cast<float*>(smem_raw);
+  float* sm_m = sm_o + WARPS * ROWS * D;
+  float* sm_l = sm_m + WARPS * ROWS;
+#pragma unroll
+  for (int i2 = 0; i2 < 2; ++i2) {
+    float l = l_run[i2];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    const int r = g + 8 * i2;
+    float* dst = sm_o + (warp * ROWS + r) * D;
+#pragma unroll
+    for (int dt = 0; dt < D / 8; ++dt)
+      *reinterpret_cast<float2*>(dst + dt * 8 + 2 * t) = make_float2(o[dt][2 * i2], o[dt][2 * i2 + 1]);
+    if (t == 0) {
+      sm_m[warp * ROWS + r] = m_run[i2];
+      sm_l[warp * ROWS + r] = l;
     }
   }
   __syncthreads();
 
-  const bool single = dp.num_splits == 1;
-  for (int idx = threadIdx.x; idx < R * D; idx += Tr::THREADS) {
-    const int r = idx / D, d = idx % D;
+  const int nrows = min(ROWS, rows_total - row0);
+  constexpr int C4 = D / 4;  // float4 columns per row
+  const int64_t T_rows = int64_t(p.cu_seqlens_q[p.num_seqs]) * H;
+  auto out_row = [&](int r) {
     const int rho = row0 + r;
-    if (rho >= rows_total) continue;
+    return (int64_t(q_start) + rho / G) * H + kvh * G + rho % G;
+  };
+  for (int idx = tid; idx < nrows * C4; idx += Tr::THREADS) {
+    const int r = idx / C4, c = idx % C4;
     float M = -INFINITY;
 #pragma unroll
-    for (int g2 = 0; g2 < Tr::GROUPS; ++g2) M = fmaxf(M, sm_m[g2][r]);
+    for (int w = 0; w < WARPS; ++w) M = fmaxf(M, sm_m[w * ROWS + r]);
     const float m_use = M == -INFINITY ? 0.0f : M;
-    float L = 0.0f, O = 0.0f;
+    float L = 0.0f;
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll
-    for (int g2 = 0; g2 < Tr::GROUPS; ++g2) {
-      const float w = exp2f(sm_m[g2][r] - m_use);
-      L += sm_l[g2][r] * w;
-      O += sm_acc[g2][r][d] * w;
+    for (int w = 0; w < WARPS; ++w) {
+      const float wt = exp2f(sm_m[w * ROWS + r] - m_use);
+      L += sm_l[w * ROWS + r] * wt;
+      const float4 v = reinterpret_cast<const float4*>(sm_o + (w * ROWS + r) * D)[c];
+      acc.x = fmaf(wt, v.x, acc.x);
+      acc.y = fmaf(wt, v.y, acc.y);
+      acc.z = fmaf(wt, v.z, acc.z);
+      acc.w = fmaf(wt, v.w, acc.w);
     }
-    const int64_t tok = q_start + rho / G;
-    const int64_t row = tok * H + kvh * G + rho % G;
+    const float inv = L > 0.0f ? 1.0f / L : 0.0f;
     const float lse2 = L > 0.0f ? m_use + log2f(L) : -INFINITY;
-    const float val = L > 0.0f ? O / L : 0.0f;
-    if (single) {
-      static_cast<T*>(p.out)[row * D + d] = dev::from_f32<T>(val);
-      if (d == 0 && p.lse != nullptr) p.lse[row] = lse2 * dev::LN2;
+    const int64_t row = out_row(r);
+    if (active == 1) {
+      T* dst = static_cast<T*>(p.out) + row * D + c * 4;
+      *reinterpret_cast<uint2*>(dst) =
+          make_uint2(dev::pack2<T>(acc.x * inv, acc.y * inv), dev::pack2<T>(acc.z * inv, acc.w * inv));
+      if (c == 0 && p.lse != nullptr) p.lse[row] = lse2 * dev::LN2;
     } else {
-      const int64_t T_rows = int64_t(p.cu_seqlens_q[p.num_seqs]) * H;
-      dp.partial_out[(int64_t(split) * T_rows + row) * D + d] = val;
-      if (d == 0) dp.partial_lse[int64_t(split) * T_rows + row] = lse2;
+      reinterpret_cast<float4*>(dp.partial_out + (int64_t(split) * T_rows + row) * D)[c] =
+          make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv);
+      if (c == 0) dp.partial_lse[int64_t(split) * T_rows + row] = lse2;
     }
   }
-}
+  if (active == 1) return;
 
-// Combines splits: out = sum_s w_s o_s / sum_s w_s with w_s = l_s * 2^(lse_s - max) folded into
-// lse. Grid: ceil(T * H / rows_per_block); block: 128 threads, D / 4 per row.
-template <typename T, int D>
-__global__ void __launch_bounds__(128) flash_merge_kernel(const DecodeParams dp) {
-  const AttentionParams& p = dp.attn;
-  constexpr int TPR = D / 4;
-  constexpr int ROWS = 128 / TPR;
-  const int64_t T_rows = int64_t(p.cu_seqlens_q[p.num_seqs]) * p.num_heads;
-  const int64_t row = int64_t(blockIdx.x) * ROWS + threadIdx.x / TPR;
-  if (row >= T_rows) return;
-  const int c = threadIdx.x % TPR;
-  const int S = dp.num_splits;
-  float M = -INFINITY;
-  for (int s = 0; s < S; ++s) M = fmaxf(M, dp.partial_lse[int64_t(s) * T_rows + row]);
-  const float m_use = M == -INFINITY ? 0.0f : M;
-  float L = 0.0f;
-  float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-  for (int s = 0; s < S; ++s) {
-    const float w = exp2f(dp.partial_lse[int64_t(s) * T_rows + row] - m_use);
-    if (w == 0.0f) continue;
-    const float4 v = reinterpret_cast<const float4*>(dp.partial_out + (int64_t(s) * T_rows + row) * D)[c];
-    L += w;
-    acc.x = fmaf(w, v.x, acc.x);
-    acc.y = fmaf(w, v.y, acc.y);
-    acc.z = fmaf(w, v.z, acc.z);
-    acc.w = fmaf(w, v.w, acc.w);
+  // Fused merge: the last CTA of this (sequence, KV head, row group) to arrive combines every
+  // split. Writers fence before counting; the last one fences again and reads through L2.
+  __threadfence();
+  __syncthreads();
+  if (tid == 0) {
+    int* ctr = dp.counters + int64_t(blockIdx.z) * gridDim.y + blockIdx.y;
+    const int old = atomicAdd(ctr, 1);
+    const bool last = old == active - 1;
+    if (last) atomicExch(ctr, 0);  // every other split has counted: ready for the next launch
+    s_last = last;
   }
-  const float inv = L > 0.0f ? 1.0f / L : 0.0f;
-  T* out = static_cast<T*>(p.out) + row * D + c * 4;
-  const uint32_t lo = dev::pack2<T>(acc.x * inv, acc.y * inv);
-  const uint32_t hi = dev::pack2<T>(acc.z * inv, acc.w * inv);
-  *reinterpret_cast<uint2*>(out) = make_uint2(lo, hi);
-  if (c == 0 && p.lse != nullptr) p.lse[row] = L > 0.0f ? (m_use + log2f(L)) * dev::LN2 : -INFINITY;
+  __syncthreads();
+  if (!s_last) return;
+  __threadfence();
+  for (int idx = tid; idx < nrows * C4; idx += Tr::THREADS) {
+    const int r = idx / C4, c = idx % C4;
+    const int64_t row = out_row(r);
+    float M = -INFINITY, L = 0.0f;
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 4
+    for (int sp = 0; sp < active; ++sp) {
+      const float ls = __ldcg(dp.partial_lse + int64_t(sp) * T_rows + row);
+      const float4 v = __ldcg(reinterpret_cast<const float4*>(dp.partial_out + (int64_t(sp) * T_rows + row) * D) + c);
+      if (ls == -INFINITY) continue;  // this split saw no key for the row
+      const float m_new = fmaxf(M, ls);
+      const float sc = exp2f(M - m_new);  // 0 while M is -inf
+      const float wt = exp2f(ls - m_new);
+      L = L * sc + wt;
+      acc.x = fmaf(wt, v.x, acc.x * sc);
+      acc.y = fmaf(wt, v.y, acc.y * sc);
+      acc.z = fmaf(wt, v.z, acc.z * sc);
+      acc.w = fmaf(wt, v.w, acc.w * sc);
+      M = m_new;
+    }
+    const float inv = L > 0.0f ? 1.0f / L : 0.0f;
+    T* dst = static_cast<T*>(p.out) + row * D + c * 4;
+    *reinterpret_cast<uint2*>(dst) =
+        make_uint2(dev::pack2<T>(acc.x * inv, acc.y * inv), dev::pack2<T>(acc.z * inv, acc.w * inv));
+    if (c == 0 && p.lse != nullptr) p.lse[row] = L > 0.0f ? (M + log2f(L)) * dev::LN2 : -INFINITY;
+  }
 }
 
 }  // namespace pagoda::cuda

@@ -5,22 +5,33 @@
 #include "backend/cuda/flash_prefill.cuh"
 
 namespace pagoda::cuda {
+namespace {
 
-cudaError_t prefill_launch(const AttentionParams& p, DType dtype, int head_dim, int max_q_len, cudaStream_t stream) {
+template <typename T, int D, int BN>
+cudaError_t prefill_launch_bn(const AttentionParams& p, int64_t rows, cudaStream_t stream) {
+  using Tr = PrefillTraits<T, D, BN>;
+  auto kernel = flash_prefill_kernel<T, D, BN>;
+  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::SMEM_BYTES);
+  if (err != cudaSuccess) return err;
+  const int64_t m_blocks = (rows + Tr::BM - 1) / Tr::BM;
+  const dim3 grid(unsigned(m_blocks), unsigned(p.num_kv_heads), unsigned(p.num_seqs));
+  kernel<<<grid, Tr::THREADS, Tr::SMEM_BYTES, stream>>>(p);
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t prefill_launch(const AttentionParams& p, DType dtype, int head_dim, int max_q_len, cudaStream_t stream,
+                           int key_tile) {
   cudaError_t err = cudaErrorInvalidValue;
   const int64_t rows = int64_t(max_q_len) * p.group;
+  if (key_tile == 0) key_tile = PREFILL_DEFAULT_KEY_TILE;
+  if (key_tile != 32 && key_tile != 64) return err;
   dispatch_dtype(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     dispatch_head_dim(head_dim, [&](auto dtag) {
       constexpr int D = decltype(dtag)::value;
-      using Tr = PrefillTraits<T, D>;
-      auto kernel = flash_prefill_kernel<T, D>;
-      err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::SMEM_BYTES);
-      if (err != cudaSuccess) return;
-      const int64_t m_blocks = (rows + Tr::BM - 1) / Tr::BM;
-      const dim3 grid(unsigned(m_blocks), unsigned(p.num_kv_heads), unsigned(p.num_seqs));
-      kernel<<<grid, Tr::THREADS, Tr::SMEM_BYTES, stream>>>(p);
-      err = cudaGetLastError();
+      err = key_tile == 32 ? prefill_launch_bn<T, D, 32>(p, rows, stream) : prefill_launch_bn<T, D, 64>(p, rows, stream);
     });
   });
   return err;

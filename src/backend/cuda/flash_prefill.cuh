@@ -1,8 +1,11 @@
-// FlashAttention-2 forward over the paged KV cache (sm_80 path; also what runs on sm_90 today):
-// mma.sync m16n8k16 with fp32 accumulation, ldmatrix from XOR-swizzled shared memory, cp.async
-// double-buffered K/V tiles, online softmax in registers in the log2 domain (exp2 with the scale
-// pre-multiplied by log2 e). Never materialises the T x T score matrix.
-// GQA-native: a CTA's 64 rows are packed (token, head-in-group) pairs of one KV head, so each K/V
+// FlashAttention-2 forward over the paged KV cache (sm_80 mma.sync path; also what runs on sm_90
+// today): mma.sync m16n8k16 with fp32 accumulation, ldmatrix from XOR-swizzled shared memory,
+// cp.async double-buffered K/V tiles, online softmax in registers in the log2 domain (exp2 with the
+// scale pre-multiplied by log2 e). Never materialises the T x T score matrix.
+// FA2 warp layout: 4 warps x 32 rows (two 16-row mma tiles per warp), so each K/V fragment read
+// from shared memory feeds two MMAs; Q fragments are re-read from shared memory per k-step
+// instead of living in registers (that leaves room for the 32-row accumulators).
+// GQA-native: a CTA's 128 rows are packed (token, head-in-group) pairs of one KV head, so each K/V
 // tile is loaded once for the whole query-head group. Grid: (row tiles, Hkv, B), heaviest tiles
 // first for causal load balance.
 #pragma once
@@ -14,15 +17,17 @@
 
 namespace pagoda::cuda {
 
-template <typename T, int D>
+template <typename T, int D, int BN_ = 64>
 struct PrefillTraits {
-  static constexpr int BM = 64;  // packed query rows per CTA (16 per warp)
-  static constexpr int BN = 64;  // keys per tile
-  static constexpr int THREADS = 128;
-  static constexpr int CHUNKS = D / 8;  // 16-byte chunks per row
-  static constexpr int LOAD_ITERS = BN * CHUNKS / THREADS;  // chunks per thread per tile
+  static constexpr int WM = 2;           // 16-row mma tiles per warp
+  static constexpr int WARPS = 4;
+  static constexpr int BM = 16 * WM * WARPS;  // packed query rows per CTA
+  static constexpr int BN = BN_;         // keys per tile
+  static constexpr int THREADS = 32 * WARPS;
+  static constexpr int CHUNKS = D / 8;   // 16-byte chunks per row
+  static constexpr int LOAD_ITERS = BN * CHUNKS / THREADS;  // chunks per thread per K or V tile
   static constexpr int SMEM_BYTES = (BM + 4 * BN) * D * int(sizeof(T));
-  static_assert(D % 64 == 0 || D == 64, "head dim must be a multiple of 64");
+  static_assert(D == 64 || D == 128, "head dim 64 or 128");
 };
 
 // Element offset of 16-byte chunk c of row r in a [rows, D] tile: chunk index XOR (row % 8) so that
@@ -32,10 +37,10 @@ __device__ __forceinline__ int swz(int r, int c) {
   return r * D + ((c ^ (r & 7)) << 3);
 }
 
-template <typename T, int D>
+template <typename T, int D, int BN_>
 __global__ void __launch_bounds__(128, 2) flash_prefill_kernel(const AttentionParams p) {
-  using Tr = PrefillTraits<T, D>;
-  constexpr int BM = Tr::BM, BN = Tr::BN, CHUNKS = Tr::CHUNKS, LI = Tr::LOAD_ITERS;
+  using Tr = PrefillTraits<T, D, BN_>;
+  constexpr int BM = Tr::BM, BN = Tr::BN, CHUNKS = Tr::CHUNKS, LI = Tr::LOAD_ITERS, WM = Tr::WM;
   extern __shared__ __align__(128) unsigned char smem_raw[];
   T* sQ = reinterpret_cast<T*>(smem_raw);
   T* sK = sQ + BM * D;  // [2][BN][D]
@@ -83,150 +88,170 @@ __global__ void __launch_bounds__(128, 2) flash_prefill_kernel(const AttentionPa
   const int ld_c = tid % CHUNKS;
   const int ld_r0 = tid / CHUNKS;
   constexpr int ROW_STEP = Tr::THREADS / CHUNKS;
-  int64_t row_off[LI];
+  // Cache rows (page * P + slot, < 2^31) rather than 64-bit offsets: half the registers.
+  int32_t kv_row[LI];
+  const int64_t row_stride = int64_t(Hkv) * D;
+  const T* kc_h = kc + int64_t(kvh) * D + ld_c * 8;
+  const T* vc_h = vc + int64_t(kvh) * D + ld_c * 8;
   auto compute_offsets = [&](int tile) {
 #pragma unroll
     for (int i = 0; i < LI; ++i) {
       const int key = tile * BN + ld_r0 + i * ROW_STEP;
-      if (key < kv_len) {
-        const int page = bt[key / P];
-        row_off[i] = (int64_t(page) * P + key % P) * Hkv * D + int64_t(kvh) * D + ld_c * 8;
-      } else {
-        row_off[i] = -1;
-      }
+      kv_row[i] = key < kv_len ? bt[key / P] * P + key % P : -1;
     }
   };
   auto load_tile = [&](const T* base, T* dst) {
 #pragma unroll
     for (int i = 0; i < LI; ++i) {
-      const bool ok = row_off[i] >= 0;
-      dev::cp_async_16(dev::smem_u32(dst + swz<D>(ld_r0 + i * ROW_STEP, ld_c)), ok ? base + row_off[i] : base,
+      const bool ok = kv_row[i] >= 0;
+      dev::cp_async_16(dev::smem_u32(dst + swz<D>(ld_r0 + i * ROW_STEP, ld_c)), base + (ok ? kv_row[i] * row_stride : 0),
                        ok ? 16 : 0);
     }
   };
 
   if (n_tiles > 0) {
     compute_offsets(0);
-    load_tile(kc, sK);
+    load_tile(kc_h, sK);
   }
   dev::cp_async_commit();
-  if (n_tiles > 0) load_tile(vc, sV);
+  if (n_tiles > 0) load_tile(vc_h, sV);
   dev::cp_async_commit();
 
-  // Per thread: rows g and g + 8 of the warp's 16 rows; columns 2t, 2t + 1 of each 8-wide tile.
+  // Per thread: rows g and g + 8 of each of the warp's two 16-row tiles; columns 2t, 2t + 1 of each
+  // 8-wide tile.
   const int g = lane / 4, t = lane % 4;
-  const int lr[2] = {warp * 16 + g, warp * 16 + g + 8};
-  int lim[2];
+  int lim[WM][2];
 #pragma unroll
-  for (int i = 0; i < 2; ++i) {
-    const int rho = min(row0 + lr[i], rows_total - 1);
-    lim[i] = p.causal ? min(q_off + rho / G, kv_len - 1) : kv_len - 1;
-  }
+  for (int mi = 0; mi < WM; ++mi)
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int rho = min(row0 + warp * 16 * WM + mi * 16 + g + 8 * i, rows_total - 1);
+      lim[mi][i] = p.causal ? min(q_off + rho / G, kv_len - 1) : kv_len - 1;
+    }
 
-  uint32_t qf[D / 16][4];
-  float o[D / 8][4];
+  float o[WM][D / 8][4];
 #pragma unroll
-  for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
-  float m_run[2] = {-INFINITY, -INFINITY};
-  float l_run[2] = {0.0f, 0.0f};
+  for (int mi = 0; mi < WM; ++mi)
+#pragma unroll
+    for (int i = 0; i < D / 8; ++i) o[mi][i][0] = o[mi][i][1] = o[mi][i][2] = o[mi][i][3] = 0.0f;
+  float m_run[WM][2], l_run[WM][2];
+#pragma unroll
+  for (int mi = 0; mi < WM; ++mi) {
+    m_run[mi][0] = m_run[mi][1] = -INFINITY;
+    l_run[mi][0] = l_run[mi][1] = 0.0f;
+  }
+  const int q_lrow = warp * 16 * WM + (lane % 8) + 8 * ((lane / 8) % 2);
 
   for (int j = 0; j < n_tiles; ++j) {
     dev::cp_async_wait<1>();
     __syncthreads();
-    if (j == 0) {
-#pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk) {
-        const int r = warp * 16 + (lane % 8) + 8 * ((lane / 8) % 2);
-        dev::ldmatrix_x4(dev::smem_u32(sQ + swz<D>(r, 2 * kk + lane / 16)), qf[kk][0], qf[kk][1], qf[kk][2],
-                         qf[kk][3]);
-      }
-    }
     if (j + 1 < n_tiles) {
       compute_offsets(j + 1);
-      load_tile(kc, sK + ((j + 1) & 1) * BN * D);
+      load_tile(kc_h, sK + ((j + 1) & 1) * BN * D);
     }
     dev::cp_async_commit();
 
-    // S = Q K^T for this warp's 16 rows x BN keys.
+    // S = Q K^T for this warp's 32 rows x BN keys; each K fragment feeds both row tiles.
     const T* sKj = sK + (j & 1) * BN * D;
-    float s[BN / 8][4];
+    float s[WM][BN / 8][4];
 #pragma unroll
-    for (int i = 0; i < BN / 8; ++i) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.0f;
+    for (int mi = 0; mi < WM; ++mi)
+#pragma unroll
+      for (int i = 0; i < BN / 8; ++i) s[mi][i][0] = s[mi][i][1] = s[mi][i][2] = s[mi][i][3] = 0.0f;
 #pragma unroll
     for (int kk = 0; kk < D / 16; ++kk) {
+      uint32_t qa[WM][4];
+#pragma unroll
+      for (int mi = 0; mi < WM; ++mi)
+        dev::ldmatrix_x4(dev::smem_u32(sQ + swz<D>(q_lrow + mi * 16, 2 * kk + lane / 16)), qa[mi][0], qa[mi][1],
+                         qa[mi][2], qa[mi][3]);
 #pragma unroll
       for (int np = 0; np < BN / 16; ++np) {
         uint32_t b0[2], b1[2];
         const int r = np * 16 + (lane % 8) + 8 * (lane / 16);
         dev::ldmatrix_x4(dev::smem_u32(sKj + swz<D>(r, 2 * kk + (lane / 8) % 2)), b0[0], b0[1], b1[0], b1[1]);
-        dev::mma_16816<T>(s[2 * np], qf[kk], b0);
-        dev::mma_16816<T>(s[2 * np + 1], qf[kk], b1);
+#pragma unroll
+        for (int mi = 0; mi < WM; ++mi) {
+          dev::mma_16816<T>(s[mi][2 * np], qa[mi], b0);
+          dev::mma_16816<T>(s[mi][2 * np + 1], qa[mi], b1);
+        }
       }
     }
 
     const int n0 = j * BN;
     const bool need_mask = n0 + BN - 1 > no_mask_lim;
 #pragma unroll
-    for (int nt = 0; nt < BN / 8; ++nt) {
+    for (int mi = 0; mi < WM; ++mi)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        float v = s[nt][e] * p.scale_log2;
-        if (need_mask) {
-          const int key = n0 + nt * 8 + 2 * t + (e & 1);
-          if (key > lim[e / 2]) v = -INFINITY;
+      for (int nt = 0; nt < BN / 8; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          float v = s[mi][nt][e] * p.scale_log2;
+          if (need_mask) {
+            const int key = n0 + nt * 8 + 2 * t + (e & 1);
+            if (key > lim[mi][e / 2]) v = -INFINITY;
+          }
+          s[mi][nt][e] = v;
         }
-        s[nt][e] = v;
       }
-    }
 
     // Online softmax (log2 domain); row sums stay thread-local until the end.
 #pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      float mx = -INFINITY;
+    for (int mi = 0; mi < WM; ++mi)
 #pragma unroll
-      for (int nt = 0; nt < BN / 8; ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * i], s[nt][2 * i + 1]));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float m_new = fmaxf(m_run[i], mx);
-      const float m_use = m_new == -INFINITY ? 0.0f : m_new;
-      const float alpha = exp2f(m_run[i] - m_use);
-      m_run[i] = m_new;
-      float sum = 0.0f;
+      for (int i = 0; i < 2; ++i) {
+        float mx = -INFINITY;
 #pragma unroll
-      for (int nt = 0; nt < BN / 8; ++nt) {
-        s[nt][2 * i] = exp2f(s[nt][2 * i] - m_use);
-        s[nt][2 * i + 1] = exp2f(s[nt][2 * i + 1] - m_use);
-        sum += s[nt][2 * i] + s[nt][2 * i + 1];
+        for (int nt = 0; nt < BN / 8; ++nt) mx = fmaxf(mx, fmaxf(s[mi][nt][2 * i], s[mi][nt][2 * i + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float m_new = fmaxf(m_run[mi][i], mx);
+        const float m_use = m_new == -INFINITY ? 0.0f : m_new;
+        const float alpha = dev::fast_exp2(m_run[mi][i] - m_use);
+        m_run[mi][i] = m_new;
+        float sum = 0.0f;
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; ++nt) {
+          s[mi][nt][2 * i] = dev::fast_exp2(s[mi][nt][2 * i] - m_use);
+          s[mi][nt][2 * i + 1] = dev::fast_exp2(s[mi][nt][2 * i + 1] - m_use);
+          sum += s[mi][nt][2 * i] + s[mi][nt][2 * i + 1];
+        }
+        l_run[mi][i] = l_run[mi][i] * alpha + sum;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; ++dt) {
+          o[mi][dt][2 * i] *= alpha;
+          o[mi][dt][2 * i + 1] *= alpha;
+        }
       }
-      l_run[i] = l_run[i] * alpha + sum;
-#pragma unroll
-      for (int dt = 0; dt < D / 8; ++dt) {
-        o[dt][2 * i] *= alpha;
-        o[dt][2 * i + 1] *= alpha;
-      }
-    }
 
     dev::cp_async_wait<1>();
     __syncthreads();
-    if (j + 1 < n_tiles) load_tile(vc, sV + ((j + 1) & 1) * BN * D);
+    if (j + 1 < n_tiles) load_tile(vc_h, sV + ((j + 1) & 1) * BN * D);
     dev::cp_async_commit();
 
-    // O += P V: the S accumulator layout is exactly mma's A-operand layout once packed to 16 bits.
+    // O += P V: the S accumulator layout is exactly mma's A-operand layout once packed to 16 bits;
+    // each V fragment feeds both row tiles.
     const T* sVj = sV + (j & 1) * BN * D;
 #pragma unroll
     for (int kk = 0; kk < BN / 16; ++kk) {
-      uint32_t a[4];
-      a[0] = dev::pack2<T>(s[2 * kk][0], s[2 * kk][1]);
-      a[1] = dev::pack2<T>(s[2 * kk][2], s[2 * kk][3]);
-      a[2] = dev::pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-      a[3] = dev::pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+      uint32_t a[WM][4];
 #pragma unroll
-      for (int dp = 0; dp < D / 16; ++dp) {
+      for (int mi = 0; mi < WM; ++mi) {
+        a[mi][0] = dev::pack2<T>(s[mi][2 * kk][0], s[mi][2 * kk][1]);
+        a[mi][1] = dev::pack2<T>(s[mi][2 * kk][2], s[mi][2 * kk][3]);
+        a[mi][2] = dev::pack2<T>(s[mi][2 * kk + 1][0], s[mi][2 * kk + 1][1]);
+        a[mi][3] = dev::pack2<T>(s[mi][2 * kk + 1][2], s[mi][2 * kk + 1][3]);
+      }
+#pragma unroll
+      for (int dq = 0; dq < D / 16; ++dq) {
         uint32_t b0[2], b1[2];
         const int r = kk * 16 + (lane % 8) + 8 * ((lane / 8) % 2);
-        dev::ldmatrix_x4_trans(dev::smem_u32(sVj + swz<D>(r, 2 * dp + lane / 16)), b0[0], b0[1], b1[0], b1[1]);
-        dev::mma_16816<T>(o[2 * dp], a, b0);
-        dev::mma_16816<T>(o[2 * dp + 1], a, b1);
+        dev::ldmatrix_x4_trans(dev::smem_u32(sVj + swz<D>(r, 2 * dq + lane / 16)), b0[0], b0[1], b1[0], b1[1]);
+#pragma unroll
+        for (int mi = 0; mi < WM; ++mi) {
+          dev::mma_16816<T>(o[mi][2 * dq], a[mi], b0);
+          dev::mma_16816<T>(o[mi][2 * dq + 1], a[mi], b1);
+        }
       }
     }
   }
@@ -234,25 +259,27 @@ __global__ void __launch_bounds__(128, 2) flash_prefill_kernel(const AttentionPa
 
   T* out = static_cast<T*>(p.out);
 #pragma unroll
-  for (int i = 0; i < 2; ++i) {
-    float l = l_run[i];
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    const int rho = row0 + lr[i];
-    if (rho >= rows_total) continue;
-    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-    const int64_t tok = q_start + rho / G;
-    const int head = kvh * G + rho % G;
-    T* dst = out + (tok * H + head) * D;
+  for (int mi = 0; mi < WM; ++mi)
 #pragma unroll
-    for (int dt = 0; dt < D / 8; ++dt) {
-      const uint32_t v = dev::pack2<T>(o[dt][2 * i] * inv, o[dt][2 * i + 1] * inv);
-      *reinterpret_cast<uint32_t*>(dst + dt * 8 + 2 * t) = v;
+    for (int i = 0; i < 2; ++i) {
+      float l = l_run[mi][i];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const int rho = row0 + warp * 16 * WM + mi * 16 + g + 8 * i;
+      if (rho >= rows_total) continue;
+      const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+      const int64_t tok = q_start + rho / G;
+      const int head = kvh * G + rho % G;
+      T* dst = out + (tok * H + head) * D;
+#pragma unroll
+      for (int dt = 0; dt < D / 8; ++dt) {
+        const uint32_t v = dev::pack2<T>(o[mi][dt][2 * i] * inv, o[mi][dt][2 * i + 1] * inv);
+        *reinterpret_cast<uint32_t*>(dst + dt * 8 + 2 * t) = v;
+      }
+      if (p.lse != nullptr && t == 0) {
+        p.lse[tok * H + head] = l > 0.0f ? (m_run[mi][i] + log2f(l)) * dev::LN2 : -INFINITY;
+      }
     }
-    if (p.lse != nullptr && t == 0) {
-      p.lse[tok * H + head] = l > 0.0f ? (m_run[i] + log2f(l)) * dev::LN2 : -INFINITY;
-    }
-  }
 }
 
 }  // namespace pagoda::cuda
