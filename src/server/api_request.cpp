@@ -44,8 +44,9 @@ const json* field(const json& body, const char* name) {
 
 int64_t get_int(const json& v, const char* name, int64_t lo, int64_t hi) {
   if (v.is_number_unsigned()) {
-    const uint64_t u = v.get<uint64_t>();
-    if (u > static_cast<uint64_t>(hi)) bad_param(name, "'{}' must be at most {}, got {}", name, hi, u);
+    const uint64_t u = v.get<uint64_t>();  // nlohmann stores every non-negative integer as unsigned
+    if (u > static_cast<uint64_t>(hi) || (lo > 0 && u < static_cast<uint64_t>(lo)))
+      bad_param(name, "'{}' must be between {} and {}, got {}", name, lo, hi, u);
     return static_cast<int64_t>(u);
   }
   if (!v.is_number_integer()) bad_param(name, "'{}' must be an integer", name);

@@ -130,7 +130,7 @@ void EngineLoop::apply(Command& c) {
       }
     }
   } catch (const std::exception& e) {
-    group_fail(c.key, e.what());
+    group_fail(c.key, e.what(), 400);  // the engine refused it (validation happens before, so this is rare)
   }
 }
 
@@ -170,7 +170,7 @@ void EngineLoop::on_event(EngineEvent& ev, double now) {
   if (finished) metrics_.e2e_observe(now - s.arrival, ev.finish == FinishReason::FINISH_REASON_STOP ? "stop" : "length");
   std::shared_ptr<RequestChannel> ch = g.channel;
   if (finished) seq_done(ev.id);  // may erase the group
-  ch->push(ChannelItem{index, std::move(ev), {}});
+  ch->push(ChannelItem{index, std::move(ev), {}, 0});
 }
 
 void EngineLoop::seq_done(uint64_t id) {
@@ -185,7 +185,7 @@ void EngineLoop::seq_done(uint64_t id) {
   if (g.remaining == 0) groups_.erase(key);
 }
 
-void EngineLoop::group_end(uint64_t key, const std::string& error) {
+void EngineLoop::group_end(uint64_t key, const std::string& error, int status) {
   auto it = groups_.find(key);
   if (it == groups_.end()) return;
   Group& g = it->second;
@@ -198,10 +198,12 @@ void EngineLoop::group_end(uint64_t key, const std::string& error) {
   outstanding_ -= g.remaining;
   std::shared_ptr<RequestChannel> ch = g.channel;
   groups_.erase(it);
-  if (!error.empty()) ch->push(ChannelItem{-1, {}, error});
+  if (!error.empty()) ch->push(ChannelItem{-1, {}, error, status});
 }
 
-void EngineLoop::group_fail(uint64_t key, const std::string& error) { group_end(key, error.empty() ? "failed" : error); }
-void EngineLoop::group_cancel(uint64_t key) { group_end(key, ""); }
+void EngineLoop::group_fail(uint64_t key, const std::string& error, int status) {
+  group_end(key, error.empty() ? "failed" : error, status);
+}
+void EngineLoop::group_cancel(uint64_t key) { group_end(key, "", 0); }
 
 }  // namespace pagoda::server

@@ -28,6 +28,7 @@ struct ChannelItem {
   int32_t index = 0;  // choice index
   EngineEvent event;
   std::string error;  // non-empty: this choice failed (the request should fail)
+  int error_status = 500;  // 400: the engine refused the request; 500: it failed while running
   bool failed() const { return !error.empty(); }
 };
 
@@ -102,8 +103,8 @@ class EngineLoop {
   uint64_t add_seq(uint64_t key, Group& g, int32_t index, std::vector<int32_t> prompt, const GenerationParams& gen);
   void on_event(EngineEvent& ev, double now);
   void seq_done(uint64_t engine_id);
-  void group_end(uint64_t key, const std::string& error);  // error "" = cancelled by the client
-  void group_fail(uint64_t key, const std::string& error);
+  void group_end(uint64_t key, const std::string& error, int status);  // error "" = cancelled by the client
+  void group_fail(uint64_t key, const std::string& error, int status = 500);
   void group_cancel(uint64_t key);
   void release_siblings(Group& g, uint64_t leader);
 

@@ -202,7 +202,10 @@ class Session : public std::enable_shared_from_this<Session> {
     builder_->add(items);
     if (!builder_->done()) return;
     gen_end();
-    if (!builder_->error().empty()) return respond_error(ApiError(500, builder_->error(), "server_error"), version_);
+    if (!builder_->error().empty()) {
+      const int st = builder_->error_status();
+      return respond_error(st == 400 ? ApiError(400, builder_->error()) : ApiError(500, builder_->error(), "server_error"), version_);
+    }
     respond(200, builder_->body(), "application/json");
   }
 

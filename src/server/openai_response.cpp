@@ -68,6 +68,7 @@ struct ResponseBuilder::State {
   std::vector<Choice> choices;
   int32_t finished = 0;
   std::string error;
+  int error_status = 500;
 
   State(const ApiRequest& r, const ApiContext& c)
       : req(r), ctx(c), id(random_id(r.kind == ApiKind::API_KIND_CHAT ? "chatcmpl-" : "cmpl-")), created(unix_now()) {
@@ -135,7 +136,10 @@ struct ResponseBuilder::State {
   // Records an item; returns false for an error item.
   bool record(const ChannelItem& it) {
     if (it.failed()) {
-      if (error.empty()) error = it.error;
+      if (error.empty()) {
+        error = it.error;
+        error_status = it.error_status;
+      }
       return false;
     }
     if (it.index < 0 || static_cast<size_t>(it.index) >= choices.size()) return false;
@@ -156,6 +160,7 @@ ResponseBuilder::~ResponseBuilder() = default;
 
 bool ResponseBuilder::done() const { return !s_->error.empty() || s_->finished == static_cast<int32_t>(s_->choices.size()); }
 const std::string& ResponseBuilder::error() const { return s_->error; }
+int ResponseBuilder::error_status() const { return s_->error_status; }
 
 void ResponseBuilder::add(const std::vector<ChannelItem>& items) {
   for (const ChannelItem& it : items) {
@@ -222,7 +227,8 @@ std::string ResponseBuilder::sse(const std::vector<ChannelItem>& items) {
 std::string ResponseBuilder::sse_end() const {
   const State& s = *s_;
   std::string out;
-  if (!s.error.empty()) out += sse_error_event(ApiError(500, s.error, "server_error"));
+  if (!s.error.empty())
+    out += sse_error_event(s.error_status == 400 ? ApiError(400, s.error) : ApiError(500, s.error, "server_error"));
   if (s.req.include_usage && s.error.empty()) {
     json chunk = s.envelope(s.chat() ? "chat.completion.chunk" : "text_completion");
     chunk["choices"] = json::array();

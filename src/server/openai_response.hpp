@@ -30,6 +30,7 @@ class ResponseBuilder {
 
   bool done() const;
   const std::string& error() const;  // non-empty when the request failed on the engine side
+  int error_status() const;          // its HTTP status (400 refused, 500 failed)
 
  private:
   struct State;
