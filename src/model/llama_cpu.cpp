@@ -31,7 +31,7 @@ class LlamaCpu final : public Model {
       : source_(std::move(source)),
         config_(source_->config()),
         weights_(llama_weights_bind(*source_)),
-        inv_freq_(rope_inv_freq(config_)),
+        inv_freq_(rope_inv_freq_for(*source_)),
         cache_(config_.num_layers, std::max<int64_t>(1, (kv.max_tokens + kv.page_size - 1) / kv.page_size),
                PagedKvLayout{kv.page_size, static_cast<int32_t>(config_.num_kv_heads),
                              static_cast<int32_t>(config_.head_dim), kv_dtype_from_name(kv.dtype)}) {

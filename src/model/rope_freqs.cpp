@@ -5,7 +5,9 @@
 #include <cmath>
 #include <numbers>
 
+#include "backend/cpu/ops.hpp"
 #include "core/error.hpp"
+#include "io/model_source.hpp"
 
 namespace pagoda {
 
@@ -33,6 +35,22 @@ std::vector<float> rope_inv_freq(const ModelConfig& config) {
       fail("unsupported rope scaling type '{}'", s.type);
     }
     inv[static_cast<size_t>(i)] = static_cast<float>(f);
+  }
+  return inv;
+}
+
+std::vector<float> rope_inv_freq_for(const ModelSource& source) {
+  std::vector<float> inv = rope_inv_freq(source.config());
+  const TensorDesc* factors = source.find("rope_freqs.weight");
+  if (!factors) return inv;
+  PAGODA_CHECK(factors->numel() == static_cast<int64_t>(inv.size()) && factors->dtype == DType::DTYPE_F32 &&
+                   factors->data.size() == inv.size() * 4,
+               "{}: rope_freqs.weight must be {} float32 values", source.path(), inv.size());
+  std::vector<float> f(inv.size());
+  cpu::dequantize_row(DType::DTYPE_F32, factors->data.data(), f.data(), static_cast<int64_t>(f.size()));
+  for (size_t i = 0; i < inv.size(); ++i) {
+    PAGODA_CHECK(f[i] > 0.0f && std::isfinite(f[i]), "{}: rope_freqs.weight has a non-positive factor", source.path());
+    inv[i] /= f[i];
   }
   return inv;
 }
