@@ -220,7 +220,7 @@ int main() {
   for (int L : {1024, 2048, 4096, 8192, 16384}) {
     bench_prefill(L, false, 0, rng);
     bench_prefill(L, true, 0, rng);
-    bench_prefill(L, true, 32, rng);
+    bench_prefill(L, true, 64, rng);
   }
   const int cases[][2] = {{1, 8192}, {1, 32768}, {1, 131072}, {16, 8192}, {64, 4096}, {128, 2048}};
   for (const auto& c : cases) {

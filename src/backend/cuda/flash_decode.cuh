@@ -21,6 +21,7 @@ struct DecodeTraits {
   static constexpr int ROWS = 16;      // packed query rows per CTA: one mma M tile
   static constexpr int TILE = 16;      // keys per warp tile: one mma K step of P V
   static constexpr int STAGES = 3;     // tiles per warp ring (STAGES - 1 in flight while computing)
+  static constexpr int MERGE_BATCH = 16;  // splits whose partials one merge thread loads at once
   static constexpr int CHUNKS = D / 8;  // 16-byte chunks per K/V row
   static constexpr int ROWS_PER_PASS = 32 / CHUNKS;
   static constexpr int PASSES = TILE / ROWS_PER_PASS;
@@ -43,6 +44,7 @@ template <typename T, int D>
 __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp) {
   using Tr = DecodeTraits<D>;
   constexpr int ROWS = Tr::ROWS, TILE = Tr::TILE, STAGES = Tr::STAGES, WARPS = Tr::WARPS;
+  constexpr int MERGE_BATCH = Tr::MERGE_BATCH;
   const AttentionParams& p = dp.attn;
   extern __shared__ __align__(128) unsigned char smem_raw[];
   __shared__ int s_last;
@@ -292,20 +294,31 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
     const int64_t row = out_row(r);
     float M = -INFINITY, L = 0.0f;
     float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-#pragma unroll 4
-    for (int sp = 0; sp < active; ++sp) {
-      const float ls = __ldcg(dp.partial_lse + int64_t(sp) * T_rows + row);
-      const float4 v = __ldcg(reinterpret_cast<const float4*>(dp.partial_out + (int64_t(sp) * T_rows + row) * D) + c);
-      if (ls == -INFINITY) continue;  // this split saw no key for the row
-      const float m_new = fmaxf(M, ls);
-      const float sc = exp2f(M - m_new);  // 0 while M is -inf
-      const float wt = exp2f(ls - m_new);
-      L = L * sc + wt;
-      acc.x = fmaf(wt, v.x, acc.x * sc);
-      acc.y = fmaf(wt, v.y, acc.y * sc);
-      acc.z = fmaf(wt, v.z, acc.z * sc);
-      acc.w = fmaf(wt, v.w, acc.w * sc);
-      M = m_new;
+    // Batches of MERGE_BATCH splits: all their loads are issued before any is used, so the merge
+    // costs a few L2 round trips rather than one per split.
+    for (int s0 = 0; s0 < active; s0 += MERGE_BATCH) {
+      float ls[MERGE_BATCH];
+      float4 v[MERGE_BATCH];
+#pragma unroll
+      for (int u = 0; u < MERGE_BATCH; ++u) {
+        const int sp = min(s0 + u, active - 1);
+        ls[u] = __ldcg(dp.partial_lse + int64_t(sp) * T_rows + row);
+        v[u] = __ldcg(reinterpret_cast<const float4*>(dp.partial_out + (int64_t(sp) * T_rows + row) * D) + c);
+      }
+#pragma unroll
+      for (int u = 0; u < MERGE_BATCH; ++u) {
+        // Past the last split, or a split that saw no key for this row: no weight.
+        if (s0 + u >= active || ls[u] == -INFINITY) continue;
+        const float m_new = fmaxf(M, ls[u]);
+        const float sc = exp2f(M - m_new);  // 0 while M is -inf
+        const float wt = exp2f(ls[u] - m_new);
+        L = L * sc + wt;
+        acc.x = fmaf(wt, v[u].x, acc.x * sc);
+        acc.y = fmaf(wt, v[u].y, acc.y * sc);
+        acc.z = fmaf(wt, v[u].z, acc.z * sc);
+        acc.w = fmaf(wt, v[u].w, acc.w * sc);
+        M = m_new;
+      }
     }
     const float inv = L > 0.0f ? 1.0f / L : 0.0f;
     T* dst = static_cast<T*>(p.out) + row * D + c * 4;

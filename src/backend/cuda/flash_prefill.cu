@@ -25,7 +25,7 @@ cudaError_t prefill_launch(const AttentionParams& p, DType dtype, int head_dim, 
                            int key_tile) {
   cudaError_t err = cudaErrorInvalidValue;
   const int64_t rows = int64_t(max_q_len) * p.group;
-  if (key_tile == 0) key_tile = PREFILL_DEFAULT_KEY_TILE;
+  if (key_tile == 0) key_tile = prefill_default_key_tile(head_dim);
   if (key_tile != 32 && key_tile != 64) return err;
   dispatch_dtype(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
