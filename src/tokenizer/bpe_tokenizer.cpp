@@ -68,7 +68,8 @@ class BpeTokenizer final : public Tokenizer {
     if (!spec_.add_bos || spec_.bos_id < 0) spec_.add_bos = false;
 
     vocab_.reserve(n * 2);
-    for (size_t i = 0; i < n; ++i) vocab_.try_emplace(spec_.tokens[i], static_cast<int32_t>(i));
+    for (size_t i = 0; i < n; ++i)
+      if (!spec_.tokens[i].empty()) vocab_.try_emplace(spec_.tokens[i], static_cast<int32_t>(i));
 
     build_bytes();
     build_merges();
@@ -241,7 +242,9 @@ class BpeTokenizer final : public Tokenizer {
   void encode_sentencepiece(std::string_view seg, bool at_start, std::vector<int32_t>& out) const {
     std::string text;
     text.reserve(seg.size() + 16);
-    if (spec_.add_space_prefix && (at_start || !spec_.space_prefix_first_only)) text.append(SPM_SPACE);
+    if (spec_.add_space_prefix && (at_start || !spec_.space_prefix_first_only) &&
+        !(spec_.space_prefix_unless_space && seg.front() == ' '))
+      text.append(SPM_SPACE);
     for (char c : seg) {
       if (c == ' ')
         text.append(SPM_SPACE);

@@ -44,6 +44,7 @@ struct TokenizerSpec {
   bool byte_fallback = false;     // unknown characters become <0xNN> tokens
   bool add_space_prefix = false;  // SentencePiece: "▁" before each text segment
   bool space_prefix_first_only = false;  // ... but only before the segment at the text's start
+  bool space_prefix_unless_space = false;  // ... and not when the segment starts with a space (Metaspace)
   bool split_on_space = false;    // SentencePiece: each "▁" starts a new word (Metaspace split)
   bool add_prefix_space = false;  // byte-level: " " before each text segment not starting with one
   bool add_bos = false;

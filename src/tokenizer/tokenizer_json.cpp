@@ -109,6 +109,7 @@ struct JsonLoader {
       const std::string scheme = str_or(p, "prepend_scheme", bool_or(p, "add_prefix_space", true) ? "always" : "never");
       spec.add_space_prefix = scheme != "never";
       spec.space_prefix_first_only = scheme == "first";
+      spec.space_prefix_unless_space = true;
       spec.split_on_space = bool_or(p, "split", true);
     } else {
       fail("{}: unsupported pre-tokenizer '{}'", path, type);

@@ -192,6 +192,10 @@ def corpus():
         ("long_word", "Pneumonoultramicroscopicsilicovolcanoconiosis supercalifragilisticexpialidocious "
                       + "a" * 300),
         ("long_space_run", "x" + " " * 200 + "y" + "\n" * 50 + "z" + "\t" * 30),
+        # Words that are whole tokens in Llama 3 but not reachable by merges (ignore_merges).
+        ("vietnamese", "Cửa Việt, tiếng Việt: Hà Nội và Thành phố Hồ Chí Minh."),
+        # (?i:'s) also matches U+017F LONG S under Unicode case folding, in Oniguruma as in PCRE2.
+        ("case_folding", "it'\u017f ok '\u212a x, \u0130stanbul, STRASSE stra\u00dfe"),
         ("unicode_spaces", "a\u00a0b\u3000c\u2003d\u2028e\u0085f"),
     ]
     out = [(n, t.encode("utf-8")) for n, t in c]
@@ -204,10 +208,21 @@ def corpus():
     return out
 
 
-def make_fixture(name, gguf_path, out_dir, archive_dir):
+def metaspace_variant(tok, scheme):
+    """The same SentencePiece tokenizer in the newer tokenizer.json form: no normalizer, a
+    Metaspace(prepend_scheme=scheme, split=False) pre-tokenizer. Metaspace does not prepend "▁" to
+    text that already starts with a space, and "first" prepends only at the start of the text."""
+    j = json.loads(tok.to_str())
+    j["normalizer"] = None
+    j["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": scheme, "split": False}
+    return Tokenizer.from_str(json.dumps(j))
+
+
+def make_fixture(name, gguf_path, out_dir, archive_dir, tok=None):
     g = read_gguf(gguf_path)
-    tok = build_tokenizer(g)
-    tok.save(os.path.join(archive_dir, f"{name}.tokenizer.json"))
+    if tok is None:
+        tok = build_tokenizer(g)
+        tok.save(os.path.join(archive_dir, f"{name}.tokenizer.json"))
     cases = []
     for case_name, raw in corpus():
         text = raw.decode("utf-8", errors="replace")
@@ -274,6 +289,10 @@ def main():
         sums.append((os.path.basename(src), sha256(src)))
         make_fixture(v, dst, out, stage)
         print("wrote", v)
+        if v == "llama-spm":
+            base = Tokenizer.from_file(os.path.join(stage, f"{v}.tokenizer.json"))
+            for scheme in ("always", "first"):
+                make_fixture(f"{v}-metaspace-{scheme}", dst, out, stage, metaspace_variant(base, scheme))
     if os.path.exists(args.smollm2):
         make_fixture("smollm2", args.smollm2, out, stage)
         sums.append((os.path.basename(args.smollm2), sha256(args.smollm2)))
