@@ -128,6 +128,22 @@ TEST(Attention, RaggedMixedLengthsAndCacheTypes) {
     }
 }
 
+// The attention issue's sweep: every length in {1, 7, 33, 100, 1000, 4097} in one ragged batch, at
+// page sizes 1, 16 and 64, f32 cache and the 16-bit caches (same float64 reference as above). The
+// long sequences carry a few queries at their end (decode / chunked prefill), which keeps the f64
+// reference cheap while every KV length is still read in full.
+TEST(Attention, IssueLengthsAndPageSizes) {
+  std::mt19937 rng(17);
+  const std::vector<int> kv = {1, 7, 33, 100, 1000, 4097}, q = {1, 7, 33, 100, 7, 3};
+  for (CpuIsa isa : test::isas_available())
+    for (int P : {1, 16, 64})
+      for (DType dt : {DType::DTYPE_F32, DType::DTYPE_F16, DType::DTYPE_BF16}) {
+        if (dt != DType::DTYPE_F32 && P != 16) continue;
+        run_case(cpu::kernels_for(isa), {P, 8, 2, 64, q, kv, true, dt}, rng);
+        if (P == 16 && dt == DType::DTYPE_F32) run_case(cpu::kernels_for(isa), {P, 6, 1, 128, q, kv, false, dt}, rng);
+      }
+}
+
 TEST(Attention, RejectsBadBatches) {
   std::vector<float> k(4 * 16 * 64), v(k.size()), q(64), out(64);
   PagedKvView view{k.data(), v.data(), {16, 1, 64, DType::DTYPE_F32}, 4};
