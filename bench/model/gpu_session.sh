@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One device call for the GPU model: build (pagoda + test_model_cuda), GPU tests, a memcheck pass on
-# two tests, then `pagoda bench --device cuda` on the Llama-3-8B / Llama-3.2-1B / Qwen2.5-7B shapes
+# One device call for the GPU model, running binaries carried from the CPU machine
+# (bench/model/build_carry.sh; carry build-gpumodel/carry): GPU tests, a memcheck pass on two
+# tests, then the `pagoda bench --device cuda` suite (bench_model_cuda) on the Llama-3-8B / Llama-3.2-1B / Qwen2.5-7B shapes
 # with random weights, and (mode all|hf) Hugging Face transformers eager/sdpa on the same shape.
 # Logs and results go to $OUT. Usage: bash bench/model/gpu_session.sh [all|tests|bench|hf]
 set -uo pipefail
@@ -11,18 +12,14 @@ mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv > "$OUT/device.txt" 2>&1
 cat "$OUT/device.txt"
-t0=$(date +%s)
-if ! { cmake -S . -B build-gpu -G Ninja -DPAGODA_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a-real > "$OUT/build.log" 2>&1 &&
-       cmake --build build-gpu --target pagoda test_model_cuda -j16 >> "$OUT/build.log" 2>&1; }; then
-  grep -E "error|Error" -A4 "$OUT/build.log" | head -60
-  exit 1
-fi
-echo "build $(( $(date +%s) - t0 )) s"
-B=build-gpu
+C=build-gpumodel/carry
+export LD_LIBRARY_PATH=$PWD/$C:/usr/local/cuda/lib64:/usr/local/cuda/lib:${LD_LIBRARY_PATH:-}
+# The test binary was built on the CPU machine with its absolute fixtures path.
+[[ -d /work/main/tests/fixtures ]] || { mkdir -p /work/main && ln -sfn "$PWD/tests" /work/main/tests; }
 if [[ $MODE == tests || $MODE == all ]]; then
-  timeout 300 $B/tests/model_cuda/test_model_cuda 2>&1 | tee "$OUT/tests.log" |
+  timeout 300 $C/test_model_cuda 2>&1 | tee "$OUT/tests.log" |
     grep -E "^\[  (PASSED|FAILED|  OK|SKIPPED) |Failure|^\[ .*(rel|graph)|error|Expected|Which is|actual" | head -80
-  timeout 200 compute-sanitizer --tool memcheck --leak-check no $B/tests/model_cuda/test_model_cuda \
+  timeout 200 compute-sanitizer --tool memcheck --leak-check no $C/test_model_cuda \
     --gtest_filter='*TinyFixtureMatchesCpuBf16*:*GreedyOnDeviceEqualsHostArgmax*' > "$OUT/memcheck.log" 2>&1
   echo "memcheck rc=$? $(grep -E 'ERROR SUMMARY' "$OUT/memcheck.log" | tail -1)"
 fi
@@ -30,7 +27,7 @@ if [[ $MODE == bench || $MODE == all ]]; then
   for cfg in llama-3-8b llama-3.2-1b qwen2.5-7b; do
     prof=""; [[ $cfg == llama-3-8b ]] && prof="--profile"
     echo "=== $cfg"
-    timeout 240 $B/src/cli/pagoda bench --device cuda --config bench/configs/$cfg.json --random-weights $prof \
+    timeout 240 $C/bench_model_cuda bench/configs/$cfg.json $prof \
       > "$OUT/bench-$cfg.md" 2>&1
     echo "rc=$?"
     grep -vE "^\| (qkv|o|gate\|up|down) " "$OUT/bench-$cfg.md" | head -60

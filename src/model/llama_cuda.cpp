@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <numeric>
@@ -243,7 +244,8 @@ class LlamaCuda final : public ModelCuda {
     }
     const std::vector<float> inv = rope_inv_freq(c);
     inv_freq_ = DeviceBuffer(inv.size() * 4);
-    PAGODA_CUDA_CHECK(cudaMemcpy(inv_freq_.get(), inv.data(), inv.size() * 4, cudaMemcpyHostToDevice));
+    PAGODA_CUDA_CHECK(cudaMemcpyAsync(inv_freq_.get(), inv.data(), inv.size() * 4, cudaMemcpyHostToDevice, stream_));
+    PAGODA_CUDA_CHECK(cudaStreamSynchronize(stream_));
     rope_dim_ = static_cast<int32_t>(c.rope_dim > 0 ? c.rope_dim : c.head_dim);
   }
 
@@ -288,12 +290,15 @@ class LlamaCuda final : public ModelCuda {
         cpu::dequantize_row(t.dtype, t.data.data() + static_cast<size_t>(r0 + r) * *row_bytes,
                             host.data() + r * cols, cols);
       const size_t bytes = static_cast<size_t>(n * cols) * 4;
+      // Copies go on stream_ too: a plain cudaMemcpy from pageable memory may return before its DMA
+      // lands, and stream_ (non-blocking) would not wait for it.
       if (to_f32) {
-        PAGODA_CUDA_CHECK(cudaMemcpy(static_cast<char*>(dst) + static_cast<size_t>(r0 * cols) * 4, host.data(), bytes,
-                                     cudaMemcpyHostToDevice));
+        PAGODA_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(dst) + static_cast<size_t>(r0 * cols) * 4, host.data(),
+                                          bytes, cudaMemcpyHostToDevice, stream_));
+        PAGODA_CUDA_CHECK(cudaStreamSynchronize(stream_));
       } else {
         if (staging_.bytes() < bytes) staging_ = DeviceBuffer(bytes);
-        PAGODA_CUDA_CHECK(cudaMemcpy(staging_.get(), host.data(), bytes, cudaMemcpyHostToDevice));
+        PAGODA_CUDA_CHECK(cudaMemcpyAsync(staging_.get(), host.data(), bytes, cudaMemcpyHostToDevice, stream_));
         cuda::convert_from_f32(static_cast<const float*>(staging_.get()),
                                static_cast<char*>(dst) + static_cast<size_t>(r0 * cols) * elem_, act_, n * cols, stream_);
         PAGODA_CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -560,6 +565,21 @@ class LlamaCuda final : public ModelCuda {
     timed(f, bytes, 2.0 * double(M) * double(N) * double(K), [&] { gemm_->run(x, w, y, M, N, K, act_, out, stream_); });
   }
 
+  // PAGODA_CUDA_DEBUG=1: prints the L2 norm of row 0 of a buffer after each stage (eager steps).
+  void debug_norm(const char* what, const void* buf, int64_t n, DType t) {
+    static const bool on = std::getenv("PAGODA_CUDA_DEBUG") != nullptr;
+    if (!on) return;
+    PAGODA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    const size_t eb = dtype_info(t).block_bytes;
+    std::vector<uint8_t> raw(size_t(n) * eb);
+    PAGODA_CUDA_CHECK(cudaMemcpy(raw.data(), buf, raw.size(), cudaMemcpyDeviceToHost));
+    std::vector<float> f(static_cast<size_t>(n));
+    cpu::dequantize_row(t, raw.data(), f.data(), n);
+    double s = 0;
+    for (float v : f) s += double(v) * v;
+    fmt::print(stderr, "[debug] {:<12} |row0| = {:.6f}  first {:.6f} {:.6f}\n", what, std::sqrt(s), f[0], f[1]);
+  }
+
   // Embedding and all layers; leaves the residual in x_ and the last MLP output in delta_.
   void launch_layers(const StepShape& s, const StepMeta& m, void* decode_ws, size_t decode_ws_bytes) {
     const ModelConfig& c = config_;
@@ -570,6 +590,7 @@ class LlamaCuda final : public ModelCuda {
     float* x = static_cast<float*>(x_.get());
     timed(OP_EMBED, double(T * hidden) * (e + 4), 0,
           [&] { cuda::embedding_gather(embed_.get(), act_, m.tokens, T, hidden, x, stream_); });
+    debug_norm("embedding", x, hidden, DType::DTYPE_F32);
     AttentionBatch ab;
     ab.num_seqs = s.B;
     ab.cu_seqlens_q = m.cu;
@@ -596,7 +617,9 @@ class LlamaCuda final : public ModelCuda {
         cuda::add_rmsnorm(x, l == 0 ? nullptr : delta_.get(), static_cast<const float*>(w.attn_norm.get()), T, hidden,
                           eps, h_.get(), act_, stream_);
       });
+      debug_norm("attn_norm", h_.get(), hidden, act_);
       gemm(OP_GEMM_QKV, h_.get(), w.w_qkv.get(), qkv_.get(), T, qkvN, hidden, act_);
+      debug_norm("qkv", qkv_.get(), qkvN, act_);
       timed(OP_ROPE_APPEND, 2 * double(T * qkvN) * e, 0, [&] {
         cuda::QkvRopeAppendArgs a;
         a.qkv = qkv_.get();
@@ -625,14 +648,20 @@ class LlamaCuda final : public ModelCuda {
 #endif
         cuda::attention_exact(q_.get(), static_cast<int32_t>(H), view, ab, T, m.token_seq, attn_.get(), act_, stream_);
       });
+      debug_norm("q", q_.get(), q_dim, act_);
+      debug_norm("attn", attn_.get(), q_dim, act_);
       gemm(OP_GEMM_O, attn_.get(), w.w_o.get(), delta_.get(), T, hidden, q_dim, act_);
+      debug_norm("o", delta_.get(), hidden, act_);
       timed(OP_NORM, norm_bytes, 0, [&] {
         cuda::add_rmsnorm(x, delta_.get(), static_cast<const float*>(w.ffn_norm.get()), T, hidden, eps, h_.get(), act_,
                           stream_);
       });
       gemm(OP_GEMM_GATE_UP, h_.get(), w.w_gu.get(), gu_.get(), T, 2 * F, hidden, act_);
       timed(OP_SILU_MUL, 3 * double(T * F) * e, 0, [&] { cuda::silu_mul(gu_.get(), T, F, mlp_.get(), act_, stream_); });
+      debug_norm("ffn_norm", h_.get(), hidden, act_);
+      debug_norm("silu", mlp_.get(), F, act_);
       gemm(OP_GEMM_DOWN, mlp_.get(), w.w_down.get(), delta_.get(), T, hidden, F, act_);
+      debug_norm("down", delta_.get(), hidden, act_);
     }
   }
 

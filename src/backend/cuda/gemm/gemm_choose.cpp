@@ -1,13 +1,15 @@
 // The one rule that picks the GEMM implementation per shape. GEMV wins where the weight stream
 // dominates and the few activation rows stay in cache; cuBLASLt wins once its tensor-core tiles
-// are fed enough rows. Threshold from bench/model gemm_sweep on H100 (see bench/results).
+// are fed enough rows. Rule from the bench sweep on H200 (bench/results/model-h200-2026-11-21.md):
+// GEMV won only at one row with K <= 4096 (qkv 19.1 vs 21.4 us, o 14.9 vs 17.5, gate|up 62.0 vs 67.3);
+// at K = 14336 (down) and from two rows on, cuBLASLt was as fast or faster.
 #include "backend/cuda/gemm/gemm.hpp"
 
 namespace pagoda::cuda {
 
 GemmAlgo gemm_choose(int64_t M, int64_t N, int64_t K, DType dtype) {
   if (dtype != DType::DTYPE_BF16 && dtype != DType::DTYPE_F16) return GemmAlgo::GEMM_ALGO_CUBLASLT;
-  if (M <= 4) return GemmAlgo::GEMM_ALGO_GEMV;
+  if (M == 1 && K <= 8192) return GemmAlgo::GEMM_ALGO_GEMV;
   return GemmAlgo::GEMM_ALGO_CUBLASLT;
 }
 
