@@ -3,7 +3,7 @@
 # and bench binaries into build-gpumodel/carry, with the shared libraries the GPU image may lack.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-B=build-gpumodel
+B=${PAGODA_CARRY_BUILD:-build-gpumodel}
 [[ -f $B/build.ninja ]] || cmake -S . -B $B -G Ninja -DPAGODA_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a-real
 ninja -C $B -j2 test_model_cuda pagoda_runtime
 mkdir -p $B/carry

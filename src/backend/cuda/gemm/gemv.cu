@@ -1,6 +1,7 @@
 // GEMV for the flat GEMMs of decode: y [M, N] = x [M, K] . W [N, K]^T with M <= 16 rows. The weight
-// matrix is streamed once with 16-byte loads (one warp per output column, 4 loads in flight per
-// lane); the few x rows are re-read from L1/L2. Bandwidth-bound by design: W dominates the bytes.
+// matrix is streamed once with 16-byte loads that bypass L1 (one warp per output column, 8 loads in
+// flight per lane, 4 KiB per warp); the few x rows are re-read from L1/L2, which the weight stream
+// no longer evicts. Bandwidth-bound by design: W dominates the bytes.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -13,7 +14,16 @@ namespace pagoda::cuda {
 namespace {
 
 constexpr int kWarpsPerBlock = 8;
-constexpr int kUnroll = 4;
+constexpr int kUnroll = 8;
+
+// Streaming 16-byte load of weights read exactly once: non-coherent path, no L1 allocation.
+__device__ __forceinline__ uint4 load_stream(const uint4* p) {
+  uint4 v;
+  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
 
 template <typename T>
 __device__ __forceinline__ void unpack8(const uint4& v, float* f) {
@@ -46,7 +56,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_kernel(const T* __re
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t v = base + 32 * u;
-      wv[u] = v < KV ? __ldg(wr + v) : make_uint4(0, 0, 0, 0);
+      wv[u] = v < KV ? load_stream(wr + v) : make_uint4(0, 0, 0, 0);
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {

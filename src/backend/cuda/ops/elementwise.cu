@@ -1,7 +1,12 @@
 // Row-wise and element-wise kernels of the llama block on CUDA. Precision mirrors the CPU oracle
 // where it is cheap: RMSNorm sums squares in f64, RoPE angles and rotations go through f64 sincos,
-// so the fp32 model tracks the CPU backend to rounding. Memory-bound; one pass each.
+// so the fp32 model tracks the CPU backend to rounding (the even-head-dim RoPE path rotates in f32
+// with f64 angle reduction: a few ulps). Memory-bound; one pass each, 16-byte
+// vectors where the shapes and pointers allow (batch-1 decode runs them latency-bound: few, wide
+// loads per thread and enough blocks to spread over the SMs matter more than bandwidth there).
 #include <algorithm>
+#include <cstdint>
+#include <type_traits>
 
 #include "backend/cuda/ops/cuda_check.hpp"
 #include "backend/cuda/ops/ops.hpp"
@@ -61,6 +66,83 @@ __global__ void add_rmsnorm_kernel(float* x, const T* delta, const int32_t* rows
   }
 }
 
+// Same contract as add_rmsnorm_kernel for hidden % 4 == 0 (16-byte aligned rows): float4 loads of
+// the residual, 4-element loads of delta / w, the row kept in registers between the two passes
+// (VPT float4 per thread covers hidden <= VPT * 4 * blockDim.x).
+template <typename T>
+__device__ __forceinline__ float4 load4(const T* p) {
+  if constexpr (std::is_same_v<T, float>) {
+    return *reinterpret_cast<const float4*>(p);
+  } else {
+    const uint2 raw = *reinterpret_cast<const uint2*>(p);
+    const T* e = reinterpret_cast<const T*>(&raw);
+    return make_float4(to_f32(e[0]), to_f32(e[1]), to_f32(e[2]), to_f32(e[3]));
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ void store4(T* p, float4 v) {
+  if constexpr (std::is_same_v<T, float>) {
+    *reinterpret_cast<float4*>(p) = v;
+  } else {
+    uint2 raw;
+    T* e = reinterpret_cast<T*>(&raw);
+    e[0] = from_f32<T>(v.x), e[1] = from_f32<T>(v.y), e[2] = from_f32<T>(v.z), e[3] = from_f32<T>(v.w);
+    *reinterpret_cast<uint2*>(p) = raw;
+  }
+}
+
+constexpr int kNormVpt = 4;
+
+template <typename T, bool GATHER>
+__global__ void add_rmsnorm_vec_kernel(float* x, const T* delta, const int32_t* rows, const float* w, int64_t hidden,
+                                       float eps, T* out) {
+  __shared__ double red[32];
+  const int64_t r = blockIdx.x;
+  const int64_t src = GATHER ? rows[r] : r;
+  float* xr = x + src * hidden;
+  const T* dr = delta ? delta + src * hidden : nullptr;
+  float4 v[kNormVpt];
+  double ss = 0;
+#pragma unroll
+  for (int j = 0; j < kNormVpt; ++j) {
+    const int64_t i = (int64_t(j) * blockDim.x + threadIdx.x) * 4;
+    if (i < hidden) {
+      float4 a = *reinterpret_cast<const float4*>(xr + i);
+      if (dr) {
+        const float4 d = load4(dr + i);
+        a.x += d.x, a.y += d.y, a.z += d.z, a.w += d.w;
+        if (!GATHER) *reinterpret_cast<float4*>(xr + i) = a;
+      }
+      v[j] = a;
+      ss += double(a.x) * a.x + double(a.y) * a.y + double(a.z) * a.z + double(a.w) * a.w;
+    }
+  }
+  ss = block_sum(ss, red);
+  const float scale = static_cast<float>(1.0 / sqrt(ss / double(hidden) + double(eps)));
+  T* o = out + r * hidden;
+#pragma unroll
+  for (int j = 0; j < kNormVpt; ++j) {
+    const int64_t i = (int64_t(j) * blockDim.x + threadIdx.x) * 4;
+    if (i < hidden) {
+      const float4 g = *reinterpret_cast<const float4*>(w + i);
+      store4(o + i, make_float4((v[j].x * scale) * g.x, (v[j].y * scale) * g.y, (v[j].z * scale) * g.z,
+                                (v[j].w * scale) * g.w));
+    }
+  }
+}
+
+// Threads for the vectorised norm, or 0 when it cannot run this row width / these pointers.
+int norm_vec_threads(int64_t hidden, const void* x, const void* delta, const void* w, const void* out, DType act) {
+  const uintptr_t act4 = 4 * dtype_info(act).block_bytes;  // alignment of 4 act elements
+  const auto al = [](const void* p, uintptr_t a) { return reinterpret_cast<uintptr_t>(p) % a == 0; };
+  if (hidden % 4 != 0 || !al(x, 16) || !al(w, 16) || !al(out, act4) || (delta && !al(delta, act4))) return 0;
+  const int64_t vecs = hidden / 4;
+  int threads = static_cast<int>(std::min<int64_t>(1024, (vecs + kNormVpt - 1) / kNormVpt));
+  threads = std::max(32, (threads + 31) / 32 * 32);
+  return int64_t(threads) * kNormVpt >= vecs ? threads : 0;
+}
+
 template <typename A, typename C>
 __global__ void qkv_rope_append_kernel(QkvRopeAppendArgs a) {
   extern __shared__ double cs[];  // [half, 2] cos, sin for this token
@@ -109,6 +191,86 @@ __global__ void qkv_rope_append_kernel(QkvRopeAppendArgs a) {
       dst[kv_offset(a.cache.layout, slot / P, slot % P, kvh) + d] = from_f32<C>(out);
     }
   }
+}
+
+// Same contract as qkv_rope_append_kernel for an even head dim, one block per (token, head) and one
+// thread per element pair: rotated pairs (i0, i1) first, then the pass-through tail beyond rope_dim
+// as (2j, 2j + 1). No integer division by D and no shared table: each thread takes its own sincos
+// (f64 angle and range reduction, f32 sincosf), so a decode token spreads over H + 2 Hkv blocks
+// instead of one. Agrees with the f64 reference to a few f32 ulps.
+template <typename A, typename C>
+__global__ void qkv_rope_append_pair_kernel(QkvRopeAppendArgs a) {
+  const int64_t t = blockIdx.x;
+  const int32_t head = blockIdx.y;
+  const int32_t j = threadIdx.x;
+  const int32_t H = a.H, Hkv = a.cache.layout.num_kv_heads, D = a.cache.layout.head_dim;
+  if (j >= D / 2) return;
+  const int32_t half = a.rope_dim / 2;
+  const int64_t width = int64_t(H + 2 * Hkv) * D;
+  const int64_t base = int64_t(head) * D;
+  const A* row = static_cast<const A*>(a.qkv) + t * width;
+  auto load = [&](int32_t dd) {
+    float v = to_f32(row[base + dd]);
+    if (a.bias) v += a.bias[base + dd];
+    return v;
+  };
+  int32_t i0, i1;
+  float o0, o1;
+  if (head < H + Hkv && j < half) {
+    if (a.interleaved) i0 = 2 * j, i1 = 2 * j + 1;
+    else i0 = j, i1 = j + half;
+    // Angle in f64 (pos * inv_freq loses ~pos ulps in f32), reduced to [-pi, pi] in f64, then a
+    // float sincosf: its fast path is ~1 ulp there, and one f64 sincos per pair per head made
+    // prefill's RoPE compute-bound.
+    const double ang = double(a.positions[t]) * double(a.inv_freq[j]);
+    constexpr double kTwoPi = 6.283185307179586476925286766559;
+    const float r = static_cast<float>(fma(-kTwoPi, rint(ang * (1.0 / kTwoPi)), ang));
+    float si, co;
+    sincosf(r, &si, &co);
+    const float x0 = load(i0), x1 = load(i1);
+    o0 = fmaf(x0, co, -x1 * si);
+    o1 = fmaf(x0, si, x1 * co);
+  } else {
+    if (head < H + Hkv) i0 = a.rope_dim + 2 * (j - half);
+    else i0 = 2 * j;
+    i1 = i0 + 1;
+    o0 = load(i0), o1 = load(i1);
+  }
+  if (head < H) {
+    A* q = static_cast<A*>(a.q_out) + (t * H + head) * D;
+    q[i0] = from_f32<A>(o0);
+    q[i1] = from_f32<A>(o1);
+    return;
+  }
+  const int64_t slot = a.slot_mapping[t];
+  if (slot < 0) return;
+  const int64_t P = a.cache.layout.page_size;
+  const bool is_k = head < H + Hkv;
+  const int32_t kvh = is_k ? head - H : head - H - Hkv;
+  C* dst = static_cast<C*>(is_k ? a.cache.k : a.cache.v) + kv_offset(a.cache.layout, slot / P, slot % P, kvh);
+  dst[i0] = from_f32<C>(o0);
+  dst[i1] = from_f32<C>(o1);
+}
+
+// silu_mul for F % 8 == 0 and 16-byte aligned buffers: 8 elements per thread, token from blockIdx.y.
+template <typename T>
+__global__ void silu_mul_vec_kernel(const T* gu, int64_t F, T* out) {
+  constexpr int kV = 16 / sizeof(T);
+  const int64_t t = blockIdx.y;
+  const int64_t f = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) * kV;
+  if (f >= F) return;
+  const uint4 gr = *reinterpret_cast<const uint4*>(gu + t * 2 * F + f);
+  const uint4 ur = *reinterpret_cast<const uint4*>(gu + t * 2 * F + F + f);
+  const T* g = reinterpret_cast<const T*>(&gr);
+  const T* u = reinterpret_cast<const T*>(&ur);
+  uint4 orr;
+  T* o = reinterpret_cast<T*>(&orr);
+#pragma unroll
+  for (int k = 0; k < kV; ++k) {
+    const float gv = to_f32(g[k]);
+    o[k] = from_f32<T>(gv / (1.0f + expf(-gv)) * to_f32(u[k]));
+  }
+  *reinterpret_cast<uint4*>(out + t * F + f) = orr;
 }
 
 template <typename T>
@@ -194,10 +356,15 @@ void embedding_gather(const void* table, DType dtype, const int32_t* tokens, int
 void add_rmsnorm(float* x, const void* delta, const float* w, int64_t T, int64_t hidden, float eps, void* out,
                  DType act, cudaStream_t stream) {
   if (T == 0) return;
+  const int vt = norm_vec_threads(hidden, x, delta, w, out, act);
   dispatch_float(act, [&](auto tag) {
     using E = decltype(tag);
-    add_rmsnorm_kernel<E, false><<<static_cast<unsigned>(T), kNormThreads, 0, stream>>>(
-        x, static_cast<const E*>(delta), nullptr, w, hidden, eps, static_cast<E*>(out));
+    if (vt > 0)
+      add_rmsnorm_vec_kernel<E, false><<<static_cast<unsigned>(T), vt, 0, stream>>>(
+          x, static_cast<const E*>(delta), nullptr, w, hidden, eps, static_cast<E*>(out));
+    else
+      add_rmsnorm_kernel<E, false><<<static_cast<unsigned>(T), kNormThreads, 0, stream>>>(
+          x, static_cast<const E*>(delta), nullptr, w, hidden, eps, static_cast<E*>(out));
   });
   PAGODA_CUDA_LAUNCH_CHECK();
 }
@@ -205,10 +372,15 @@ void add_rmsnorm(float* x, const void* delta, const float* w, int64_t T, int64_t
 void gather_add_rmsnorm(const float* x, const void* delta, const int32_t* rows, int64_t R, const float* w,
                         int64_t hidden, float eps, void* out, DType act, cudaStream_t stream) {
   if (R == 0) return;
+  const int vt = norm_vec_threads(hidden, x, delta, w, out, act);
   dispatch_float(act, [&](auto tag) {
     using E = decltype(tag);
-    add_rmsnorm_kernel<E, true><<<static_cast<unsigned>(R), kNormThreads, 0, stream>>>(
-        const_cast<float*>(x), static_cast<const E*>(delta), rows, w, hidden, eps, static_cast<E*>(out));
+    if (vt > 0)
+      add_rmsnorm_vec_kernel<E, true><<<static_cast<unsigned>(R), vt, 0, stream>>>(
+          const_cast<float*>(x), static_cast<const E*>(delta), rows, w, hidden, eps, static_cast<E*>(out));
+    else
+      add_rmsnorm_kernel<E, true><<<static_cast<unsigned>(R), kNormThreads, 0, stream>>>(
+          const_cast<float*>(x), static_cast<const E*>(delta), rows, w, hidden, eps, static_cast<E*>(out));
   });
   PAGODA_CUDA_LAUNCH_CHECK();
 }
@@ -223,7 +395,14 @@ void qkv_rope_append(const QkvRopeAppendArgs& a, DType act, cudaStream_t stream)
     dispatch_float(a.cache.layout.dtype, [&](auto ctag) {
       using A = decltype(atag);
       using C = decltype(ctag);
-      qkv_rope_append_kernel<A, C><<<static_cast<unsigned>(a.T), 256, smem, stream>>>(a);
+      const int32_t D = a.cache.layout.head_dim;
+      const unsigned heads = static_cast<unsigned>(a.H + 2 * a.cache.layout.num_kv_heads);
+      if (D % 2 == 0 && D / 2 <= 1024 && a.T <= 0x7fffffff) {
+        const unsigned threads = static_cast<unsigned>((D / 2 + 31) / 32 * 32);
+        qkv_rope_append_pair_kernel<A, C><<<dim3(static_cast<unsigned>(a.T), heads), threads, 0, stream>>>(a);
+      } else {
+        qkv_rope_append_kernel<A, C><<<static_cast<unsigned>(a.T), 256, smem, stream>>>(a);
+      }
     });
   });
   PAGODA_CUDA_LAUNCH_CHECK();
@@ -233,7 +412,17 @@ void silu_mul(const void* gu, int64_t T, int64_t F, void* out, DType act, cudaSt
   if (T * F == 0) return;
   dispatch_float(act, [&](auto tag) {
     using E = decltype(tag);
-    silu_mul_kernel<E><<<grid_for(T * F, 256), 256, 0, stream>>>(static_cast<const E*>(gu), T, F, static_cast<E*>(out));
+    constexpr int64_t kV = 16 / sizeof(E);
+    const bool vec = F % kV == 0 && T <= 65535 && reinterpret_cast<uintptr_t>(gu) % 16 == 0 &&
+                     reinterpret_cast<uintptr_t>(out) % 16 == 0;
+    if (vec) {
+      const unsigned blocks = static_cast<unsigned>((F / kV + 127) / 128);
+      silu_mul_vec_kernel<E><<<dim3(blocks, static_cast<unsigned>(T)), 128, 0, stream>>>(static_cast<const E*>(gu), F,
+                                                                                       static_cast<E*>(out));
+    } else {
+      silu_mul_kernel<E><<<grid_for(T * F, 256), 256, 0, stream>>>(static_cast<const E*>(gu), T, F,
+                                                                    static_cast<E*>(out));
+    }
   });
   PAGODA_CUDA_LAUNCH_CHECK();
 }

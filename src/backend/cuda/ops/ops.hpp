@@ -41,7 +41,8 @@ struct QkvRopeAppendArgs {
   void* q_out = nullptr;  // [T, H, D] act, rotated
   PagedKvView cache;      // K rotated, V as is, in the cache's dtype
 };
-// One pass over the QKV projection: bias, RoPE on Q and K (angles in f64 like the CPU oracle),
+// One pass over the QKV projection: bias, RoPE on Q and K (angles and their range reduction in f64
+// like the CPU oracle; for even head dims the rotation itself in f32, a few ulps from the oracle),
 // Q to q_out, K/V into their pages.
 void qkv_rope_append(const QkvRopeAppendArgs& a, DType act, cudaStream_t stream);
 
