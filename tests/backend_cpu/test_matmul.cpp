@@ -186,6 +186,62 @@ TEST(Matmul, QuantTilesMatchBlockSemantics) {
   }
 }
 
+// The batch-1 GEMV contract (where an ISA has one): same block semantics as the tile, checked in
+// double, over row counts that hit the row-pair loop and its odd tail and block counts that hit
+// every group tail (Q4_1: groups of 4 blocks; Q8_0: pairs). Weights sit in an exactly sized
+// buffer and y has guard values on both sides, so reads past the row data or writes outside
+// y[0, nr) would show (under ASan) or fail here.
+TEST(Matmul, GemvMatchesBlockSemantics) {
+  std::mt19937 rng(13);
+  int checked = 0;
+  for (CpuIsa isa : test::isas_available()) {
+    const cpu::CpuKernels& kr = cpu::kernels_for(isa);
+    for (DType t : {DType::DTYPE_Q8_0, DType::DTYPE_Q4_1}) {
+      const cpu::GemvKernel& g = t == DType::DTYPE_Q8_0 ? kr.gemv_q8_0 : kr.gemv_q4_1;
+      if (!g.run) continue;
+      const DType af = cpu::act_format(t);
+      for (int64_t k : {32, 64, 96, 128, 160, 224, 576, 1536})
+        for (int64_t n : {1, 2, 3, 5, 33}) {
+          SCOPED_TRACE(fmt::format("isa {} type {} K {} N {}", cpu::cpu_isa_name(isa), dtype_info(t).name, k, n));
+          const int64_t nb = k / 32;
+          const Weights w = make_weights(rng, t, n, k);
+          const uint64_t ws = *dtype_row_bytes(t, k), as = *dtype_row_bytes(af, k);
+          auto x = test::random_floats(rng, k, -3.0f, 3.0f);
+          for (int64_t i = 0; i < 32; ++i) x[i] = 0.0f;  // a zero block (d = 0)
+          std::vector<uint8_t> a(as), prep(g.prep_bytes(k));
+          (af == DType::DTYPE_Q8_1 ? kr.quantize_q8_1 : kr.quantize_q8_0)(x.data(), a.data(), k);
+          g.prep(k, a.data(), prep.data());
+          std::vector<float> y(n + 2, std::nanf(""));
+          g.run(k, w.bytes.data(), ws, n, prep.data(), y.data() + 1);
+          EXPECT_TRUE(std::isnan(y[0]) && std::isnan(y[n + 1])) << "wrote outside y";
+          std::vector<float> ad(k);
+          cpu::dequantize_row(af, a.data(), ad.data(), k);
+          for (int64_t r = 0; r < n; ++r) {
+            const auto wd = dequant_double(w, r);
+            double ref = 0.0, mag = 0.0, s_err = 0.0;
+            for (int64_t b = 0; b < nb; ++b) {
+              for (int j = 0; j < 32; ++j) {
+                ref += wd[b * 32 + j] * ad[b * 32 + j];
+                mag += std::fabs(wd[b * 32 + j] * ad[b * 32 + j]);
+              }
+              if (t == DType::DTYPE_Q4_1) {
+                const auto* wb = reinterpret_cast<const cpu::BlockQ4_1*>(w.bytes.data() + r * ws) + b;
+                const auto* ab = reinterpret_cast<const cpu::BlockQ8_1*>(a.data()) + b;
+                s_err += std::fabs(f16_to_f32(wb->m) * f16_to_f32(ab->s)) * std::ldexp(1.0, -10) * 1.01;
+              }
+            }
+            const double tol = mag * (nb + 8) * std::ldexp(1.0, -24) + s_err + 1e-30;
+            ASSERT_NEAR(y[1 + r], ref, tol) << "row " << r;
+            ++checked;
+          }
+        }
+    }
+  }
+  if (cpu::cpu_isa_available(CpuIsa::CPU_ISA_AVX512)) {
+    EXPECT_GT(checked, 0) << "AVX-512 has GEMV kernels";
+  }
+}
+
 TEST(Matmul, RejectsBadShapes) {
   std::vector<uint8_t> data(34 * 4);
   cpu::WeightView w{DType::DTYPE_Q8_0, 2, 48, data.data(), 34};  // 48 is not whole blocks

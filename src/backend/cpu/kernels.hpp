@@ -28,6 +28,17 @@ using QuantizeFn = void (*)(const float* x, void* dst, int64_t k);
 // Dequantizes one row of n elements (n a whole number of blocks).
 using DequantizeFn = void (*)(const void* src, float* dst, int64_t n);
 
+// Batch-1 (T == 1) matmul fast path for one quantized weight format. prep re-lays one activation
+// row (already quantized to act_format(weight), k elements) into prep_bytes(k) bytes that run reads
+// for every weight row, so per-row work is only weight decoding; run computes y[r] for r < nr with
+// the same block semantics as the tile (int dot per block, then scale). run is null where the ISA
+// has no such path; matmul then uses the tile with nt = 1.
+struct GemvKernel {
+  uint64_t (*prep_bytes)(int64_t k);
+  void (*prep)(int64_t k, const void* a, void* dst);
+  void (*run)(int64_t k, const void* w, uint64_t ws, int64_t nr, const void* prep, float* y);
+};
+
 struct AttentionArgs {
   const float* q;  // [T, H, D]
   int64_t num_heads;  // H
@@ -57,6 +68,9 @@ struct CpuKernels {
 
   // One work item of paged attention: sequence b, KV head g, query tokens [q_begin, q_end).
   void (*attention_item)(const AttentionArgs& args, int32_t b, int32_t g, int32_t q_begin, int32_t q_end);
+
+  GemvKernel gemv_q8_0;  // Q8_0 weights x Q8_0 activations, T == 1
+  GemvKernel gemv_q4_1;  // Q4_1 weights x Q8_1 activations, T == 1
 };
 
 bool cpu_isa_available(CpuIsa isa);  // compiled in and supported by this CPU

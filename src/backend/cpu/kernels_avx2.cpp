@@ -173,6 +173,8 @@ const CpuKernels kTable = {
     dequantize_q4_k_ref,
     dequantize_q6_k_ref,
     attention_item,
+    {},
+    {},
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "backend/cpu/attention_item.inc"
 #include "backend/cpu/blocks.hpp"
@@ -228,6 +229,189 @@ struct FloatTile {
   }
 };
 
+// ---- Batch-1 GEMV (T == 1, decode). The activation row is re-laid once per matmul (prep) so each
+// weight row costs only its own decoding: raw 64-byte loads of whole block groups, one word
+// permute for the nibbles / scales, vpdpbusd against the prepared activation bytes, one cvt and
+// one FMA per group. Only AVX-512 F/BW/VNNI (no VBMI): every gather is on 16-bit words, which
+// works because every field of these blocks starts at an even byte offset.
+
+// Q4_1 x Q8_1, 4 blocks (128 elements, 80 weight bytes) per step. Weight register V holds the 16
+// nibble bytes of blocks 0..3 in 16-byte lanes; V & 15 pairs with ALO (elements 0..15 of each
+// block), V >> 4 with AHI (elements 16..31), so int32 lanes 4b..4b+3 hold block b's dot.
+struct GemvQ4_1Group {
+  int8_t alo[64];
+  int8_t ahi[64];
+  float ad[16];  // d of block b in lanes 4b..4b+3
+  float as[16];  // s of block b in lane 4b, 0 elsewhere (pairs with m_b, broadcast to 4 lanes)
+};
+static_assert(sizeof(GemvQ4_1Group) == 256);
+
+uint64_t gemv_q4_1_prep_bytes(int64_t k) { return static_cast<uint64_t>((k / QK + 3) / 4) * sizeof(GemvQ4_1Group); }
+
+void gemv_q4_1_prep(int64_t k, const void* a, void* dst) {
+  const int64_t nb = k / QK, ng = (nb + 3) / 4;
+  const auto* ab = static_cast<const BlockQ8_1*>(a);
+  auto* g = static_cast<GemvQ4_1Group*>(dst);
+  for (int64_t i = 0; i < ng; ++i) {
+    GemvQ4_1Group& o = g[i];
+    std::memset(&o, 0, sizeof o);  // missing blocks of the last group: zero bytes, zero scales
+    for (int b = 0; b < 4 && i * 4 + b < nb; ++b) {
+      const BlockQ8_1& x = ab[i * 4 + b];
+      std::memcpy(o.alo + 16 * b, x.qs, 16);
+      std::memcpy(o.ahi + 16 * b, x.qs + 16, 16);
+      const float d = h2f(x.d);
+      for (int j = 0; j < 4; ++j) o.ad[4 * b + j] = d;
+      o.as[4 * b] = h2f(x.s);
+    }
+  }
+}
+
+template <int NR>
+void gemv_q4_1_rows(int64_t ng, int64_t tail, const char* w, uint64_t ws, const GemvQ4_1Group* pg, float* y) {
+  // Word indices: qs of block b are words 10b+2 .. 10b+9 of the group; L0 holds words 0..31,
+  // L1 (loaded 16 bytes later) words 8..39, so permutex2var index 32 + (word - 8) reads L1.
+  const __m512i qidx = _mm512_setr_epi32(
+      2 | 3 << 16, 4 | 5 << 16, 6 | 7 << 16, 8 | 9 << 16, 12 | 13 << 16, 14 | 15 << 16, 16 | 17 << 16, 18 | 19 << 16,
+      22 | 23 << 16, 24 | 25 << 16, 26 | 27 << 16, 28 | 29 << 16, 56 | 57 << 16, 58 | 59 << 16, 60 | 61 << 16,
+      62 | 63 << 16);
+  // Low 16 words: d of block b (word 10b) x4; high 16 words: m of block b (word 10b+1) x4.
+  const __m512i sidx = _mm512_setr_epi32(0, 0, 10 | 10 << 16, 10 | 10 << 16, 20 | 20 << 16, 20 | 20 << 16,
+                                         30 | 30 << 16, 30 | 30 << 16, 1 | 1 << 16, 1 | 1 << 16, 11 | 11 << 16,
+                                         11 | 11 << 16, 21 | 21 << 16, 21 | 21 << 16, 31 | 31 << 16, 31 | 31 << 16);
+  const __m512i nib = _mm512_set1_epi8(0x0F);
+  __m512 acc[NR], accm[NR];
+  for (int r = 0; r < NR; ++r) acc[r] = accm[r] = _mm512_setzero_ps();
+  auto step = [&](int64_t i, __m512i l0[NR], __m512i l1[NR]) {
+    const GemvQ4_1Group& a = pg[i];
+    const __m512i alo = _mm512_loadu_si512(a.alo), ahi = _mm512_loadu_si512(a.ahi);
+    const __m512 ad = _mm512_loadu_ps(a.ad), as = _mm512_loadu_ps(a.as);
+    for (int r = 0; r < NR; ++r) {
+      const __m512i v = _mm512_permutex2var_epi16(l0[r], qidx, l1[r]);
+      const __m512i sm = _mm512_permutexvar_epi16(sidx, l0[r]);
+      const __m512 d = _mm512_cvtph_ps(_mm512_castsi512_si256(sm));
+      const __m512 m = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(sm, 1));
+      __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v, nib), alo);
+      dot = _mm512_dpbusd_epi32(dot, _mm512_and_si512(_mm512_srli_epi16(v, 4), nib), ahi);
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, ad), acc[r]);
+      accm[r] = _mm512_fmadd_ps(m, as, accm[r]);
+    }
+  };
+  constexpr uint64_t kGroupBytes = 4 * sizeof(BlockQ4_1);
+  int64_t i = 0;
+  for (; i < ng; ++i) {
+    __m512i l0[NR], l1[NR];
+    for (int r = 0; r < NR; ++r) {
+      const char* p = w + r * ws + i * kGroupBytes;
+      l0[r] = _mm512_loadu_si512(p);
+      l1[r] = _mm512_loadu_si512(p + 16);
+    }
+    step(i, l0, l1);
+  }
+  if (tail) {  // 1..3 blocks: masked loads stay inside the row and zero the missing blocks' d and m
+    const int words = static_cast<int>(tail) * 10;
+    const __mmask32 m0 = static_cast<__mmask32>(words >= 32 ? ~0u : (1u << words) - 1);
+    const __mmask32 m1 = static_cast<__mmask32>((1ull << (words - 8)) - 1);
+    __m512i l0[NR], l1[NR];
+    for (int r = 0; r < NR; ++r) {
+      const char* p = w + r * ws + i * kGroupBytes;
+      l0[r] = _mm512_maskz_loadu_epi16(m0, p);
+      l1[r] = _mm512_maskz_loadu_epi16(m1, p + 16);
+    }
+    step(i, l0, l1);
+  }
+  for (int r = 0; r < NR; ++r) y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r], accm[r]));
+}
+
+void gemv_q4_1(int64_t k, const void* w, uint64_t ws, int64_t nr, const void* prep, float* y) {
+  const int64_t nb = k / QK, ng = nb / 4, tail = nb % 4;
+  const char* wp = static_cast<const char*>(w);
+  const auto* pg = static_cast<const GemvQ4_1Group*>(prep);
+  int64_t r = 0;
+  for (; r + 2 <= nr; r += 2) gemv_q4_1_rows<2>(ng, tail, wp + r * ws, ws, pg, y + r);
+  if (r < nr) gemv_q4_1_rows<1>(ng, tail, wp + r * ws, ws, pg, y + r);
+}
+
+// Q8_0 x Q8_0, 2 blocks (64 elements, 68 weight bytes) per step. Weights become unsigned bytes
+// w + 128 for vpdpbusd; the prepared per-lane -128 * sum(a) is the dot's starting value.
+struct GemvQ8_0Pair {
+  int8_t a[64];
+  int32_t aoff[16];
+  float ad[16];  // d of block b in lanes 8b..8b+7
+};
+static_assert(sizeof(GemvQ8_0Pair) == 192);
+
+uint64_t gemv_q8_0_prep_bytes(int64_t k) { return static_cast<uint64_t>((k / QK + 1) / 2) * sizeof(GemvQ8_0Pair); }
+
+void gemv_q8_0_prep(int64_t k, const void* a, void* dst) {
+  const int64_t nb = k / QK, np = (nb + 1) / 2;
+  const auto* ab = static_cast<const BlockQ8_0*>(a);
+  auto* g = static_cast<GemvQ8_0Pair*>(dst);
+  for (int64_t i = 0; i < np; ++i) {
+    GemvQ8_0Pair& o = g[i];
+    std::memset(&o, 0, sizeof o);
+    for (int b = 0; b < 2 && i * 2 + b < nb; ++b) {
+      const BlockQ8_0& x = ab[i * 2 + b];
+      std::memcpy(o.a + 32 * b, x.qs, 32);
+      const float d = h2f(x.d);
+      for (int j = 0; j < 8; ++j) {
+        o.ad[8 * b + j] = d;
+        o.aoff[8 * b + j] = -128 * (x.qs[4 * j] + x.qs[4 * j + 1] + x.qs[4 * j + 2] + x.qs[4 * j + 3]);
+      }
+    }
+  }
+}
+
+template <int NR>
+void gemv_q8_0_rows(int64_t np, int64_t tail, const char* w, uint64_t ws, const GemvQ8_0Pair* pp, float* y) {
+  // d of block 0 is word 0 of the pair, d of block 1 word 17: [d0 x8, d1 x8] in the low 16 words.
+  const __m512i sidx = _mm512_setr_epi32(0, 0, 0, 0, 17 | 17 << 16, 17 | 17 << 16, 17 | 17 << 16, 17 | 17 << 16,
+                                         0, 0, 0, 0, 0, 0, 0, 0);
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512 acc[NR];
+  for (int r = 0; r < NR; ++r) acc[r] = _mm512_setzero_ps();
+  auto step = [&](int64_t i, __m512i q[NR], __m512i h[NR]) {
+    const GemvQ8_0Pair& a = pp[i];
+    const __m512i av = _mm512_loadu_si512(a.a);
+    const __m512 ad = _mm512_loadu_ps(a.ad);
+    for (int r = 0; r < NR; ++r) {
+      const __m512 d = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(sidx, h[r])));
+      const __m512i dot = _mm512_dpbusd_epi32(_mm512_loadu_si512(a.aoff), _mm512_xor_si512(q[r], flip), av);
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, ad), acc[r]);
+    }
+  };
+  constexpr uint64_t kPairBytes = 2 * sizeof(BlockQ8_0);
+  int64_t i = 0;
+  for (; i < np; ++i) {
+    __m512i q[NR], h[NR];
+    for (int r = 0; r < NR; ++r) {
+      const char* p = w + r * ws + i * kPairBytes;
+      h[r] = _mm512_loadu_si512(p);  // d0, qs0, d1, part of qs1
+      // qs0 (bytes 2..33) into bytes 0..31, qs1 (bytes 36..67) into bytes 32..63
+      q[r] = _mm512_mask_loadu_epi8(_mm512_loadu_si512(p + 2), 0xFFFFFFFF00000000ull, p + 4);
+    }
+    step(i, q, h);
+  }
+  if (tail) {  // one block left: masked loads stay inside the row and zero block 1's d and bytes
+    __m512i q[NR], h[NR];
+    for (int r = 0; r < NR; ++r) {
+      const char* p = w + r * ws + i * kPairBytes;
+      h[r] = _mm512_maskz_loadu_epi16(0x1FFFF, p);
+      q[r] = _mm512_maskz_loadu_epi8(0xFFFFFFFFull, p + 2);
+    }
+    step(i, q, h);
+  }
+  for (int r = 0; r < NR; ++r) y[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+void gemv_q8_0(int64_t k, const void* w, uint64_t ws, int64_t nr, const void* prep, float* y) {
+  const int64_t nb = k / QK, np = nb / 2, tail = nb % 2;
+  const char* wp = static_cast<const char*>(w);
+  const auto* pp = static_cast<const GemvQ8_0Pair*>(prep);
+  int64_t r = 0;
+  for (; r + 2 <= nr; r += 2) gemv_q8_0_rows<2>(np, tail, wp + r * ws, ws, pp, y + r);
+  if (r < nr) gemv_q8_0_rows<1>(np, tail, wp + r * ws, ws, pp, y + r);
+}
+
 void attention_item(const AttentionArgs& args, int32_t b, int32_t g, int32_t q0, int32_t q1) {
   attention_item_impl(args, b, g, q0, q1);
 }
@@ -247,6 +431,8 @@ const CpuKernels kTable = {
     dequantize_q4_k_ref,
     dequantize_q6_k_ref,
     attention_item,
+    {gemv_q8_0_prep_bytes, gemv_q8_0_prep, gemv_q8_0},
+    {gemv_q4_1_prep_bytes, gemv_q4_1_prep, gemv_q4_1},
 };
 
 }  // namespace

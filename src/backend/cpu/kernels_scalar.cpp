@@ -113,6 +113,8 @@ const CpuKernels kTable = {
     CpuIsa::CPU_ISA_SCALAR, 4, 4, quantize_q8_0_ref, quantize_q8_1_ref, tile_q8_0,
     tile_q4_0, tile_q4_1, tile_f32, tile_f16, tile_bf16, dequantize_q4_k_ref, dequantize_q6_k_ref,
     attention_item,
+    {},
+    {},
 };
 
 }  // namespace
