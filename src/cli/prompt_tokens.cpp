@@ -19,8 +19,8 @@ std::vector<int32_t> chat_prompt_tokens(const LoadedModel& lm, const std::vector
 void print_speed_report(const GenerationResult& r) {
   const double pp = r.prompt_seconds > 0 ? static_cast<double>(r.prompt_tokens) / r.prompt_seconds : 0.0;
   const double tg = r.generate_seconds > 0 ? static_cast<double>(r.tokens.size()) / r.generate_seconds : 0.0;
-  fmt::print(stderr, "\nprompt: {} tokens in {:.3f} s ({:.1f} tok/s) | generation: {} tokens in {:.3f} s ({:.1f} tok/s) | finish: {}\n",
-             r.prompt_tokens, r.prompt_seconds, pp, r.tokens.size(), r.generate_seconds, tg, finish_reason_name(r.finish));
+  fmt::print(stderr, "\nprompt: {} tokens ({} cached) in {:.3f} s ({:.1f} tok/s) | generation: {} tokens in {:.3f} s ({:.1f} tok/s) | finish: {}\n",
+             r.prompt_tokens, r.cached_tokens, r.prompt_seconds, pp, r.tokens.size(), r.generate_seconds, tg, finish_reason_name(r.finish));
 }
 
 void print_memory_report(const LoadedModel& lm) {

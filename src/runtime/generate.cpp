@@ -52,6 +52,7 @@ GenerationResult generate(Session& session, const Tokenizer& tokenizer, std::spa
   const double t0 = seconds_now();
   std::vector<float> logits = session.eval(prompt.subspan(common));
   result.prompt_tokens = static_cast<int64_t>(prompt.size() - common);
+  result.cached_tokens = static_cast<int64_t>(common);
   result.prompt_seconds = seconds_now() - t0;
 
   std::vector<int32_t> history(prompt.begin(), prompt.end());

@@ -35,6 +35,7 @@ struct GenerationResult {
   std::string text;
   FinishReason finish = FinishReason::FINISH_REASON_LENGTH;
   int64_t prompt_tokens = 0;  // tokens evaluated for the prompt (cached prefix excluded)
+  int64_t cached_tokens = 0;  // prompt tokens reused from the session's cache
   double prompt_seconds = 0;
   double generate_seconds = 0;  // from the first sampled token to the last
 };

@@ -88,6 +88,19 @@ case $case_name in
     read -r peak kv < <(echo "$line" | sed -E 's/.*peak RSS ([0-9.]+) MiB.*KV cache ([0-9.]+) MiB.*/\1 \2/')
     awk -v p="$peak" -v f="$file_mib" -v k="$kv" 'BEGIN { exit !(p <= 1.5 * f + k) }' \
       || fail "peak RSS $peak MiB exceeds 1.5 x $file_mib MiB + KV $kv MiB" ;;
+  chat_multiturn_default)
+    # Three turns through stdin: the second reuses the first turn's KV cache (only the new tokens
+    # are evaluated) and /reset forgets it.
+    need_default
+    printf 'My name is Alice.\nWhat is my name?\n/reset\nhello\n/exit\n' |
+      "$pagoda" chat -m "$default_model" --temp 0 -n 24 --speed >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err"; fail "chat failed"; }
+    cat "$tmp/out" "$tmp/err"
+    cached=$(grep -o '([0-9]* cached)' "$tmp/err" | tr -dc '0-9\n')
+    [ "$(echo "$cached" | wc -l)" -eq 3 ] || fail "expected three replies"
+    [ "$(echo "$cached" | sed -n 1p)" -eq 0 ] || fail "first turn cannot reuse anything"
+    [ "$(echo "$cached" | sed -n 2p)" -gt 20 ] || fail "second turn did not reuse the first turn's cache"
+    [ "$(echo "$cached" | sed -n 3p)" -eq 0 ] || fail "/reset did not clear the cache"
+    grep -q "conversation cleared" "$tmp/err" || fail "/reset not acknowledged" ;;
   *) fail "unknown case $case_name" ;;
 esac
 echo "PASS: $case_name"
