@@ -73,7 +73,7 @@ class Client {
       p.get().body().data = tmp;
       p.get().body().size = sizeof(tmp);
       beast::error_code ec;
-      http::read(*stream_, buf_, p, ec);
+      http::read_some(*stream_, buf_, p, ec);  // read() would wait for the buffer to fill: no token timing
       if (ec == http::error::need_buffer) ec = {};
       if (ec) throw beast::system_error(ec);
       const size_t n = sizeof(tmp) - p.get().body().size;
