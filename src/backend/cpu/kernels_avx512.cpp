@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "backend/cpu/attention_item.inc"
@@ -238,6 +239,15 @@ struct FloatTile {
 // Q4_1 x Q8_1, 4 blocks (128 elements, 80 weight bytes) per step. Weight register V holds the 16
 // nibble bytes of blocks 0..3 in 16-byte lanes; V & 15 pairs with ALO (elements 0..15 of each
 // block), V >> 4 with AHI (elements 16..31), so int32 lanes 4b..4b+3 hold block b's dot.
+// Decode streams every weight byte once from DRAM (the model is larger than L3); the hardware
+// prefetcher alone left SmolLM2 decode at ~68 tok/s, a software prefetch 2 KB ahead of each row's
+// read position gave ~77 (measured 0 / 2 / 4 / 6 / 8 KB: flat from 2 to 6 KB). Prefetches never
+// fault, so running past the matrix end is harmless.
+constexpr uintptr_t kPrefetchBytes = 2048;
+// Address arithmetic in integers: the target may lie past the weight buffer.
+inline void prefetch_ahead(const char* p) {
+  _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(p) + kPrefetchBytes), _MM_HINT_T0);
+}
 struct GemvQ4_1Group {
   int8_t alo[64];
   int8_t ahi[64];
@@ -302,6 +312,7 @@ void gemv_q4_1_rows(int64_t ng, int64_t tail, const char* w, uint64_t ws, const 
     __m512i l0[NR], l1[NR];
     for (int r = 0; r < NR; ++r) {
       const char* p = w + r * ws + i * kGroupBytes;
+      prefetch_ahead(p);
       l0[r] = _mm512_loadu_si512(p);
       l1[r] = _mm512_loadu_si512(p + 16);
     }
@@ -385,6 +396,7 @@ void gemv_q8_0_rows(int64_t np, int64_t tail, const char* w, uint64_t ws, const 
     __m512i q[NR], h[NR];
     for (int r = 0; r < NR; ++r) {
       const char* p = w + r * ws + i * kPairBytes;
+      prefetch_ahead(p);
       h[r] = _mm512_loadu_si512(p);  // d0, qs0, d1, part of qs1
       // qs0 (bytes 2..33) into bytes 0..31, qs1 (bytes 36..67) into bytes 32..63
       q[r] = _mm512_mask_loadu_epi8(_mm512_loadu_si512(p + 2), 0xFFFFFFFF00000000ull, p + 4);
