@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "backend/cuda/attention.hpp"
@@ -213,15 +214,24 @@ void bench_decode(int B, int ctx, bool memset_counters, int num_sms, std::mt1993
 
 }  // namespace
 
-int main() {
+// argv[1]: "all" (default), "prefill" (prefill cases only), or "ncu" (one 16k paged prefill with
+// the default key tile, for a profiler run).
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "all";
   int sms = 0;
   ck(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0), "attr");
   std::mt19937 rng(2024);
+  if (mode == "ncu") {
+    bench_prefill(16384, true, 0, rng);
+    return 0;
+  }
   for (int L : {1024, 2048, 4096, 8192, 16384}) {
     bench_prefill(L, false, 0, rng);
     bench_prefill(L, true, 0, rng);
+    bench_prefill(L, true, 32, rng);
     bench_prefill(L, true, 64, rng);
   }
+  if (mode == "prefill") return 0;
   const int cases[][2] = {{1, 8192}, {1, 32768}, {1, 131072}, {16, 8192}, {64, 4096}, {128, 2048}};
   for (const auto& c : cases) {
     bench_decode(c[0], c[1], false, sms, rng);

@@ -98,7 +98,7 @@ def main():
         f"- device: {props.name} ({props.multi_processor_count} SMs), torch {torch.__version__}",
         f"- date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='minutes')}",
         f"- commit: {commit or 'unknown'} (plus the working tree sent with the run)",
-        "- command: `bash bench/attention/build_carry.sh` here, then `bash bench/attention/gpu_session.sh all` on the device machine (carry build-attn2/carry)",
+        "- command: `bash bench/attention/build_carry.sh` here, then `bash bench/attention/gpu_session.sh all` on the device machine (carry build-attn3/carry)",
         f"- measured ceilings: copy {copy_tbps:.2f} TB/s (read+write, 1 GiB), bf16 GEMM 8192^3 {gemm:.0f} TFLOP/s",
         "- shapes: 32 q heads / 8 KV heads, D=128, bf16; prefill causal, 16k tokens per launch "
         "(FLOPs 4*T^2*D*H/2); decode 1 query token, K+V bytes read / time; Pagoda decode KV is paged "

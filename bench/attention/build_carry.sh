@@ -5,7 +5,7 @@
 # CMake targets (pagoda_backend_cuda, test_backend_cuda) build the same files.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-B=${PAGODA_ATTN_BUILD:-build-attn2}
+B=${PAGODA_ATTN_BUILD:-build-attn3}
 O=$B/direct
 mkdir -p $O $B/carry
 ARCH="-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90a,code=sm_90a"

@@ -2,17 +2,19 @@
 # One device call: GPU tests (all), compute-sanitizer on a small subset, then the benchmark
 # (Pagoda kernels + PyTorch peers + ceilings), logs under $OUT. Runs prebuilt binaries carried in
 # build-cuda/carry (made by bench/attention/build_carry.sh on the CPU machine).
-# Usage (device tool, carry build-attn2/carry): bash bench/attention/gpu_session.sh [tests|bench|all]
+# Usage (device tool, carry $PAGODA_ATTN_BUILD/carry): bash bench/attention/gpu_session.sh [tests|bench|all|ncu]...
+# (several modes in one call run in order; ncu profiles one 16k paged prefill launch)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-MODE=${1:-all}
+MODES="${*:-all}"
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
-C=${PAGODA_ATTN_BUILD:-build-attn2}/carry
+C=${PAGODA_ATTN_BUILD:-build-attn3}/carry
 export LD_LIBRARY_PATH=$PWD/$C:${LD_LIBRARY_PATH:-}
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv > "$OUT/device.txt" 2>&1
 cat "$OUT/device.txt"
+for MODE in $MODES; do
 if [[ $MODE == tests || $MODE == all ]]; then
   timeout 300 $C/test_backend_cuda 2>&1 | tee "$OUT/tests.log" | grep -E "^\[  (PASSED|FAILED|  OK|SKIPPED) |Failure|error" | head -60
   timeout 240 compute-sanitizer --tool memcheck --leak-check no \
@@ -28,3 +30,12 @@ if [[ $MODE == bench || $MODE == all ]]; then
   echo "bench rc=$?"; cat "$OUT/pagoda_bench.jsonl"; tail -3 "$OUT/pagoda_bench.err"
   timeout 200 python3 bench/attention/bench_peers.py "$OUT/pagoda_bench.jsonl" "$OUT/results.md" 2>&1 | tail -30
 fi
+if [[ $MODE == ncu ]]; then
+  timeout 240 ncu --clock-control none -k regex:flash_prefill -c 1 --section SpeedOfLight \
+    --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section WarpStateStats \
+    --section SourceCounters --section Occupancy --section LaunchStats --section InstructionStats \
+    $C/bench_attention ncu > "$OUT/ncu.txt" 2>&1
+  echo "ncu rc=$?"
+  grep -E "Duration|Compute \(SM\) Throughput|Memory Throughput|Issue Slots Busy|Issued Ipc|Executed Ipc|No Eligible|Achieved Occupancy|Theoretical Occupancy|Registers Per|Warp Cycles Per Issued|Bank Conflicts|Shared Memory|L1/TEX Hit|Pipe|Stall|Branch" "$OUT/ncu.txt" | head -60
+fi
+done

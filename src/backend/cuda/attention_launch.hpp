@@ -17,9 +17,9 @@ constexpr int DECODE_ROWS_PER_CTA = 16;  // packed (token, head-in-group) rows: 
 constexpr int DECODE_SPLIT_ALIGN = 16;   // keys per decode warp tile; split lengths are multiples
 
 // key_tile: keys per prefill K/V tile, 32 or 64 (0: the default); the other one exists for the
-// bench and its own test. D = 128 defaults to 32 (no spills at 255 registers; measured 1-5% faster
-// than 64 on the H200), D = 64 to 64.
-constexpr int prefill_default_key_tile(int head_dim) { return head_dim == 128 ? 32 : 64; }
+// bench and its own test. 64 for both head dims: prefill v3 fits D = 128 at 64 keys without spills
+// and measured 7-11% faster than 32 on the H200 (dev/kernels/attention_notes.md, v8).
+constexpr int prefill_default_key_tile(int /*head_dim*/) { return 64; }
 cudaError_t prefill_launch(const AttentionParams& p, DType dtype, int head_dim, int max_q_len, cudaStream_t stream,
                            int key_tile = 0);
 cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int row_groups, cudaStream_t stream);
