@@ -153,7 +153,11 @@ void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng) {
 
 // memset_counters: the default plan (attention_decode zeroes the split counters each call, one more
 // graph node); otherwise the engine's way (workspace zeroed once, decode_workspace_init).
-void bench_decode(int B, int ctx, bool memset_counters, int num_sms, std::mt19937& rng) {
+// forced_splits > 0 overrides the planner's split count (for the split sweep of "decode" mode).
+// pdl false: plain launches (impl suffix "-nopdl"); ceiling: also time a device-to-device copy of
+// the same byte count (K+V/2 read + written) in the same graph harness, op "decode-ceiling".
+void bench_decode(int B, int ctx, bool memset_counters, int num_sms, std::mt19937& rng, int forced_splits = 0,
+                  bool pdl = true, bool ceiling = false) {
   const int P = 16;
   Batch bt = batch_make(B, 1, ctx, P, true, rng);
   const std::size_t kv_elems = std::size_t(B) * bt.max_pages * P * HKV * D;
@@ -171,9 +175,10 @@ void bench_decode(int B, int ctx, bool memset_counters, int num_sms, std::mt1993
   uint16_t* o = dalloc<uint16_t>(std::size_t(B) * H * D);
   fill_random(q, std::size_t(B) * H * D, rng);
   pagoda::PagedKvLayout layout{P, HKV, D, pagoda::DType::DTYPE_BF16};
-  auto plan = pagoda::cuda::decode_plan(B, H, layout, 1, ctx, num_sms);
+  auto plan = pagoda::cuda::decode_plan(B, H, layout, 1, ctx, num_sms, forced_splits);
   void* ws = plan.workspace_bytes ? dalloc<unsigned char>(plan.workspace_bytes) : nullptr;
   if (ws != nullptr) ck(cudaMemset(ws, 0xFF, plan.workspace_bytes), "poison ws");
+  plan.programmatic_launch = pdl;
   if (!memset_counters) {
     pagoda::cuda::decode_workspace_init(ws, plan.workspace_bytes, nullptr);
     plan.workspace_initialized = true;
@@ -195,11 +200,19 @@ void bench_decode(int B, int ctx, bool memset_counters, int num_sms, std::mt1993
     pagoda::cuda::attention_decode(plan, q, view, ab, o, nullptr, ws, s);
   }, &eager);
   std::printf(
-      "{\"op\":\"decode\",\"impl\":\"pagoda%s\",\"batch\":%d,\"ctx\":%d,\"splits\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
-      memset_counters ? "-memset" : "", B, ctx, plan.num_splits, us, kv_bytes / us * 1e-6);
+      "{\"op\":\"decode%s\",\"impl\":\"pagoda%s\",\"batch\":%d,\"ctx\":%d,\"splits\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
+      forced_splits > 0 ? "-sweep" : "", memset_counters ? "-memset" : pdl ? "" : "-nopdl", B, ctx, plan.num_splits, us, kv_bytes / us * 1e-6);
   std::printf(
-      "{\"op\":\"decode\",\"impl\":\"pagoda%s-nograph\",\"batch\":%d,\"ctx\":%d,\"splits\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
-      memset_counters ? "-memset" : "", B, ctx, plan.num_splits, eager, kv_bytes / eager * 1e-6);
+      "{\"op\":\"decode%s\",\"impl\":\"pagoda%s-nograph\",\"batch\":%d,\"ctx\":%d,\"splits\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
+      forced_splits > 0 ? "-sweep" : "", memset_counters ? "-memset" : pdl ? "" : "-nopdl", B, ctx, plan.num_splits, eager, kv_bytes / eager * 1e-6);
+  if (ceiling) {
+    const std::size_t half = kv_elems * sizeof(uint16_t);  // one of K / V: read it, write it
+    const double cus = time_graph_us(copies, 30, [&](int c, cudaStream_t s) {
+      ck(cudaMemcpyAsync(vs[c], ks[c], half, cudaMemcpyDeviceToDevice, s), "copy");
+    });
+    std::printf("{\"op\":\"decode-ceiling\",\"impl\":\"memcpy-d2d\",\"batch\":%d,\"ctx\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
+                B, ctx, cus, 2.0 * double(half) / cus * 1e-6);
+  }
   for (int c = 0; c < copies; ++c) {
     cudaFree(ks[c]);
     cudaFree(vs[c]);
@@ -214,8 +227,9 @@ void bench_decode(int B, int ctx, bool memset_counters, int num_sms, std::mt1993
 
 }  // namespace
 
-// argv[1]: "all" (default), "prefill" (prefill cases only), or "ncu" (one 16k paged prefill with
-// the default key tile, for a profiler run).
+// argv[1]: "all" (default), "prefill" (prefill cases only), "decode" (decode cases, then a forced
+// split-count sweep at B1 8k / 32k, op "decode-sweep"), or "ncu" (one 16k paged prefill with the
+// default key tile, for a profiler run).
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "all";
   int sms = 0;
@@ -225,7 +239,12 @@ int main(int argc, char** argv) {
     bench_prefill(16384, true, 0, rng);
     return 0;
   }
+  if (mode == "decode") {
+    for (int ctx : {8192, 32768})
+      for (int s : {8, 16, 24, 32, 64}) bench_decode(1, ctx, false, sms, rng, s);
+  }
   for (int L : {1024, 2048, 4096, 8192, 16384}) {
+    if (mode == "decode") break;
     bench_prefill(L, false, 0, rng);
     bench_prefill(L, true, 0, rng);
     bench_prefill(L, true, 32, rng);
@@ -234,7 +253,8 @@ int main(int argc, char** argv) {
   if (mode == "prefill") return 0;
   const int cases[][2] = {{1, 8192}, {1, 32768}, {1, 131072}, {16, 8192}, {64, 4096}, {128, 2048}};
   for (const auto& c : cases) {
-    bench_decode(c[0], c[1], false, sms, rng);
+    bench_decode(c[0], c[1], false, sms, rng, 0, true, true);
+    bench_decode(c[0], c[1], false, sms, rng, 0, false);
     bench_decode(c[0], c[1], true, sms, rng);
   }
   return 0;

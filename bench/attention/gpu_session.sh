@@ -2,8 +2,9 @@
 # One device call: GPU tests (all), compute-sanitizer on a small subset, then the benchmark
 # (Pagoda kernels + PyTorch peers + ceilings), logs under $OUT. Runs prebuilt binaries carried in
 # build-cuda/carry (made by bench/attention/build_carry.sh on the CPU machine).
-# Usage (device tool, carry $PAGODA_ATTN_BUILD/carry): bash bench/attention/gpu_session.sh [tests|bench|all|ncu]...
-# (several modes in one call run in order; ncu profiles one 16k paged prefill launch)
+# Usage (device tool, carry $PAGODA_ATTN_BUILD/carry): bash bench/attention/gpu_session.sh [tests|bench|decode|all|ncu]...
+# (several modes in one call run in order; decode: decode cases + forced split sweep, no peers;
+# ncu profiles one 16k paged prefill launch)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 MODES="${*:-all}"
@@ -29,6 +30,10 @@ if [[ $MODE == bench || $MODE == all ]]; then
   timeout 200 $C/bench_attention > "$OUT/pagoda_bench.jsonl" 2> "$OUT/pagoda_bench.err"
   echo "bench rc=$?"; cat "$OUT/pagoda_bench.jsonl"; tail -3 "$OUT/pagoda_bench.err"
   timeout 200 python3 bench/attention/bench_peers.py "$OUT/pagoda_bench.jsonl" "$OUT/results.md" 2>&1 | tail -30
+fi
+if [[ $MODE == decode ]]; then
+  timeout 120 $C/bench_attention decode > "$OUT/decode_bench.jsonl" 2> "$OUT/decode_bench.err"
+  echo "decode bench rc=$?"; grep -v nograph "$OUT/decode_bench.jsonl"; tail -3 "$OUT/decode_bench.err"
 fi
 if [[ $MODE == ncu ]]; then
   timeout 240 ncu --clock-control none -k regex:flash_prefill -c 1 --section SpeedOfLight \

@@ -405,6 +405,76 @@ TEST(CudaAttention, DecodeInitializedWorkspaceReplays) {
   cudaStreamDestroy(s);
 }
 
+// Decode launches as a programmatic dependent (PDL) by default: it must still see everything the
+// kernel before it wrote. kv_append writes each sequence's newest token into cache slots that hold
+// NaN until then, and two decodes follow back to back (sharing split counters and partials), three
+// times; a decode that read before kv_append finished would see the NaN. Then the same with a plain
+// launch (programmatic_launch = false), which must give identical bits.
+TEST(CudaAttention, DecodeProgrammaticLaunchSeesPreviousKernel) {
+  REQUIRE_GPU();
+  std::mt19937 rng(123);
+  PagedCase c;
+  c.dtype = DType::DTYPE_BF16;
+  c.D = 128;
+  c.H = 32;
+  c.Hkv = 8;
+  c.P = 16;
+  c.kv_lens = {3000, 517};
+  c.q_lens = {1, 1};
+  c.build(rng);
+  DeviceCase dc(c);
+  int sms = 0;
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+  auto plan = pagoda::cuda::decode_plan(2, c.H, c.layout(), 1, 4096, sms);
+  ASSERT_GT(plan.num_splits, 1);
+  ASSERT_TRUE(plan.programmatic_launch);
+  plan.workspace_initialized = true;
+  DeviceBuffer<unsigned char> ws(plan.workspace_bytes);
+  pagoda::cuda::decode_workspace_init(ws.ptr, plan.workspace_bytes, nullptr);
+  // The newest token of each sequence, [B, Hkv, D], its cache slot, and a cache with NaN there.
+  const int B = 2;
+  std::vector<uint16_t> kn(std::size_t(B) * c.Hkv * c.D), vn(kn.size());
+  std::vector<int64_t> slots(B);
+  std::vector<uint16_t> k_nan = c.k, v_nan = c.v;
+  for (int b = 0; b < B; ++b) {
+    const int pos = c.kv_lens[b] - 1;
+    slots[b] = int64_t(c.block_table[std::size_t(b) * c.max_pages + pos / c.P]) * c.P + pos % c.P;
+    for (int h = 0; h < c.Hkv; ++h) {
+      const std::size_t src = c.kv_index(b, pos, h), dst = (std::size_t(b) * c.Hkv + h) * c.D;
+      for (int d = 0; d < c.D; ++d) {
+        kn[dst + d] = c.k[src + d];
+        vn[dst + d] = c.v[src + d];
+        k_nan[src + d] = v_nan[src + d] = 0x7FC0;  // bf16 quiet NaN
+      }
+    }
+  }
+  DeviceBuffer<uint16_t> dk(kn.size()), dv(vn.size());
+  DeviceBuffer<int64_t> dslots(slots.size());
+  dk.upload(kn);
+  dv.upload(vn);
+  dslots.upload(slots);
+  cudaStream_t s;
+  CUDA_OK(cudaStreamCreate(&s));
+  std::vector<uint16_t> first;
+  for (int rep = 0; rep < 4; ++rep) {
+    plan.programmatic_launch = rep < 3;
+    dc.k.upload(k_nan);
+    dc.v.upload(v_nan);
+    dc.poison();
+    CUDA_OK(cudaDeviceSynchronize());
+    pagoda::cuda::kv_append(dc.view, dk.ptr, dv.ptr, B, dslots.ptr, nullptr, s);
+    pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, s);
+    pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, s);
+    CUDA_OK(cudaStreamSynchronize(s));
+    const auto out = dc.out.download();
+    const auto lse = dc.lse.download();
+    ASSERT_EQ(c.check(out, &lse, "decode-pdl"), 0) << "repeat " << rep;
+    if (rep == 0) first = out;
+    ASSERT_TRUE(first == out) << "repeat " << rep << " differs from the first";
+  }
+  cudaStreamDestroy(s);
+}
+
 // The plan's unified-max fields (kept for API stability; the kernel ignores them) must not change
 // the result, whatever the bound.
 TEST(CudaAttention, DecodeUnifiedMax) {

@@ -20,6 +20,18 @@ constexpr double DECODE_MERGE_COST = 4.0;
 
 std::size_t align256(std::size_t n) { return (n + 255) & ~std::size_t(255); }
 
+// Programmatic dependent launch needs compute capability 9.0 (asked per call: the current device
+// may change between calls; two attribute queries cost well under a microsecond).
+bool device_supports_pdl() {
+  int dev = 0, major = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return major >= 9;
+}
+
 // Split counters, one per (sequence, KV head, row group), at the start of the workspace.
 std::size_t decode_counter_bytes(const DecodePlan& plan, const PagedKvLayout& L) {
   return align256(std::size_t(plan.num_seqs) * L.num_kv_heads * plan.row_groups * sizeof(int32_t));
@@ -193,6 +205,7 @@ void attention_decode(const DecodePlan& plan, const void* q, const PagedKvView& 
                "attention_decode: plan made for another head grouping");
   dp.num_splits = plan.num_splits;
   dp.split_tokens = plan.split_tokens;
+  dp.programmatic_launch = plan.programmatic_launch && device_supports_pdl();
   const std::size_t rows_all = std::size_t(plan.total_q_tokens) * plan.num_heads;
   if (plan.num_splits > 1) {
     PAGODA_CHECK(workspace != nullptr, "attention_decode: plan needs {} bytes of workspace", plan.workspace_bytes);

@@ -55,6 +55,11 @@ struct DecodePlan {
   // itself with a cudaMemsetAsync (one more graph node per call). true: the caller has run
   // decode_workspace_init once on this workspace since allocating it (and never wrote over it).
   bool workspace_initialized = false;
+  // Launch the decode kernel as a programmatic dependent (PDL, sm_90+; ignored on older devices):
+  // its CTAs may be placed while the previous kernel in the stream drains, and wait on the device
+  // (griddepcontrol.wait) before reading anything, so results and ordering are unchanged. It
+  // also lets a following PDL-launched kernel start early. false: a plain launch.
+  bool programmatic_launch = true;
 };
 
 // max_kv_len bounds every sequence's KV length for the step (pass the cache capacity to keep one

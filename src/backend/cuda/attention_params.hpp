@@ -36,6 +36,7 @@ struct DecodeParams {
   float* partial_out = nullptr;  // [splits, T, H, D] float
   float* partial_lse = nullptr;  // [splits, T, H] log2 domain
   int32_t* counters = nullptr;   // [B, Hkv * row_groups] arrivals; zero before and after a launch
+  bool programmatic_launch = false;  // launch as a programmatic dependent (host side only, sm_90+)
 };
 
 struct KvAppendParams {

@@ -1,5 +1,6 @@
 // Device helpers shared by the attention kernels: cp.async, ldmatrix, mma.sync m16n8k16, and
-// 16-bit float conversions, for bf16 and fp16 alike (sm_80 and newer).
+// 16-bit float conversions, for bf16 and fp16 alike (sm_80 and newer), and the programmatic
+// dependent launch controls (sm_90; no-ops before).
 // Promises: thin inline wrappers over single PTX instructions; no allocation, no host code.
 #pragma once
 
@@ -112,6 +113,21 @@ __device__ __forceinline__ float fast_exp2(float x) {
   float y;
   asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
   return y;
+}
+
+// Programmatic dependent launch (sm_90+; no-ops before). grid_dependency_wait blocks until the
+// preceding kernel in the stream has completed and its writes are visible (returns at once when
+// this kernel was not launched as a programmatic dependent); launch_dependents lets the next
+// programmatic-dependent kernel start its CTAs (they still wait in their own grid_dependency_wait).
+__device__ __forceinline__ void grid_dependency_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
 }
 
 }  // namespace pagoda::cuda::dev

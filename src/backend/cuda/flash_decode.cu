@@ -21,8 +21,18 @@ cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int
       if (err != cudaSuccess) return;
       const dim3 grid(unsigned(dp.num_splits), unsigned(dp.attn.num_kv_heads * row_groups),
                       unsigned(dp.attn.num_seqs));
-      kernel<<<grid, Tr::THREADS, Tr::SMEM_BYTES, stream>>>(dp);
-      err = cudaGetLastError();
+      cudaLaunchConfig_t cfg = {};
+      cfg.gridDim = grid;
+      cfg.blockDim = dim3(Tr::THREADS);
+      cfg.dynamicSmemBytes = Tr::SMEM_BYTES;
+      cfg.stream = stream;
+      cudaLaunchAttribute attr[1];
+      attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+      attr[0].val.programmaticStreamSerializationAllowed = 1;
+      cfg.attrs = attr;
+      cfg.numAttrs = dp.programmatic_launch ? 1 : 0;
+      err = cudaLaunchKernelEx(&cfg, kernel, dp);
+      if (err == cudaSuccess) err = cudaGetLastError();
     });
   });
   return err;

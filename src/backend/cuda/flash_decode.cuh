@@ -7,6 +7,8 @@
 // Splits of one row group merge in the kernel: every CTA writes a float partial + LSE, and the
 // last to arrive (atomic counter, left at zero again) combines them in split order, so the result
 // does not depend on arrival order. A sequence with one active split writes its output directly.
+// On sm_90 it may be launched as a programmatic dependent: it reads nothing before
+// griddepcontrol.wait, i.e. before the previous kernel in the stream has finished.
 #pragma once
 
 #include "backend/cuda/attention_params.hpp"
@@ -21,7 +23,7 @@ struct DecodeTraits {
   static constexpr int ROWS = 16;      // packed query rows per CTA: one mma M tile
   static constexpr int TILE = 16;      // keys per warp tile: one mma K step of P V
   static constexpr int STAGES = 3;     // tiles per warp ring (STAGES - 1 in flight while computing)
-  static constexpr int MERGE_BATCH = 16;  // splits whose partials one merge thread loads at once
+  static constexpr int MERGE_BATCH = 32;  // splits whose partials one merge thread loads at once
   static constexpr int CHUNKS = D / 8;  // 16-byte chunks per K/V row
   static constexpr int ROWS_PER_PASS = 32 / CHUNKS;
   static constexpr int PASSES = TILE / ROWS_PER_PASS;
@@ -49,28 +51,47 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   extern __shared__ __align__(128) unsigned char smem_raw[];
   __shared__ int s_last;
 
+  // Launched as a programmatic dependent (when the plan asks): nothing is read before the previous
+  // kernel has finished; the next kernel may place its CTAs as soon as every CTA here is resident.
+  dev::grid_dependency_wait();
+  dev::launch_dependents();
   const int split = blockIdx.x;
   const int row_groups = gridDim.y / p.num_kv_heads;
   const int kvh = blockIdx.y / row_groups;
   const int rg = blockIdx.y % row_groups;
   const int b = blockIdx.z;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int start = split * dp.split_tokens;
+  const int32_t* bt = p.block_table + int64_t(b) * p.max_pages;
+  const int P = p.page_size;
+  // split_tokens is a multiple of TILE, so with P % TILE == 0 a tile never crosses a page.
+  const bool tile_in_page = P % TILE == 0;
+  // Block-table prefetch: lane j holds the page of this warp's tile (base + j), so 32 tiles' page
+  // lookups cost one round trip instead of one dependent trip per refill. The first batch is asked
+  // for together with the sequence's q range and KV length, from the split's bounds alone (entries
+  // past the sequence's end lie inside its block-table row and are read but never used), so the
+  // first K/V request waits on one round trip, not three. Refreshed every 32 tiles.
+  const int tiles_cap = dp.split_tokens / TILE;
+  auto fetch_pages = [&](int base) {
+    const int tile = warp + (base + lane) * WARPS;
+    const int key0 = start + tile * TILE;
+    return (tile_in_page && tile < tiles_cap && key0 / P < p.max_pages) ? __ldg(bt + key0 / P) : 0;
+  };
+  int pf_page = fetch_pages(0);
   const int q_start = p.cu_seqlens_q[b];
   const int q_len = p.cu_seqlens_q[b + 1] - q_start;
+  const int kv_len = max(p.kv_lens[b], 0);  // loaded before the first use of the loads above
   const int G = p.group;
   const int rows_total = q_len * G;
   const int row0 = rg * ROWS;
   if (row0 >= rows_total) return;
-  const int kv_len = max(p.kv_lens[b], 0);
-  const int start = split * dp.split_tokens;
   // Splits past the sequence's end take no part (and are not counted); split 0 always runs so that
   // an empty KV still writes its (zero) output.
   if (split > 0 && start >= kv_len) return;
   const int end = min(kv_len, start + dp.split_tokens);
   const int active = max(1, (kv_len + dp.split_tokens - 1) / dp.split_tokens);
   const int q_off = kv_len - q_len;
-  const int32_t* bt = p.block_table + int64_t(b) * p.max_pages;
-  const int P = p.page_size, Hkv = p.num_kv_heads, H = p.num_heads;
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int Hkv = p.num_kv_heads, H = p.num_heads;
   const int g = lane / 4, t = lane % 4;
 
   // Q as mma A fragments (rows g and g + 8; padding rows are zeros), straight from global memory.
@@ -99,14 +120,15 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   const int n_tiles = (end - start + TILE - 1) / TILE;
   const int my_tiles = warp < n_tiles ? (n_tiles - warp + WARPS - 1) / WARPS : 0;
   const int ld_c = lane % Tr::CHUNKS, ld_r = lane / Tr::CHUNKS;
-  // split_tokens is a multiple of TILE, so with P % TILE == 0 a tile never crosses a page.
-  const bool tile_in_page = P % TILE == 0;
   const int64_t head_off = int64_t(kvh) * D + ld_c * 8;
 
   auto load_tile = [&](int i, int slot) {
     const int key0 = start + (warp + i * WARPS) * TILE;
     int64_t tile_row = 0;
-    if (tile_in_page) tile_row = int64_t(bt[key0 / P]) * P + key0 % P;
+    if (tile_in_page) {
+      if (i > 0 && i % 32 == 0) pf_page = fetch_pages(i);  // i is warp-uniform, visited in order
+      tile_row = int64_t(__shfl_sync(0xffffffffu, pf_page, i % 32)) * P + key0 % P;
+    }
 #pragma unroll
     for (int ps = 0; ps < Tr::PASSES; ++ps) {
       const int r = ld_r + ps * Tr::ROWS_PER_PASS;
