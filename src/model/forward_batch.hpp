@@ -22,4 +22,9 @@ struct ForwardBatch {
   int32_t num_seqs() const { return static_cast<int32_t>(kv_lens.size()); }
 };
 
+// Throws pagoda::Error unless every index in the batch is in range for a model with this vocabulary
+// and KV cache: token ids, positions, slots, offsets, pages and logit rows. Every backend calls it
+// before launching anything, so a malformed batch can never reach a kernel.
+void forward_batch_validate(const ForwardBatch& b, int64_t vocab_size, int64_t num_pages, int32_t page_size);
+
 }  // namespace pagoda

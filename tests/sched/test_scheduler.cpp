@@ -196,19 +196,8 @@ TEST(Scheduler, RandomizedBatchingEqualsRunningAlone) {
     std::map<uint64_t, int32_t> max_new;
     std::map<uint64_t, std::vector<int32_t>> outputs;
     uint64_t next_id = 0;
-    for (int t = 0; t < 400; ++t) {
-      if (next_id < 30 && std::uniform_int_distribution<int>(0, 2)(rng) == 0) {
-        const int32_t shared = std::uniform_int_distribution<int32_t>(0, 2)(rng);  // common prefixes
-        std::vector<int32_t> p = seq(shared * 100, 8);
-        const int32_t extra = std::uniform_int_distribution<int32_t>(1, 12)(rng);
-        for (int32_t k = 0; k < extra; ++k) p.push_back(std::uniform_int_distribution<int32_t>(0, 999)(rng));
-        const int32_t mn = std::uniform_int_distribution<int32_t>(1, 12)(rng);
-        if (int64_t(p.size()) + mn > int64_t(pool.num_blocks()) * 4) continue;
-        prompts[next_id] = p;
-        max_new[next_id] = mn;
-        s.add(next_id, p, mn);
-        ++next_id;
-      }
+    // One step with the fake model; finished requests record their output. False: nothing ran.
+    auto run_step = [&]() {
       SchedulerOutput out = s.schedule();
       total_preemptions += static_cast<int64_t>(out.preempted.size());
       std::vector<int32_t> sampled;
@@ -222,22 +211,26 @@ TEST(Scheduler, RandomizedBatchingEqualsRunningAlone) {
           s.finish(r->id);
         }
       }
+      return !out.empty();
+    };
+    for (int t = 0; t < 400; ++t) {
+      if (next_id < 30 && std::uniform_int_distribution<int>(0, 2)(rng) == 0) {
+        const int32_t shared = std::uniform_int_distribution<int32_t>(0, 2)(rng);  // common prefixes
+        std::vector<int32_t> p = seq(shared * 100, 8);
+        const int32_t extra = std::uniform_int_distribution<int32_t>(1, 12)(rng);
+        for (int32_t k = 0; k < extra; ++k) p.push_back(std::uniform_int_distribution<int32_t>(0, 999)(rng));
+        const int32_t mn = std::uniform_int_distribution<int32_t>(1, 12)(rng);
+        if (int64_t(p.size()) + mn > int64_t(pool.num_blocks()) * 4) continue;
+        prompts[next_id] = p;
+        max_new[next_id] = mn;
+        s.add(next_id, p, mn);
+        ++next_id;
+      }
+      run_step();
       ASSERT_NO_THROW(pool.check_invariants());
     }
     for (int t = 0; t < 2000 && s.has_work(); ++t) {
-      SchedulerOutput out = s.schedule();
-      ASSERT_FALSE(out.empty()) << "scheduler stalled with work queued (trial " << trial << ")";
-      std::vector<int32_t> sampled;
-      for (const ScheduledSeq& q : out.seqs)
-        if (q.sample) sampled.push_back(fake_next(s.get(q.request_id).tokens));
-      s.update(out, sampled);
-      for (const ScheduledSeq& q : out.seqs) {
-        const Request* r = s.find(q.request_id);
-        if (r && q.sample && r->num_generated() >= r->max_new_tokens) {
-          outputs[r->id] = std::vector<int32_t>(r->tokens.begin() + r->num_prompt_tokens, r->tokens.end());
-          s.finish(r->id);
-        }
-      }
+      ASSERT_TRUE(run_step()) << "scheduler stalled with work queued (trial " << trial << ")";
     }
     EXPECT_FALSE(s.has_work());
     total_requests += static_cast<int64_t>(prompts.size());
