@@ -5,10 +5,10 @@
 # It measures; it judges nothing. Either half can be skipped; a missing pagoda binary is noted.
 #
 # Usage: bench/cpu_vs_llamacpp.sh [-m MODEL] [-t THREADS] [-p 512] [-n 128] [-r 5]
-#          [--runs K] [--max-load L] [--out FILE] [--skip-pagoda] [--skip-llamacpp]
+#          [--runs K] [--max-load L] [--max-wait S] [--out FILE] [--skip-pagoda] [--skip-llamacpp]
 #   --runs K      run each tool K times in a row (K tables) to show the spread on a shared machine
-#   --max-load L  before each run wait (up to 15 min) until the 1-minute load average is below L;
-#                 a run that starts above it is still made and says so next to its table
+#   --max-load L  before each run wait (up to --max-wait seconds, default 900) until the 1-minute
+#                 load average is below L; a run that starts above it is still made and says so
 # Env: PAGODA_BIN (default build/bin/pagoda), PAGODA_HOME (llama.cpp is built there by
 #      scripts/build_llamacpp.sh, run automatically; idempotent).
 set -euo pipefail
@@ -23,6 +23,7 @@ n_gen=128
 reps=5
 runs=1
 max_load=""
+max_wait=900
 out=""
 skip_pagoda=0
 skip_llamacpp=0
@@ -37,10 +38,11 @@ while (($#)); do
     -r) reps="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --max-load) max_load="$2"; shift 2 ;;
+    --max-wait) max_wait="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --skip-pagoda) skip_pagoda=1; shift ;;
     --skip-llamacpp) skip_llamacpp=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "cpu_vs_llamacpp: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -77,7 +79,7 @@ wait_for_low_load() {
   [ -n "$max_load" ] || return 0
   local waited=0
   while awk -v l="$(load1)" -v m="$max_load" 'BEGIN { exit !(l >= m) }'; do
-    if ((waited >= 900)); then
+    if ((waited >= max_wait)); then
       echo "(gave up waiting for load < $max_load after ${waited}s)"
       return 0
     fi
