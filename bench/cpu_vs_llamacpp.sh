@@ -42,7 +42,7 @@ while (($#)); do
     --out) out="$2"; shift 2 ;;
     --skip-pagoda) skip_pagoda=1; shift ;;
     --skip-llamacpp) skip_llamacpp=1; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "cpu_vs_llamacpp: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
