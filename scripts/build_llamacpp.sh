@@ -22,7 +22,7 @@ while (($#)); do
   case "$1" in
     --jobs) jobs="$2"; shift 2 ;;
     --print-env) print_env=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "build_llamacpp: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
