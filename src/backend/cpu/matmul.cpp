@@ -62,26 +62,45 @@ void matmul_with(const CpuKernels& kr, const WeightView& w, const float* x, int6
     act = ab;
   }
 
-  // Decode: one activation row, prepared once, then each thread streams one contiguous row range.
-  const GemvKernel* gemv = T != 1 ? nullptr
-                           : w.dtype == DType::DTYPE_Q8_0 ? &kr.gemv_q8_0
+  // Formats with a row-streaming kernel (AVX-512 GEMV) use it for every token count, so each
+  // (row, token) result is the same arithmetic whatever else is in the batch: a request's greedy
+  // output is bit-identical alone and batched. Activation rows are prepared once; for T > 1 a work
+  // item runs its rows (hot in L1) against each token of its token block.
+  const GemvKernel* gemv = w.dtype == DType::DTYPE_Q8_0   ? &kr.gemv_q8_0
                            : w.dtype == DType::DTYPE_Q4_1 ? &kr.gemv_q4_1
                                                           : nullptr;
   if (gemv && gemv->run) {
     thread_local std::vector<uint8_t> pbuf;
     const uint64_t pb = gemv->prep_bytes(K);
-    if (pbuf.size() < pb) pbuf.resize(pb);
-    gemv->prep(K, act, pbuf.data());
-    const void* prep = pbuf.data();
-    const int64_t n_chunks = std::min<int64_t>(nth, (N + kRowBlock - 1) / kRowBlock);
-    const int64_t chunk = ((N + n_chunks - 1) / n_chunks + kRowBlock - 1) / kRowBlock * kRowBlock;
+    if (pbuf.size() < pb * T) pbuf.resize(pb * T);
+    uint8_t* prep = pbuf.data();
+#pragma omp parallel for num_threads(nth) schedule(static) if (T >= 8)
+    for (int64_t t = 0; t < T; ++t) gemv->prep(K, static_cast<const char*>(act) + t * as, prep + t * pb);
+    const char* wbase = static_cast<const char*>(w.data);
+    if (T == 1) {  // decode: each thread streams one contiguous row range once
+      const int64_t n_chunks = std::min<int64_t>(nth, (N + kRowBlock - 1) / kRowBlock);
+      const int64_t chunk = ((N + n_chunks - 1) / n_chunks + kRowBlock - 1) / kRowBlock * kRowBlock;
 #pragma omp parallel for num_threads(nth) schedule(static) if (n_chunks > 1)
-    for (int64_t c = 0; c < n_chunks; ++c) {
-      const int64_t r0 = c * chunk, r1 = std::min(N, r0 + chunk);
-      if (r0 >= r1) continue;
-      gemv->run(K, static_cast<const char*>(w.data) + r0 * w.row_bytes, w.row_bytes, r1 - r0, prep, y + r0);
-      if (bias)
-        for (int64_t r = r0; r < r1; ++r) y[r] += bias[r];
+      for (int64_t c = 0; c < n_chunks; ++c) {
+        const int64_t r0 = c * chunk, r1 = std::min(N, r0 + chunk);
+        if (r0 >= r1) continue;
+        gemv->run(K, wbase + r0 * w.row_bytes, w.row_bytes, r1 - r0, prep, y + r0);
+        if (bias)
+          for (int64_t r = r0; r < r1; ++r) y[r] += bias[r];
+      }
+      return;
+    }
+    const int64_t n_rb = (N + kRowBlock - 1) / kRowBlock, n_tb = (T + kTokBlock - 1) / kTokBlock;
+    const int64_t items = n_rb * n_tb;
+#pragma omp parallel for num_threads(nth) schedule(static) if (items > 1 && nth > 1)
+    for (int64_t it = 0; it < items; ++it) {
+      const int64_t r0 = (it % n_rb) * kRowBlock, r1 = std::min(N, r0 + kRowBlock);
+      const int64_t t0 = (it / n_rb) * kTokBlock, t1 = std::min(T, t0 + kTokBlock);
+      for (int64_t t = t0; t < t1; ++t) {
+        gemv->run(K, wbase + r0 * w.row_bytes, w.row_bytes, r1 - r0, prep + t * pb, y + t * N + r0);
+        if (bias)
+          for (int64_t r = r0; r < r1; ++r) y[t * N + r] += bias[r];
+      }
     }
     return;
   }
