@@ -227,9 +227,10 @@ void bench_decode(int B, int ctx, bool memset_counters, int num_sms, std::mt1993
 
 }  // namespace
 
-// argv[1]: "all" (default), "prefill" (prefill cases only), "decode" (decode cases, then a forced
-// split-count sweep at B1 8k / 32k, op "decode-sweep"), or "ncu" (one 16k paged prefill with the
-// default key tile, for a profiler run).
+// argv[1]: "all" (default), "prefill" (prefill cases only), "decode" (a forced split-count sweep at
+// B1 8k / 32k, op "decode-sweep", whose first launch is B1 8k at 32 splits, the one gpu_session.sh
+// ncu-decode profiles; then the decode cases), or "ncu" (one 16k paged prefill with the default key
+// tile, for a profiler run).
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "all";
   int sms = 0;
@@ -241,7 +242,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "decode") {
     for (int ctx : {8192, 32768})
-      for (int s : {8, 16, 24, 32, 64}) bench_decode(1, ctx, false, sms, rng, s);
+      for (int s : {32, 8, 16, 24, 64}) bench_decode(1, ctx, false, sms, rng, s);
   }
   for (int L : {1024, 2048, 4096, 8192, 16384}) {
     if (mode == "decode") break;

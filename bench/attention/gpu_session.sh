@@ -2,9 +2,9 @@
 # One device call: GPU tests (all), compute-sanitizer on a small subset, then the benchmark
 # (Pagoda kernels + PyTorch peers + ceilings), logs under $OUT. Runs prebuilt binaries carried in
 # build-cuda/carry (made by bench/attention/build_carry.sh on the CPU machine).
-# Usage (device tool, carry $PAGODA_ATTN_BUILD/carry): bash bench/attention/gpu_session.sh [tests|bench|decode|all|ncu]...
+# Usage (device tool, carry $PAGODA_ATTN_BUILD/carry): bash bench/attention/gpu_session.sh [tests|bench|decode|all|ncu|ncu-decode]...
 # (several modes in one call run in order; decode: decode cases + forced split sweep, no peers;
-# ncu profiles one 16k paged prefill launch)
+# ncu profiles one 16k paged prefill launch, ncu-decode one B1 8k decode launch at 32 splits)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 MODES="${*:-all}"
@@ -34,6 +34,14 @@ fi
 if [[ $MODE == decode ]]; then
   timeout 120 $C/bench_attention decode > "$OUT/decode_bench.jsonl" 2> "$OUT/decode_bench.err"
   echo "decode bench rc=$?"; grep -v nograph "$OUT/decode_bench.jsonl"; tail -3 "$OUT/decode_bench.err"
+fi
+if [[ $MODE == ncu-decode ]]; then
+  timeout 240 ncu --clock-control none -k regex:flash_decode -c 1 --section SpeedOfLight \
+    --section MemoryWorkloadAnalysis --section WarpStateStats --section Occupancy --section LaunchStats \
+    --section SchedulerStats --metrics sm__cycles_active.avg,sm__cycles_elapsed.max,dram__bytes_read.sum \
+    $C/bench_attention decode > "$OUT/ncu_decode.txt" 2>&1
+  echo "ncu-decode rc=$?"
+  grep -E "Duration|Throughput|Busy|Eligible|Occupancy|Registers|Warp Cycles|Stall|cycles_active|cycles_elapsed|dram__bytes|Hit Rate|Active Warps" "$OUT/ncu_decode.txt" | head -50
 fi
 if [[ $MODE == ncu ]]; then
   timeout 240 ncu --clock-control none -k regex:flash_prefill -c 1 --section SpeedOfLight \

@@ -14,6 +14,11 @@
 #include "backend/cuda/attention_params.hpp"
 #include "backend/cuda/device_utils.cuh"
 
+// Timing probe for dev/kernels/decode_probe.cu (per-CTA timestamps); compiled out everywhere else.
+#ifndef PAGODA_DECODE_PROBE
+#define PAGODA_DECODE_PROBE(point)
+#endif
+
 namespace pagoda::cuda {
 
 template <int D>
@@ -55,6 +60,7 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   // kernel has finished; the next kernel may place its CTAs as soon as every CTA here is resident.
   dev::grid_dependency_wait();
   dev::launch_dependents();
+  PAGODA_DECODE_PROBE(0);
   const int split = blockIdx.x;
   const int row_groups = gridDim.y / p.num_kv_heads;
   const int kvh = blockIdx.y / row_groups;
@@ -81,6 +87,8 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   const int q_start = p.cu_seqlens_q[b];
   const int q_len = p.cu_seqlens_q[b + 1] - q_start;
   const int kv_len = max(p.kv_lens[b], 0);  // loaded before the first use of the loads above
+  // Rows of the partial buffers; asked for here so that the partial write does not wait on it.
+  const int64_t T_rows = int64_t(p.cu_seqlens_q[p.num_seqs]) * p.num_heads;
   const int G = p.group;
   const int rows_total = q_len * G;
   const int row0 = rg * ROWS;
@@ -159,6 +167,7 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   for (int i = 0; i < my_tiles; ++i) {
     dev::cp_async_wait<STAGES - 2>();
     __syncwarp();
+    if (i == 0) PAGODA_DECODE_PROBE(1);  // first tile of warp 0 in shared memory
     // Refill the slot this warp finished reading last iteration.
     if (i + STAGES - 1 < my_tiles) load_tile(i + STAGES - 1, (i + STAGES - 1) % STAGES);
     dev::cp_async_commit();
@@ -234,6 +243,7 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   }
   dev::cp_async_wait<0>();
   __syncthreads();  // every warp is done with its ring: the smem becomes the combine area
+  PAGODA_DECODE_PROBE(2);
 
   // Per-warp state to shared memory: o [WARPS][ROWS][D], then m, l [WARPS][ROWS].
   float* sm_o = reinterpret_cast<float*>(smem_raw);
@@ -258,7 +268,6 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
 
   const int nrows = min(ROWS, rows_total - row0);
   constexpr int C4 = D / 4;  // float4 columns per row
-  const int64_t T_rows = int64_t(p.cu_seqlens_q[p.num_seqs]) * H;
   auto out_row = [&](int r) {
     const int rho = row0 + r;
     return (int64_t(q_start) + rho / G) * H + kvh * G + rho % G;
@@ -295,6 +304,7 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
       if (c == 0) dp.partial_lse[int64_t(split) * T_rows + row] = lse2;
     }
   }
+  PAGODA_DECODE_PROBE(3);
   if (active == 1) return;
 
   // Fused merge: the last CTA of this (sequence, KV head, row group) to arrive combines every
@@ -310,6 +320,7 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   }
   __syncthreads();
   if (!s_last) return;
+  PAGODA_DECODE_PROBE(4);
   __threadfence();
   for (int idx = tid; idx < nrows * C4; idx += Tr::THREADS) {
     const int r = idx / C4, c = idx % C4;
@@ -327,20 +338,33 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
         ls[u] = __ldcg(dp.partial_lse + int64_t(sp) * T_rows + row);
         v[u] = __ldcg(reinterpret_cast<const float4*>(dp.partial_out + (int64_t(sp) * T_rows + row) * D) + c);
       }
+      // Max first, then independent weights: no serial rescale chain through the batch. The
+      // sums still run in split order, so the result does not depend on arrival order.
+      float mb = -INFINITY;
+#pragma unroll
+      for (int u = 0; u < MERGE_BATCH; ++u)
+        if (s0 + u < active) mb = fmaxf(mb, ls[u]);
+      if (mb == -INFINITY) continue;  // no split of this batch saw a key for this row
+      const float m_new = fmaxf(M, mb);
+      const float sc = exp2f(M - m_new);  // 0 while M is -inf
+      float lb = 0.0f;
+      float4 ab = make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll
       for (int u = 0; u < MERGE_BATCH; ++u) {
-        // Past the last split, or a split that saw no key for this row: no weight.
-        if (s0 + u >= active || ls[u] == -INFINITY) continue;
-        const float m_new = fmaxf(M, ls[u]);
-        const float sc = exp2f(M - m_new);  // 0 while M is -inf
-        const float wt = exp2f(ls[u] - m_new);
-        L = L * sc + wt;
-        acc.x = fmaf(wt, v[u].x, acc.x * sc);
-        acc.y = fmaf(wt, v[u].y, acc.y * sc);
-        acc.z = fmaf(wt, v[u].z, acc.z * sc);
-        acc.w = fmaf(wt, v[u].w, acc.w * sc);
-        M = m_new;
+        // Past the last split, or a split that saw no key for this row (LSE -inf): weight 0.
+        const float wt = s0 + u < active ? exp2f(ls[u] - m_new) : 0.0f;
+        lb += wt;
+        ab.x = fmaf(wt, v[u].x, ab.x);
+        ab.y = fmaf(wt, v[u].y, ab.y);
+        ab.z = fmaf(wt, v[u].z, ab.z);
+        ab.w = fmaf(wt, v[u].w, ab.w);
       }
+      L = fmaf(L, sc, lb);
+      acc.x = fmaf(acc.x, sc, ab.x);
+      acc.y = fmaf(acc.y, sc, ab.y);
+      acc.z = fmaf(acc.z, sc, ab.z);
+      acc.w = fmaf(acc.w, sc, ab.w);
+      M = m_new;
     }
     const float inv = L > 0.0f ? 1.0f / L : 0.0f;
     T* dst = static_cast<T*>(p.out) + row * D + c * 4;
@@ -348,6 +372,7 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
         make_uint2(dev::pack2<T>(acc.x * inv, acc.y * inv), dev::pack2<T>(acc.z * inv, acc.w * inv));
     if (c == 0 && p.lse != nullptr) p.lse[row] = L > 0.0f ? (M + log2f(L)) * dev::LN2 : -INFINITY;
   }
+  PAGODA_DECODE_PROBE(5);
 }
 
 }  // namespace pagoda::cuda

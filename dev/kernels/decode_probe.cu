@@ -1,0 +1,144 @@
+// Timeline probe for the split-KV decode kernel (flash_decode.cuh) at B1 8k, Hkv 8, D 128, bf16,
+// P 16 shuffled pages, 32 splits: thread 0 of every CTA stamps %globaltimer at the probe points
+// (0 start, 1 first tile of warp 0 landed, 2 main loop done, 3 partial written, 4 merge CTA chosen,
+// 5 merge done) and its SM id. Prints the timeline of one launch over a cold KV copy.
+// Build (here): nvcc -std=c++17 -O3 -arch=sm_90a -Isrc dev/kernels/decode_probe.cu -o build-attn4/carry/decode_probe
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+#include <random>
+#include <vector>
+
+__device__ unsigned long long* g_probe;
+__device__ __forceinline__ void probe(int pt) {
+  if (threadIdx.x != 0) return;
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  unsigned sm;
+  asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+  const int cta = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
+  g_probe[cta * 8 + pt] = t;
+  g_probe[cta * 8 + 7] = sm;
+}
+#define PAGODA_DECODE_PROBE(pt) probe(pt)
+#include "backend/cuda/flash_decode.cuh"
+
+using namespace pagoda::cuda;
+
+int main() {
+  const int P = 16, HKV = 8, H = 32, D = 128, CTX = 8192, SPLITS = 32, COPIES = 6;
+  const int pages = CTX / P;
+  const size_t kv_elems = size_t(pages) * P * HKV * D;
+  std::mt19937 rng(7);
+  std::vector<int32_t> bt(pages);
+  std::iota(bt.begin(), bt.end(), 0);
+  std::shuffle(bt.begin(), bt.end(), rng);
+  std::vector<__nv_bfloat16> hk(kv_elems);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  for (auto& x : hk) x = __float2bfloat16(u(rng));
+  std::vector<void*> ks(COPIES), vs(COPIES);
+  for (int c = 0; c < COPIES; ++c) {
+    cudaMalloc(&ks[c], kv_elems * 2);
+    cudaMalloc(&vs[c], kv_elems * 2);
+    cudaMemcpy(ks[c], hk.data(), kv_elems * 2, cudaMemcpyHostToDevice);
+    cudaMemcpy(vs[c], hk.data(), kv_elems * 2, cudaMemcpyHostToDevice);
+  }
+  std::vector<__nv_bfloat16> hq(H * D);
+  for (auto& x : hq) x = __float2bfloat16(u(rng));
+  void *q, *out, *d_bt, *cu, *kvl, *part, *plse, *ctr, *pr;
+  cudaMalloc(&q, H * D * 2);
+  cudaMemcpy(q, hq.data(), H * D * 2, cudaMemcpyHostToDevice);
+  cudaMalloc(&out, H * D * 2);
+  cudaMalloc(&d_bt, pages * 4);
+  cudaMemcpy(d_bt, bt.data(), pages * 4, cudaMemcpyHostToDevice);
+  int hcu[2] = {0, 1}, hkvl[1] = {CTX};
+  cudaMalloc(&cu, 8);
+  cudaMemcpy(cu, hcu, 8, cudaMemcpyHostToDevice);
+  cudaMalloc(&kvl, 4);
+  cudaMemcpy(kvl, hkvl, 4, cudaMemcpyHostToDevice);
+  cudaMalloc(&part, size_t(SPLITS) * H * D * 4);
+  cudaMalloc(&plse, size_t(SPLITS) * H * 4);
+  cudaMalloc(&ctr, 256);
+  cudaMemset(ctr, 0, 256);
+  const int NCTA = SPLITS * HKV;
+  cudaMalloc(&pr, NCTA * 8 * 8);
+  cudaMemcpyToSymbol(g_probe, &pr, sizeof(pr));
+
+  DecodeParams dp;
+  AttentionParams& p = dp.attn;
+  p.q = q;
+  p.out = out;
+  p.cu_seqlens_q = static_cast<int32_t*>(cu);
+  p.kv_lens = static_cast<int32_t*>(kvl);
+  p.block_table = static_cast<int32_t*>(d_bt);
+  p.num_seqs = 1;
+  p.max_pages = pages;
+  p.num_heads = H;
+  p.num_kv_heads = HKV;
+  p.group = H / HKV;
+  p.page_size = P;
+  p.scale_log2 = 1.4426950408889634f / sqrtf(float(D));
+  dp.num_splits = SPLITS;
+  dp.split_tokens = CTX / SPLITS;
+  dp.partial_out = static_cast<float*>(part);
+  dp.partial_lse = static_cast<float*>(plse);
+  dp.counters = static_cast<int32_t*>(ctr);
+  using Tr = DecodeTraits<D>;
+  auto kernel = flash_decode_kernel<__nv_bfloat16, D>;
+  cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::SMEM_BYTES);
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  float ms = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    for (int c = 0; c < COPIES; ++c) {
+      p.k = ks[c];
+      p.v = vs[c];
+      cudaMemset(pr, 0, NCTA * 64);
+      cudaEventRecord(e0);
+      kernel<<<dim3(SPLITS, HKV, 1), Tr::THREADS, Tr::SMEM_BYTES>>>(dp);
+      cudaEventRecord(e1);
+      cudaEventSynchronize(e1);
+      cudaEventElapsedTime(&ms, e0, e1);
+    }
+  }
+  printf("last launch: %s, event time %.2f us (plain launch, cold copy)\n", cudaGetErrorString(cudaGetLastError()),
+         ms * 1e3);
+  std::vector<unsigned long long> h(NCTA * 8);
+  cudaMemcpy(h.data(), pr, h.size() * 8, cudaMemcpyDeviceToHost);
+  unsigned long long t0 = ~0ull;
+  for (int i = 0; i < NCTA; ++i) t0 = std::min(t0, h[i * 8]);
+  auto stats = [&](int pt, const char* name) {
+    std::vector<double> v;
+    for (int i = 0; i < NCTA; ++i)
+      if (h[i * 8 + pt]) v.push_back(double(h[i * 8 + pt] - t0) * 1e-3);
+    if (v.empty()) return;
+    std::sort(v.begin(), v.end());
+    printf("%-28s n=%3zu  min %6.2f  p10 %6.2f  median %6.2f  p90 %6.2f  max %6.2f us\n", name, v.size(), v[0],
+           v[v.size() / 10], v[v.size() / 2], v[v.size() * 9 / 10], v.back());
+  };
+  stats(0, "0 CTA start");
+  stats(1, "1 first tile landed (w0)");
+  stats(2, "2 main loop done");
+  stats(3, "3 partial written");
+  stats(4, "4 merge CTA chosen");
+  stats(5, "5 merge done");
+  std::vector<double> gap;
+  for (int i = 0; i < NCTA; ++i) gap.push_back(double(h[i * 8 + 1] - h[i * 8]) * 1e-3);
+  std::sort(gap.begin(), gap.end());
+  printf("start -> first tile: median %.2f max %.2f us\n", gap[NCTA / 2], gap.back());
+  std::vector<int> per_sm(256, 0);
+  for (int i = 0; i < NCTA; ++i) per_sm[h[i * 8 + 7] % 256]++;
+  int used = 0, two = 0;
+  for (int c : per_sm) used += c > 0, two += c > 1;
+  printf("SMs used %d, with 2+ CTAs %d\n", used, two);
+  // globaltimer granularity: distinct start stamps
+  std::vector<unsigned long long> st;
+  for (int i = 0; i < NCTA; ++i) st.push_back(h[i * 8]);
+  std::sort(st.begin(), st.end());
+  printf("distinct start stamps %zu of %d\n", size_t(std::unique(st.begin(), st.end()) - st.begin()), NCTA);
+  return 0;
+}
