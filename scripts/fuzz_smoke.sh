@@ -14,10 +14,11 @@ export CC="${CC:-clang}" CXX="${CXX:-clang++}"
 mkdir -p "$build"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPAGODA_FUZZ=ON -DPAGODA_TESTS=OFF \
   -DPAGODA_CUDA=OFF >"$build/configure.log" 2>&1 || { cat "$build/configure.log"; exit 1; }
-cmake --build "$build" --target fuzz_gguf fuzz_safetensors -j "$jobs"
+targets=(gguf safetensors chat_template tokenizer_json)
+cmake --build "$build" $(printf -- '--target fuzz_%s ' "${targets[@]}") -j "$jobs"
 
 status=0
-for target in gguf safetensors; do
+for target in "${targets[@]}"; do
   # libFuzzer adds what it finds to the first corpus dir; keep the committed seeds read-only.
   work="$build/fuzz-corpus/$target"
   artifacts="$build/fuzz-artifacts/$target/"

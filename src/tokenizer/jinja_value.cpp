@@ -11,6 +11,8 @@
 
 namespace pagoda::jinja {
 
+size_t Dict::size() const { return entries_.size(); }
+
 const Value* Dict::find(std::string_view key) const {
   auto it = index_.find(std::string(key));
   return it == index_.end() ? nullptr : &entries_[it->second].second;

@@ -38,7 +38,7 @@ class Dict {
  public:
   const Value* find(std::string_view key) const;
   void set(const std::string& key, Value v);
-  size_t size() const { return entries_.size(); }
+  size_t size() const;  // defined out of line: Value is still incomplete here (clang checks)
   const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
 
  private:

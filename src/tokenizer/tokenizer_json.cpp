@@ -54,6 +54,16 @@ std::string regex_quote(const std::string& s) {
   return out;
 }
 
+// A token id: an integer that fits (nlohmann's own conversion of a float or huge unsigned is UB).
+int64_t json_id(const json& v, const std::string& path) {
+  PAGODA_CHECK(v.is_number_integer(), "{}: token id {} is not an integer", path, v.dump());
+  if (v.is_number_unsigned()) {
+    PAGODA_CHECK(v.get<uint64_t>() < (uint64_t{1} << 31), "{}: token id {} out of range", path, v.dump());
+    return static_cast<int64_t>(v.get<uint64_t>());
+  }
+  return v.get<int64_t>();
+}
+
 struct JsonLoader {
   const std::string& path;
   TokenizerSpec& spec;
@@ -128,7 +138,7 @@ struct JsonLoader {
       const json& st = p.at("special_tokens");
       PAGODA_CHECK(st.contains(name) && st[name].at("ids").size() == 1,
                    "{}: post-processor special token '{}' is not a single id", path, name);
-      const int64_t id = st[name]["ids"][0].get<int64_t>();
+      const int64_t id = json_id(st[name]["ids"][0], path);
       PAGODA_CHECK(id >= 0 && id < static_cast<int64_t>(tokens.size()), "{}: BOS id {} out of range", path, id);
       spec.bos_id = static_cast<int32_t>(id);
       spec.add_bos = true;
@@ -164,22 +174,22 @@ std::unique_ptr<Tokenizer> Tokenizer::from_tokenizer_json(const std::string& pat
     // Tokens by id: the model's vocabulary, then added tokens (which may extend it).
     const json& vocab = model.at("vocab");
     int64_t max_id = -1;
-    for (const auto& [text, id] : vocab.items()) max_id = std::max<int64_t>(max_id, id.get<int64_t>());
+    for (const auto& [text, id] : vocab.items()) max_id = std::max<int64_t>(max_id, json_id(id, path));
     const json added = j.value("added_tokens", json::array());
-    for (const json& a : added) max_id = std::max<int64_t>(max_id, a.at("id").get<int64_t>());
+    for (const json& a : added) max_id = std::max<int64_t>(max_id, json_id(a.at("id"), path));
     PAGODA_CHECK(max_id >= 0 && max_id < (int64_t{1} << 24), "{}: vocabulary ids out of range", path);
     spec.tokens.assign(static_cast<size_t>(max_id) + 1, "");
     spec.types.assign(spec.tokens.size(), TokenType::TOKEN_TYPE_UNUSED);
     spec.byte_fallback = bool_or(model, "byte_fallback", false);
     for (const auto& [text, id] : vocab.items()) {
-      const int64_t i = id.get<int64_t>();
+      const int64_t i = json_id(id, path);
       PAGODA_CHECK(i >= 0, "{}: negative token id", path);
       spec.tokens[i] = text;
       const bool byte = spec.byte_fallback && text.size() == 6 && text.rfind("<0x", 0) == 0 && text[5] == '>';
       spec.types[i] = byte ? TokenType::TOKEN_TYPE_BYTE : TokenType::TOKEN_TYPE_NORMAL;
     }
     for (const json& a : added) {
-      const int64_t i = a.at("id").get<int64_t>();
+      const int64_t i = json_id(a.at("id"), path);
       PAGODA_CHECK(i >= 0, "{}: negative added token id", path);
       spec.tokens[i] = a.at("content").get<std::string>();
       spec.types[i] = bool_or(a, "special", false) ? TokenType::TOKEN_TYPE_CONTROL : TokenType::TOKEN_TYPE_USER_DEFINED;
