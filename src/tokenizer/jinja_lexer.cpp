@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/error.hpp"
+#include "tokenizer/utf8.hpp"
 
 namespace pagoda::jinja {
 
@@ -18,23 +19,6 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_name_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool is_name_char(char c) { return is_name_start(c) || is_digit(c); }
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 class Lexer {
  public:
@@ -327,7 +311,7 @@ class Lexer {
           }
           if (cp > 0x10FFFF) error_at(pos_ - 2, "escape out of Unicode range in string literal");
           pos_ += n;
-          append_utf8(out, cp);
+          utf8_append(out, cp);
           break;
         }
         default:
@@ -335,7 +319,7 @@ class Lexer {
             uint32_t cp = static_cast<uint32_t>(e - '0');
             for (int k = 0; k < 2 && pos_ < src_.size() && src_[pos_] >= '0' && src_[pos_] <= '7'; ++k)
               cp = cp * 8 + static_cast<uint32_t>(src_[pos_++] - '0');
-            append_utf8(out, cp);
+            utf8_append(out, cp);
           } else {
             out += '\\';
             out += e;
