@@ -4,6 +4,8 @@
 
 #include "cli/cli_common.hpp"
 #include "core/error.hpp"
+#include "io/model_config.hpp"
+#include "model/model_cuda.hpp"
 #include "runtime/engine.hpp"
 #include "server/engine_loop.hpp"
 #include "server/http_server.hpp"
@@ -19,13 +21,33 @@ struct ServeOptions {
   int32_t max_num_batched_tokens = 512;
   int32_t max_queue = 256;
   bool no_prefix_caching = false;
+  std::string config;  // --device cuda --random-weights: HF config.json of the shape to serve
+  bool random_weights = false;
 };
+
+// A GPU model of `config`'s shape with random weights (as `pagoda bench --device cuda` builds
+// it): no files and no tokenizer, so clients send token-id prompts. The KV cache takes all that
+// --gpu-memory-fraction allows; --ctx stays the per-request limit.
+LoadedModel load_random_gpu(const ModelOptions& o, const std::string& config_path) {
+  PAGODA_CHECK(o.device == "cuda", "--random-weights needs --device cuda");
+  PAGODA_CHECK(!config_path.empty(), "--random-weights needs --config CONFIG.json");
+  PAGODA_CHECK(o.model.empty(), "--random-weights and --model exclude each other");
+  KvCacheOptions kv;
+  kv.page_size = o.page_size;
+  kv.max_tokens = 0;
+  GpuOptions gpu;
+  gpu.dtype = o.dtype;
+  gpu.memory_fraction = o.gpu_memory_fraction;
+  LoadedModel lm;
+  lm.model = model_cuda_create_random(model_config_from_hf_json(config_path), kv, gpu);
+  return lm;
+}
 
 std::string default_served_name(const std::string& path) {
   std::filesystem::path p(path);
   while (!p.empty() && p.filename().empty()) p = p.parent_path();  // "dir/" names the folder
   std::string name = p.filename().string();
-  if (p.extension() == ".gguf") name = p.stem().string();
+  if (p.extension() == ".gguf" || p.extension() == ".json") name = p.stem().string();
   return name.empty() ? std::string("model") : name;
 }
 }  // namespace
@@ -42,6 +64,8 @@ Runner register_serve(CLI::App& app) {
   sub->add_option("--max-num-batched-tokens", o->max_num_batched_tokens, "tokens per engine step (chunked prefill budget)")
       ->check(CLI::Range(1, 1 << 20));
   sub->add_option("--max-queue", o->max_queue, "sequences waiting beyond the running batch before 429")->check(CLI::Range(0, 1 << 20));
+  sub->add_option("--config", o->config, "--device cuda --random-weights: HF config.json of the shape to serve");
+  sub->add_flag("--random-weights", o->random_weights, "--device cuda: random weights of --config's shape (token-id prompts)");
   sub->add_flag("--no-prefix-caching", o->no_prefix_caching, "do not reuse KV blocks of earlier prompts");
   sub->add_option("--http-threads", o->http.threads, "HTTP I/O threads")->check(CLI::Range(1, 64));
   sub->add_option("--max-body-bytes", o->http.max_body_bytes, "largest request body accepted (413 beyond)")
@@ -49,10 +73,18 @@ Runner register_serve(CLI::App& app) {
   sub->add_option("--request-timeout", o->http.request_timeout_s, "seconds a client has to send a whole request")
       ->check(CLI::Range(0.05, 3600.0));
   return [o] {
-    const std::string path = o->model.model.empty() ? default_model_ensure(true) : o->model.model;
     ModelOptions mo = o->model;
-    mo.model = path;
-    LoadedModel lm = load_from_options(mo);
+    std::string path;
+    LoadedModel lm;
+    if (o->random_weights) {
+      path = o->config;
+      lm = load_random_gpu(mo, o->config);
+    } else {
+      PAGODA_CHECK(o->config.empty(), "--config goes with --random-weights");
+      path = o->model.model.empty() ? default_model_ensure(true) : o->model.model;
+      mo.model = path;
+      lm = load_from_options(mo);
+    }
 
     server::ApiContext ctx;
     ctx.model = &lm;

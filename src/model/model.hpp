@@ -24,6 +24,13 @@ class Model {
   virtual const ModelConfig& config() const = 0;
   // logits [logit_rows.size(), V]
   virtual void forward(const ForwardBatch& batch, float* logits) = 0;
+  // Optional: the same step, sampling argmax (lowest id on ties) on the model's device so that
+  // only ids [logit_rows] cross to the caller. Returns false, having done nothing, when unsupported.
+  virtual bool try_forward_greedy(const ForwardBatch& batch, int32_t* ids) {
+    (void)batch;
+    (void)ids;
+    return false;
+  }
   virtual int32_t page_size() const = 0;
   virtual int64_t num_pages() const = 0;
   virtual uint64_t kv_cache_bytes() const = 0;

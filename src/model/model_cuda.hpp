@@ -33,6 +33,10 @@ class ModelCuda : public Model {
   // Same step as forward(), but samples greedily on the device: ids [logit_rows] is all that
   // crosses to the host.
   virtual void forward_greedy(const ForwardBatch& batch, int32_t* ids) = 0;
+  bool try_forward_greedy(const ForwardBatch& batch, int32_t* ids) override {
+    forward_greedy(batch, ids);
+    return true;
+  }
   // Per-op-family CUDA-event timing (disables graphs while on); report() sums since the last reset.
   virtual void profile_enable(bool on) = 0;
   virtual std::string profile_report(double peak_bandwidth_gbs, double peak_tflops) = 0;

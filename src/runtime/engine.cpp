@@ -31,6 +31,12 @@ SampledLogprobs logprobs_of(std::span<const float> raw, int32_t chosen, int32_t 
   return out;
 }
 
+// Sampler::sample would reduce to argmax of the raw logits: temperature 0 and no penalty.
+bool is_plain_greedy(const SamplingParams& p) {
+  const bool repetition = p.repetition_penalty != 1.0f && p.penalty_last_n > 0;
+  return p.temperature <= 0.0f && !repetition && p.presence_penalty == 0.0f && p.frequency_penalty == 0.0f;
+}
+
 uint64_t pick_hash_key(uint64_t k) {
   if (k != 0) return k;
   std::random_device rd;
@@ -104,8 +110,21 @@ std::vector<EngineEvent> Engine::step() {
   for (const auto& c : out.copies) model_.kv_copy_page(c.src, c.dst);
   build_batch(out);
   const size_t V = static_cast<size_t>(model_.config().vocab_size);
-  logits_.resize(batch_.logit_rows.size() * V);
-  model_.forward(batch_, logits_.data());
+  // Plain greedy everywhere (no penalties, no logprobs): the argmax needs no host logits, so a
+  // model that samples on its device skips the [B, V] copy. Greedy samplers use no RNG state, so
+  // skipping sample() below leaves every sampler as it would have been.
+  bool all_greedy = !batch_.logit_rows.empty();
+  for (const ScheduledSeq& s : out.seqs) {
+    if (!s.sample) continue;
+    const Live& live = live_.at(s.request_id);
+    if (!is_plain_greedy(live.sampler.params()) || live.options.logprobs) all_greedy = false;
+  }
+  greedy_ids_.resize(batch_.logit_rows.size());
+  const bool on_device = all_greedy && model_.try_forward_greedy(batch_, greedy_ids_.data());
+  if (!on_device) {
+    logits_.resize(batch_.logit_rows.size() * V);
+    model_.forward(batch_, logits_.data());
+  }
 
   std::vector<int32_t> sampled;
   std::vector<uint64_t> sampled_ids;
@@ -115,6 +134,11 @@ std::vector<EngineEvent> Engine::step() {
     if (!s.sample) continue;
     const Request& r = scheduler_.get(s.request_id);
     Live& live = live_.at(s.request_id);
+    if (on_device) {
+      sampled.push_back(greedy_ids_[row++]);
+      sampled_ids.push_back(s.request_id);
+      continue;
+    }
     std::span<float> l(logits_.data() + row * V, V);
     ++row;
     if (live.options.logprobs) raw_row_.assign(l.begin(), l.end());  // sample() edits l in place
@@ -168,6 +192,13 @@ EngineStats Engine::stats() const {
   s.waiting = scheduler_.num_waiting();
   s.kv_blocks_total = pool_.num_blocks();
   s.kv_blocks_in_use = pool_.num_in_use();
+  s.page_size = model_.page_size();
+  for (const auto& [id, live] : live_) {
+    const Request* r = scheduler_.find(id);
+    if (!r || r->state != RequestState::REQUEST_STATE_RUNNING) continue;
+    s.kv_running_blocks += static_cast<int64_t>(r->blocks.size());
+    s.kv_running_tokens += r->num_computed_tokens;
+  }
   s.prefix_queries = pool_.queries();
   s.prefix_hits = pool_.hits();
   s.steps = steps_;

@@ -61,6 +61,11 @@ struct EngineStats {
   int32_t waiting = 0;
   int32_t kv_blocks_total = 0;
   int32_t kv_blocks_in_use = 0;
+  // Running sequences only: the blocks in their tables and the tokens whose K/V those blocks hold
+  // (1 - tokens / (blocks * page_size) is the slack in their last pages).
+  int64_t kv_running_blocks = 0;
+  int64_t kv_running_tokens = 0;
+  int32_t page_size = 0;
   uint64_t prefix_queries = 0;
   uint64_t prefix_hits = 0;
   uint64_t steps = 0;
@@ -97,6 +102,7 @@ class Engine {
   std::map<uint64_t, Live> live_;
   ForwardBatch batch_;
   std::vector<float> logits_;
+  std::vector<int32_t> greedy_ids_;  // [logit_rows] when the model sampled argmax on its device
   std::vector<float> raw_row_;  // an unmodified copy of one logits row, for logprobs
   uint64_t steps_ = 0, preemptions_ = 0;
 };

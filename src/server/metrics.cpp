@@ -86,6 +86,9 @@ std::string Metrics::render() const {
         stats_.waiting + queued_);
   gauge(out, "pagoda_kv_blocks_in_use", "KV cache blocks held by live sequences.", stats_.kv_blocks_in_use);
   gauge(out, "pagoda_kv_blocks_total", "KV cache blocks in the pool.", stats_.kv_blocks_total);
+  gauge(out, "pagoda_kv_running_blocks", "KV blocks in the tables of running sequences.", static_cast<double>(stats_.kv_running_blocks));
+  gauge(out, "pagoda_kv_running_tokens", "Tokens whose K/V the running sequences' blocks hold.", static_cast<double>(stats_.kv_running_tokens));
+  gauge(out, "pagoda_kv_page_size", "Tokens per KV block.", stats_.page_size);
   gauge(out, "pagoda_kv_cache_usage_ratio", "Fraction of KV cache blocks in use (0..1).",
         stats_.kv_blocks_total ? static_cast<double>(stats_.kv_blocks_in_use) / stats_.kv_blocks_total : 0.0);
   counter(out, "pagoda_prefix_cache_queries_total", "Prompt blocks looked up in the prefix cache.", stats_.prefix_queries);
