@@ -25,6 +25,14 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
   std::shared_ptr<const ModelSource> src = ModelSource::open(path);
   lm.source = src;
   lm.tokenizer = load_tokenizer(*src);
+  if (lm.tokenizer) {
+    const std::string& own = lm.tokenizer->chat_template();
+    try {
+      lm.chat_template = std::make_shared<const ChatTemplate>(own.empty() ? std::string(kChatMlTemplate) : own);
+    } catch (const Error& e) {
+      lm.chat_template_error = fmt::format("{}: the model's chat template cannot be used: {}", path, e.what());
+    }
+  }
   if (options.device == "cpu") {
     lm.model = model_cpu_create(src, options.kv);
   } else if (options.device == "cuda") {
@@ -42,13 +50,12 @@ const Tokenizer& LoadedModel::require_tokenizer() const {
 
 std::string LoadedModel::render_chat(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
   const Tokenizer& tok = require_tokenizer();
-  const std::string& own = tok.chat_template();
-  ChatTemplate tmpl(own.empty() ? std::string(kChatMlTemplate) : own);
+  PAGODA_CHECK(chat_template != nullptr, "{}", chat_template_error);
   ChatTemplateOptions opt;
   opt.add_generation_prompt = add_generation_prompt;
   if (tok.bos_id() >= 0) opt.bos_token = tok.token_bytes(tok.bos_id());
   if (tok.eos_id() >= 0) opt.eos_token = tok.token_bytes(tok.eos_id());
-  return tmpl.render(messages, opt);
+  return chat_template->render(messages, opt);
 }
 
 }  // namespace pagoda

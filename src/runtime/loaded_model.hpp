@@ -24,6 +24,11 @@ struct LoadedModel {
   std::shared_ptr<const ModelSource> source;
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tokenizer;  // null when the model has no tokenizer
+  // The model's chat template (ChatML when it has none), parsed once at load so that every chat
+  // request only renders. A template that fails to parse is kept as its error: the model still
+  // loads and serves plain completions; chat requests get the message.
+  std::shared_ptr<const ChatTemplate> chat_template;
+  std::string chat_template_error;
 
   const Tokenizer& require_tokenizer() const;
   // Renders a conversation with the model's own chat template (ChatML when it has none).
