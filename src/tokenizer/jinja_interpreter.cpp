@@ -342,6 +342,19 @@ Interpreter::Flow Interpreter::exec_body(const Body& body, std::string& out) {
   return Flow::FLOW_NORMAL;
 }
 
+Value Interpreter::render_filtered_body(const Stmt& s) {
+  std::string buf;
+  exec_body(s.body, buf);
+  Value v = Value::string(std::move(buf));
+  for (const ExprPtr& f : s.filters) {
+    CallArgs args;
+    eval_args(*f, 1, args);
+    mark(f->line, f->col);
+    v = builtin_filter(*this, f->name, v, args);
+  }
+  return v;
+}
+
 void Interpreter::exec_set(const Stmt& s, const Value& v) {
   if (!s.attr.empty()) {
     Value ns = lookup(s.targets[0]);
@@ -377,32 +390,8 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, std::string& out) {
       break;
     case StmtKind::STMT_KIND_FOR: exec_for(s, out); break;
     case StmtKind::STMT_KIND_SET: exec_set(s, eval(*s.expr)); break;
-    case StmtKind::STMT_KIND_SET_BLOCK: {
-      std::string buf;
-      exec_body(s.body, buf);
-      Value v = Value::string(std::move(buf));
-      for (const ExprPtr& f : s.filters) {
-        CallArgs args;
-        eval_args(*f, 1, args);
-        mark(f->line, f->col);
-        v = builtin_filter(*this, f->name, v, args);
-      }
-      exec_set(s, v);
-      break;
-    }
-    case StmtKind::STMT_KIND_FILTER_BLOCK: {
-      std::string buf;
-      exec_body(s.body, buf);
-      Value v = Value::string(std::move(buf));
-      for (const ExprPtr& f : s.filters) {
-        CallArgs args;
-        eval_args(*f, 1, args);
-        mark(f->line, f->col);
-        v = builtin_filter(*this, f->name, v, args);
-      }
-      write(out, value_to_str(v));
-      break;
-    }
+    case StmtKind::STMT_KIND_SET_BLOCK: exec_set(s, render_filtered_body(s)); break;
+    case StmtKind::STMT_KIND_FILTER_BLOCK: write(out, value_to_str(render_filtered_body(s))); break;
     case StmtKind::STMT_KIND_MACRO: assign(s.name, make_macro(s)); break;
     case StmtKind::STMT_KIND_CALL_BLOCK: {
       const Expr& call_expr = *s.expr;

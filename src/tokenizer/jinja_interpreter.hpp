@@ -50,6 +50,9 @@ class Interpreter {
   void exec_for(const Stmt& s, std::string& out);
   Value make_loop(const std::vector<Value>& items, int64_t k);
   void exec_set(const Stmt& s, const Value& v);
+  // Renders a block's body to a string and pipes it through the block's filters ({% set x %},
+  // {% filter %}).
+  Value render_filtered_body(const Stmt& s);
   Value make_macro(const Stmt& s);
   Value eval(const Expr& e);
   Value eval_binary(const Expr& e);
