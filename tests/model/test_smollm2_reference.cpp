@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/tensor_read.hpp"
 #include "common/test_paths.hpp"
 #include "io/model_source.hpp"
 #include "io/safetensors.hpp"
@@ -21,12 +22,7 @@ namespace {
 
 template <typename T>
 std::vector<T> read(const SafetensorsFile& f, const std::string& name) {
-  const TensorDesc* t = f.find(name);
-  EXPECT_NE(t, nullptr) << name;
-  if (!t) return {};
-  std::vector<T> v(static_cast<size_t>(t->numel()));
-  std::memcpy(v.data(), t->data.data(), v.size() * sizeof(T));
-  return v;
+  return test::tensor_read<T>(f, name);
 }
 
 class SmolLM2Reference : public ::testing::Test {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/tensor_read.hpp"
 #include "common/test_paths.hpp"
 #include <fmt/format.h>
 
@@ -23,20 +24,8 @@ std::string tiny_dir() { return test::fixtures_dir() + "/tiny-llama-gqa"; }
 
 struct Golden {
   std::unique_ptr<SafetensorsFile> file;
-  std::vector<int32_t> ints(const std::string& name) const {
-    const TensorDesc* t = file->find(name);
-    EXPECT_NE(t, nullptr) << name;
-    std::vector<int32_t> v(static_cast<size_t>(t->numel()));
-    std::memcpy(v.data(), t->data.data(), v.size() * 4);
-    return v;
-  }
-  std::vector<float> floats(const std::string& name) const {
-    const TensorDesc* t = file->find(name);
-    EXPECT_NE(t, nullptr) << name;
-    std::vector<float> v(static_cast<size_t>(t->numel()));
-    std::memcpy(v.data(), t->data.data(), v.size() * 4);
-    return v;
-  }
+  std::vector<int32_t> ints(const std::string& name) const { return test::tensor_read<int32_t>(*file, name); }
+  std::vector<float> floats(const std::string& name) const { return test::tensor_read<float>(*file, name); }
 };
 
 Golden golden() { return {SafetensorsFile::open(tiny_dir() + "/golden.safetensors")}; }
