@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backend/cuda/attention.hpp"
+#include "backend/cuda/flash_prefill_sm90.hpp"
 #include "core/dtype.hpp"
 
 namespace {
@@ -114,6 +115,19 @@ double time_graph_us(int copies, int reps, F&& body, double* eager_us = nullptr)
 
 constexpr int H = 32, HKV = 8, D = 128;
 
+// Names the forced prefill kernel in the impl field; "" is the default dispatch (on a compute 9.0
+// device with an sm_90a build: the sm_90a kernel; -bn64 is then the mma.sync kernel it replaced).
+const char* key_tile_suffix(int key_tile) {
+  switch (key_tile) {
+    case 0: return "";
+    case 32: return "-bn32";
+    case 64: return "-bn64";
+    case pagoda::cuda::PREFILL_SM90_KEY_TILE: return "-sm90";
+    case pagoda::cuda::PREFILL_SM90_KEY_TILE_SERIAL: return "-sm90serial";
+    default: return "-unknown";
+  }
+}
+
 void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng) {
   const int total = 16384, B = total / L;
   const int P = paged ? 16 : L;  // contiguous = trivial page table (P = L, block_table[b] = b)
@@ -145,7 +159,7 @@ void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng) {
   });
   const double flops = 4.0 * double(L) * L * D * H / 2.0 * B;
   std::printf("{\"op\":\"prefill\",\"impl\":\"pagoda-%s%s\",\"seq\":%d,\"batch\":%d,\"us\":%.2f,\"tflops\":%.1f}\n",
-              paged ? "paged16" : "contig", key_tile ? (key_tile == 32 ? "-bn32" : "-bn64") : "", L, B, us,
+              paged ? "paged16" : "contig", key_tile_suffix(key_tile), L, B, us,
               flops / us * 1e-6);
   for (void* p : {(void*)q, (void*)k, (void*)v, (void*)o, (void*)lse, (void*)bt.cu_q, (void*)bt.kv_lens, (void*)bt.bt})
     cudaFree(p);
@@ -250,6 +264,8 @@ int main(int argc, char** argv) {
     bench_prefill(L, true, 0, rng);
     bench_prefill(L, true, 32, rng);
     bench_prefill(L, true, 64, rng);
+    if (pagoda::cuda::prefill_sm90_available(pagoda::DType::DTYPE_BF16, D))
+      bench_prefill(L, true, pagoda::cuda::PREFILL_SM90_KEY_TILE_SERIAL, rng);
   }
   if (mode == "prefill") return 0;
   const int cases[][2] = {{1, 8192}, {1, 32768}, {1, 131072}, {16, 8192}, {64, 4096}, {128, 2048}};

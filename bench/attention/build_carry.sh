@@ -17,11 +17,20 @@ for f in flash_prefill flash_decode kv_append; do
   pids+=($!)
   if (( ${#pids[@]} >= 2 )); then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
 done
+# The Hopper prefill kernel: sm_90a code only (its body is empty for other targets).
+S90=src/backend/cuda/flash_prefill_sm90
+if ! [[ $O/flash_prefill_sm90.o -nt $S90.cu && $O/flash_prefill_sm90.o -nt $S90.cuh && $O/flash_prefill_sm90.o -nt $S90.hpp &&
+        $O/flash_prefill_sm90.o -nt src/backend/cuda/wgmma_sm90.cuh ]]; then
+  nvcc -std=c++17 -O3 -lineinfo --expt-relaxed-constexpr -Isrc -DPAGODA_CUDA_SM90A=1 \
+    -gencode arch=compute_90a,code=sm_90a -Xptxas -v -c $S90.cu -o $O/flash_prefill_sm90.o 2> $O/flash_prefill_sm90.ptxas.txt &
+  pids+=($!)
+fi
 for p in "${pids[@]}"; do wait "$p"; done
+grep -iE "warn|error" $O/flash_prefill_sm90.ptxas.txt || true
 CXX="g++ -O2 -std=c++20 -Isrc -Itests -I/usr/local/cuda/include -fopenmp"
 $CXX -c src/backend/cuda/attention.cpp -o $O/attention.o
 $CXX -c src/core/dtype.cpp -o $O/dtype.o
-LIBS="$O/attention.o $O/flash_prefill.o $O/flash_decode.o $O/kv_append.o $O/dtype.o -L/usr/local/cuda/lib64 -lcudart -lfmt"
+LIBS="$O/attention.o $O/flash_prefill.o $O/flash_prefill_sm90.o $O/flash_decode.o $O/kv_append.o $O/dtype.o -L/usr/local/cuda/lib64 -lcudart -lfmt"
 $CXX -DPAGODA_FIXTURES_DIR='"tests/fixtures"' tests/backend_cuda/test_attention_cuda.cpp $LIBS -lgtest_main -lgtest -lpthread \
   -o $B/carry/test_backend_cuda
 $CXX bench/attention/bench_attention.cpp $LIBS -o $B/carry/bench_attention

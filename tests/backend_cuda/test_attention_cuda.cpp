@@ -7,6 +7,7 @@
 #include <string>
 
 #include "backend/cuda/attention.hpp"
+#include "backend/cuda/flash_prefill_sm90.hpp"
 #include "backend_cuda/attention_fixture.hpp"
 #include "core/error.hpp"
 
@@ -195,6 +196,92 @@ TEST(CudaAttention, PrefillContiguousEqualsPaged) {
   const auto a = dp.out.download(), b = df.out.download();
   ASSERT_EQ(a, b) << "paged and contiguous prefill differ";
   ASSERT_EQ(c.check(a, nullptr, "prefill-paged"), 0);
+}
+
+// The Hopper (sm_90a) kernel over the same sweep where PrefillSweep does not already reach it:
+// D = 64 (forced; the dispatch keeps D = 64 on the mma.sync kernel) and the serial variant at
+// D = 128 (the default variant is what PrefillSweep runs at D = 128 on a compute 9.0 device).
+TEST(CudaAttention, PrefillSm90Sweep) {
+  REQUIRE_GPU();
+  if (!pagoda::cuda::prefill_sm90_available(DType::DTYPE_BF16, 128)) GTEST_SKIP() << "no sm_90a kernel for this device";
+  std::mt19937 rng(9090);
+  struct Variant {
+    DType dtype;
+    int D, key_tile;
+  };
+  const Variant variants[] = {{DType::DTYPE_BF16, 64, pagoda::cuda::PREFILL_SM90_KEY_TILE},
+                              {DType::DTYPE_F16, 64, pagoda::cuda::PREFILL_SM90_KEY_TILE},
+                              {DType::DTYPE_BF16, 128, pagoda::cuda::PREFILL_SM90_KEY_TILE_SERIAL}};
+  for (const Variant& var : variants) {
+    for (const HeadConfig& hc : kHeads) {
+      for (int P : {1, 16, 64}) {
+        PagedCase c;
+        c.dtype = var.dtype;
+        c.D = var.D;
+        c.H = hc.H;
+        c.Hkv = hc.Hkv;
+        c.P = P;
+        c.q_lens = {1, 7, 33, 100, 1000, 7, 33};
+        c.kv_lens = {1, 7, 33, 100, 1000, 100, 4097};
+        c.causal = (P != 64) || hc.Hkv != 1;
+        c.build(rng);
+        DeviceCase dc(c);
+        dc.poison();
+        pagoda::cuda::attention_prefill_variant(dc.q.ptr, c.H, dc.view, dc.batch, max_of(c.q_lens), dc.out.ptr,
+                                                dc.lse.ptr, var.key_tile, nullptr);
+        CUDA_OK(cudaDeviceSynchronize());
+        const auto out = dc.out.download();
+        const auto lse = dc.lse.download();
+        const std::string l = label(c, var.key_tile > 0 ? "prefill-sm90" : "prefill-sm90-serial");
+        ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
+      }
+    }
+  }
+}
+
+// On a compute capability 9.0 device the default prefill (D = 128) is the sm_90a kernel: the
+// selection says so, and the default output is bit-identical to the forced sm_90a launch. Small
+// enough for compute-sanitizer (gpu_session.sh runs memcheck on it).
+TEST(CudaAttention, PrefillSm90IsDispatched) {
+  REQUIRE_GPU();
+  int dev = 0, major = 0, minor = 0;
+  CUDA_OK(cudaGetDevice(&dev));
+  CUDA_OK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+  CUDA_OK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
+  if (major != 9 || minor != 0) {
+    EXPECT_FALSE(pagoda::cuda::prefill_sm90_selected(DType::DTYPE_BF16, 128));
+    GTEST_SKIP() << "not a compute capability 9.0 device";
+  }
+  for (DType dt : {DType::DTYPE_BF16, DType::DTYPE_F16})
+    ASSERT_TRUE(pagoda::cuda::prefill_sm90_selected(dt, 128)) << "sm_90 device, but the dispatch skips the sm_90a kernel";
+  EXPECT_FALSE(pagoda::cuda::prefill_sm90_selected(DType::DTYPE_BF16, 64));
+  std::mt19937 rng(90);
+  for (int D : {128, 64}) {
+    PagedCase c;
+    c.dtype = D == 128 ? DType::DTYPE_BF16 : DType::DTYPE_F16;
+    c.D = D;
+    c.H = 8;
+    c.Hkv = 2;
+    c.P = 16;
+    c.q_lens = {100, 33, 1, 200};
+    c.kv_lens = {300, 33, 1, 200};
+    c.build(rng);
+    DeviceCase dd(c), df(c);
+    dd.poison();
+    df.poison();
+    pagoda::cuda::attention_prefill(dd.q.ptr, c.H, dd.view, dd.batch, 200, dd.out.ptr, dd.lse.ptr, nullptr);
+    pagoda::cuda::attention_prefill_variant(df.q.ptr, c.H, df.view, df.batch, 200, df.out.ptr, df.lse.ptr,
+                                            pagoda::cuda::PREFILL_SM90_KEY_TILE, nullptr);
+    CUDA_OK(cudaDeviceSynchronize());
+    const auto out_d = dd.out.download(), out_f = df.out.download();
+    const auto lse_f = df.lse.download();
+    if (D == 128) {
+      EXPECT_EQ(out_d, out_f) << "default D = 128 prefill is not the sm_90a kernel";
+      EXPECT_EQ(dd.lse.download(), lse_f);
+    }
+    const std::string l = label(c, "prefill-sm90-dispatch");
+    ASSERT_EQ(c.check(out_f, &lse_f, l.c_str()), 0) << l;
+  }
 }
 
 struct DecodeRun {

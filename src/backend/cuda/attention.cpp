@@ -6,6 +6,7 @@
 
 #include "backend/cuda/attention.hpp"
 #include "backend/cuda/attention_launch.hpp"
+#include "backend/cuda/flash_prefill_sm90.hpp"
 #include "core/error.hpp"
 
 namespace pagoda::cuda {
@@ -118,11 +119,23 @@ void attention_prefill_variant(const void* q, int32_t H, const PagedKvView& cach
   const AttentionParams p = params_make(q, H, cache, batch, out, lse, "attention_prefill");
   PAGODA_CHECK(max_q_len >= 0, "attention_prefill: negative max_q_len");
   PAGODA_CHECK(int64_t(max_q_len) * p.group < (int64_t(1) << 36), "attention_prefill: too many query rows");
-  PAGODA_CHECK(key_tile == 0 || key_tile == 32 || key_tile == 64, "attention_prefill: key tile {} (0, 32 or 64)",
-               key_tile);
+  const bool force_sm90 = key_tile == PREFILL_SM90_KEY_TILE || key_tile == PREFILL_SM90_KEY_TILE_SERIAL;
+  PAGODA_CHECK(key_tile == 0 || key_tile == 32 || key_tile == 64 || force_sm90,
+               "attention_prefill: key tile {} (0, 32, 64, or {} / {} for the sm_90a kernel)", key_tile,
+               PREFILL_SM90_KEY_TILE, PREFILL_SM90_KEY_TILE_SERIAL);
+  const DType dt = cache.layout.dtype;
+  const int hd = cache.layout.head_dim;
+  PAGODA_CHECK(!force_sm90 || prefill_sm90_available(dt, hd),
+               "attention_prefill: the sm_90a kernel needs a compute capability 9.0 device and an sm_90a build");
   if (batch.num_seqs == 0 || max_q_len == 0) return;
-  cuda_check(prefill_launch(p, cache.layout.dtype, cache.layout.head_dim, max_q_len, stream, key_tile),
-             "attention_prefill");
+  // The Hopper kernel serves the shapes it was measured on (prefill_sm90_selected); the rest, and
+  // every other device, keep the mma.sync kernel.
+  if (force_sm90 || (key_tile == 0 && prefill_sm90_selected(dt, hd))) {
+    cuda_check(prefill_sm90_launch(p, dt, hd, max_q_len, key_tile != PREFILL_SM90_KEY_TILE_SERIAL, stream),
+               "attention_prefill");
+    return;
+  }
+  cuda_check(prefill_launch(p, dt, hd, max_q_len, stream, key_tile), "attention_prefill");
 }
 
 void attention_prefill(const void* q, int32_t H, const PagedKvView& cache, const AttentionBatch& batch,

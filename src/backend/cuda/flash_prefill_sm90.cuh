@@ -1,0 +1,339 @@
+// FlashAttention prefill for Hopper (sm_90a), FA3-shaped: one producer warpgroup gathers K/V tiles
+// from the paged cache with cp.async into a 2-stage ring (full/empty mbarriers per stage, K and V
+// separately), two consumer warpgroups of 64 packed rows each run S = Q K^T with wgmma from shared
+// memory, the online softmax in registers (log2 domain, as flash_prefill.cuh) and O += P V with P
+// from registers. Promises the same results contract as flash_prefill.cuh (out, natural-log LSE,
+// GQA-packed rows, ragged batches, causal or not, any page size); sm_90a only (empty elsewhere).
+// OVERLAP: the next tile's Q K^T and this tile's P V are in flight while the softmax runs.
+#pragma once
+
+#include <cfloat>
+
+#include "backend/cuda/attention_params.hpp"
+#include "backend/cuda/device_utils.cuh"
+#include "backend/cuda/wgmma_sm90.cuh"
+
+namespace pagoda::cuda {
+
+template <int D>
+struct PrefillSm90Traits {
+  static constexpr int BM = 128;  // packed (token, head-in-group) rows: 2 consumer warpgroups x 64
+  static constexpr int BN = 128;  // keys per K/V tile
+  static constexpr int STAGES = 2;
+  static constexpr int THREADS = 384;  // warpgroup 0 produces, 1 and 2 consume
+  static constexpr int Q_BYTES = BM * D * 2;
+  static constexpr int TILE_BYTES = BN * D * 2;  // one K or V tile
+  static constexpr int K_OFF = Q_BYTES;
+  static constexpr int V_OFF = K_OFF + STAGES * TILE_BYTES;
+  static constexpr int BAR_OFF = V_OFF + STAGES * TILE_BYTES;
+  // + 1024: the base is rounded up to the 1024-byte alignment of the 128-byte swizzle atoms.
+  static constexpr int SMEM_BYTES = BAR_OFF + 4 * STAGES * 8 + 1024;
+  static_assert(D == 64 || D == 128, "head dim 64 or 128");
+};
+
+// Byte offset of 16-byte chunk c (of D / 8) of row r in an R-row tile stored as D / 64 column blocks
+// of [R][128 bytes], chunks XOR-swizzled by row % 8: the wgmma 128-byte swizzle layout.
+template <int R>
+__device__ __forceinline__ uint32_t sw128(int r, int c) {
+  return uint32_t((c >> 3) * (R * 128) + r * 128 + (((c & 7) ^ (r & 7)) << 4));
+}
+
+template <typename T, int D, bool OVERLAP>
+__global__ void __launch_bounds__(384, 1) flash_prefill_sm90_kernel(const AttentionParams p) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using Tr = PrefillSm90Traits<D>;
+  constexpr int BM = Tr::BM, BN = Tr::BN, S = Tr::STAGES, CH = D / 8, RB = D * 2;
+  extern __shared__ unsigned char smem_raw[];
+  const uint32_t base = (dev::smem_u32(smem_raw) + 1023u) & ~1023u;
+  const uint32_t sQ = base, sK = base + Tr::K_OFF, sV = base + Tr::V_OFF, bars = base + Tr::BAR_OFF;
+  // Stage barriers: full (producer -> consumers, 128 arrivals), empty (consumers -> producer, 256).
+  auto full_k = [&](int s) { return bars + 8 * s; };
+  auto full_v = [&](int s) { return bars + 8 * (S + s); };
+  auto empty_k = [&](int s) { return bars + 8 * (2 * S + s); };
+  auto empty_v = [&](int s) { return bars + 8 * (3 * S + s); };
+
+  const int b = blockIdx.z;
+  const int kvh = blockIdx.y;
+  const int m_block = gridDim.x - 1 - blockIdx.x;  // heaviest (most keys) first
+  const int q_start = p.cu_seqlens_q[b];
+  const int q_len = p.cu_seqlens_q[b + 1] - q_start;
+  const int G = p.group;
+  const int rows_total = q_len * G;
+  const int row0 = m_block * BM;
+  if (row0 >= rows_total) return;
+  const int kv_len = p.kv_lens[b];
+  const int q_off = kv_len - q_len;
+  const int last_row = min(row0 + BM, rows_total) - 1;
+  const int kv_end = p.causal ? min(kv_len, q_off + last_row / G + 1) : kv_len;
+  const int n_tiles = kv_end > 0 ? (kv_end + BN - 1) / BN : 0;
+  const int tid = threadIdx.x;
+  const int wg = tid / 128;
+
+  if (tid == 0) {
+    for (int s = 0; s < S; ++s) {
+      sm90::mbar_init(full_k(s), 128);
+      sm90::mbar_init(full_v(s), 128);
+      sm90::mbar_init(empty_k(s), 256);
+      sm90::mbar_init(empty_v(s), 256);
+    }
+  }
+  __syncthreads();
+
+  if (wg == 0) {
+    // Producer: warp pw gathers tile rows [32 pw, 32 pw + 32); lane l looks up the cache row of key
+    // 32 pw + l (page table, one division) and the warp shares it by shuffle. Rows past the
+    // sequence are zero-filled. Each thread signals a stage full only after its own copies landed
+    // and a proxy fence (wgmma reads through the async proxy); it keeps 2 tiles in flight.
+    sm90::setmaxnreg_dec<56>();
+    const int pw = tid / 32, lane = tid % 32;
+    const int32_t* bt = p.block_table + int64_t(b) * p.max_pages;
+    const int P = p.page_size;
+    const int64_t row_bytes = int64_t(p.num_kv_heads) * RB;
+    const char* kbase = static_cast<const char*>(p.k) + kvh * RB;
+    const char* vbase = static_cast<const char*>(p.v) + kvh * RB;
+    auto row_of = [&](int key) -> int { return key < kv_len ? bt[key / P] * P + key % P : -1; };
+    constexpr int RPI = 32 / CH;     // rows one warp instruction covers
+    constexpr int ITERS = 32 / RPI;  // instructions per warp per tile
+    const int c = lane % CH, rsub = lane / CH;
+    auto issue = [&](const char* gbase, uint32_t tile, int row) {
+#pragma unroll
+      for (int i = 0; i < ITERS; ++i) {
+        const int r = i * RPI + rsub;
+        const int rr = __shfl_sync(0xffffffffu, row, r);
+        const bool ok = rr >= 0;
+        const char* src = gbase + (ok ? int64_t(rr) * row_bytes : int64_t(0)) + c * 16;
+        dev::cp_async_16(tile + sw128<BN>(pw * 32 + r, c), src, ok ? 16 : 0);
+      }
+    };
+    int row_cur = n_tiles > 0 ? row_of(pw * 32 + lane) : -1;
+    for (int j = 0; j < n_tiles; ++j) {
+      const int s = j % S;
+      const uint32_t ph = (j / S) & 1;
+      sm90::mbar_wait(empty_k(s), ph ^ 1);
+      issue(kbase, sK + s * Tr::TILE_BYTES, row_cur);
+      dev::cp_async_commit();
+      const int row_next = j + 1 < n_tiles ? row_of((j + 1) * BN + pw * 32 + lane) : -1;
+      if (j > 0) {  // groups ..., K(j-1), V(j-1), K(j): K(j-1) has landed
+        dev::cp_async_wait<2>();
+        sm90::fence_proxy_async();
+        sm90::mbar_arrive(full_k((j - 1) % S));
+      }
+      sm90::mbar_wait(empty_v(s), ph ^ 1);
+      issue(vbase, sV + s * Tr::TILE_BYTES, row_cur);
+      dev::cp_async_commit();
+      if (j > 0) {
+        dev::cp_async_wait<2>();
+        sm90::fence_proxy_async();
+        sm90::mbar_arrive(full_v((j - 1) % S));
+      }
+      row_cur = row_next;
+    }
+    if (n_tiles > 0) {
+      dev::cp_async_wait<1>();
+      sm90::fence_proxy_async();
+      sm90::mbar_arrive(full_k((n_tiles - 1) % S));
+      dev::cp_async_wait<0>();
+      sm90::fence_proxy_async();
+      sm90::mbar_arrive(full_v((n_tiles - 1) % S));
+    }
+  } else {
+    sm90::setmaxnreg_inc<224>();
+    const int cw = wg - 1;  // consumer warpgroup: rows [64 cw, 64 cw + 64) of the tile
+    const int ct = tid - 128 * wg;
+    const int warp = ct / 32, lane = ct % 32, g = lane / 4, t4 = lane % 4;
+    const int H = p.num_heads;
+
+    {  // Q rows of this warpgroup; rows past the end are zero-filled and never written.
+      const T* q = static_cast<const T*>(p.q);
+#pragma unroll
+      for (int i = 0; i < 64 * CH / 128; ++i) {
+        const int idx = ct + i * 128;
+        const int r = idx / CH, c = idx % CH;
+        const int rho = row0 + cw * 64 + r;
+        const bool ok = rho < rows_total;
+        const T* src = ok ? q + (int64_t(q_start + rho / G) * H + kvh * G + rho % G) * D + c * 8 : q;
+        dev::cp_async_16(sQ + sw128<BM>(cw * 64 + r, c), src, ok ? 16 : 0);
+      }
+      dev::cp_async_commit();
+      dev::cp_async_wait<0>();
+      sm90::fence_proxy_async();
+      sm90::named_bar_sync(1 + cw, 128);
+    }
+
+    // This thread's rows (accumulator layout): lo = 16 warp + g, hi = lo + 8; columns 8 i + 2 t4 + {0, 1}.
+    const int rho_lo = row0 + cw * 64 + warp * 16 + g, rho_hi = rho_lo + 8;
+    auto key_lim = [&](int rho) {
+      return p.causal ? min(q_off + min(rho, rows_total - 1) / G, kv_len - 1) : kv_len - 1;
+    };
+    const int lim_lo = key_lim(rho_lo), lim_hi = key_lim(rho_hi);
+    // Keys <= no_mask_lim are visible to every row of this warpgroup: such tiles skip masking.
+    const int no_mask_lim = p.causal ? min(q_off + (row0 + cw * 64) / G, kv_len - 1) : kv_len - 1;
+    const float sl2 = p.scale_log2;
+
+    // Q descriptor of k-step 0; k-step ks adds (ks / 4) column blocks and (ks % 4) * 32 bytes.
+    const uint64_t dq0 = sm90::desc_sw128(sQ + cw * 64 * 128, 16, 1024);
+    const uint64_t dk0 = sm90::desc_sw128(sK, 16, 1024);
+    const uint64_t dv0 = sm90::desc_sw128(sV, BN * 128, 1024);
+    auto qk_issue = [&](float* s, int st) {
+      sm90::wgmma_fence();
+#pragma unroll
+      for (int ks = 0; ks < D / 16; ++ks) {
+        const uint32_t qo = (ks / 4) * BM * 128 + (ks % 4) * 32;
+        const uint32_t ko = st * Tr::TILE_BYTES + (ks / 4) * BN * 128 + (ks % 4) * 32;
+        sm90::wgmma_ss<T, BN>(s, dq0 + (qo >> 4), dk0 + (ko >> 4), ks > 0 ? 1 : 0);
+      }
+      sm90::wgmma_commit();
+    };
+    float o[D / 2];
+#pragma unroll
+    for (int i = 0; i < D / 2; ++i) o[i] = 0.0f;
+    uint32_t pk[BN / 16][4];  // P packed to 16 bits in the wgmma A-register layout
+    auto pv_issue = [&](int st) {
+      sm90::wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < BN / 16; ++kk) {
+        const uint32_t vo = st * Tr::TILE_BYTES + kk * 16 * 128;
+        sm90::wgmma_rs<T, D>(o, pk[kk], dv0 + (vo >> 4), 1);
+      }
+      sm90::wgmma_commit();
+    };
+
+    float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
+    float alpha[2] = {1.0f, 1.0f};
+    // Mask (diagonal / last tile only), row max, p = 2^(s * scale - m * scale), row sums (thread-local).
+    auto softmax = [&](float* s, int j) {
+      const int n0 = j * BN;
+      if (n0 + BN - 1 > no_mask_lim) {
+#pragma unroll
+        for (int i = 0; i < BN / 8; ++i)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            if (n0 + 8 * i + 2 * t4 + (e & 1) > (e < 2 ? lim_lo : lim_hi)) s[4 * i + e] = -INFINITY;
+      }
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        float mx = m_run[h];
+#pragma unroll
+        for (int i = 0; i < BN / 8; ++i) mx = fmaxf(mx, fmaxf(s[4 * i + 2 * h], s[4 * i + 2 * h + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float m_sc = mx == -INFINITY ? 0.0f : mx * sl2;
+        alpha[h] = dev::fast_exp2(fmaf(m_run[h], sl2, -m_sc));
+        m_run[h] = mx;
+        float sum = 0.0f;
+#pragma unroll
+        for (int i = 0; i < BN / 8; ++i) {
+          s[4 * i + 2 * h] = dev::fast_exp2(fmaf(s[4 * i + 2 * h], sl2, -m_sc));
+          s[4 * i + 2 * h + 1] = dev::fast_exp2(fmaf(s[4 * i + 2 * h + 1], sl2, -m_sc));
+          sum += s[4 * i + 2 * h] + s[4 * i + 2 * h + 1];
+        }
+        l_run[h] = fmaf(l_run[h], alpha[h], sum);
+      }
+    };
+    auto rescale = [&]() {
+#pragma unroll
+      for (int i = 0; i < D / 8; ++i) {
+        o[4 * i] *= alpha[0];
+        o[4 * i + 1] *= alpha[0];
+        o[4 * i + 2] *= alpha[1];
+        o[4 * i + 3] *= alpha[1];
+      }
+    };
+    auto pack = [&](const float* s) {
+#pragma unroll
+      for (int kk = 0; kk < BN / 16; ++kk) {
+        pk[kk][0] = dev::pack2<T>(s[8 * kk], s[8 * kk + 1]);
+        pk[kk][1] = dev::pack2<T>(s[8 * kk + 2], s[8 * kk + 3]);
+        pk[kk][2] = dev::pack2<T>(s[8 * kk + 4], s[8 * kk + 5]);
+        pk[kk][3] = dev::pack2<T>(s[8 * kk + 6], s[8 * kk + 7]);
+      }
+    };
+    auto fence_s = [&](float* s) {
+#pragma unroll
+      for (int i = 0; i < BN / 2; ++i) sm90::reg_fence(s[i]);
+    };
+    auto fence_o_pk = [&]() {
+#pragma unroll
+      for (int i = 0; i < D / 2; ++i) sm90::reg_fence(o[i]);
+#pragma unroll
+      for (int kk = 0; kk < BN / 16; ++kk)
+#pragma unroll
+        for (int r = 0; r < 4; ++r) sm90::reg_fence(pk[kk][r]);
+    };
+
+    float s[BN / 2];
+    if constexpr (!OVERLAP) {
+      for (int j = 0; j < n_tiles; ++j) {
+        const int st = j % S;
+        const uint32_t ph = (j / S) & 1;
+        sm90::mbar_wait(full_k(st), ph);
+        qk_issue(s, st);
+        sm90::wgmma_wait<0>();
+        fence_s(s);
+        sm90::mbar_arrive(empty_k(st));
+        softmax(s, j);
+        rescale();
+        pack(s);
+        sm90::mbar_wait(full_v(st), ph);
+        pv_issue(st);
+        sm90::wgmma_wait<0>();
+        fence_o_pk();
+        sm90::mbar_arrive(empty_v(st));
+      }
+    } else if (n_tiles > 0) {
+      sm90::mbar_wait(full_k(0), 0);
+      qk_issue(s, 0);
+      sm90::wgmma_wait<0>();
+      fence_s(s);
+      sm90::mbar_arrive(empty_k(0));
+      softmax(s, 0);
+      pack(s);
+      for (int j = 1; j < n_tiles; ++j) {
+        const int st = j % S, pst = (j - 1) % S;
+        sm90::mbar_wait(full_k(st), (j / S) & 1);
+        qk_issue(s, st);
+        sm90::mbar_wait(full_v(pst), ((j - 1) / S) & 1);
+        pv_issue(pst);
+        sm90::wgmma_wait<1>();  // Q K^T of tile j done; P V of tile j - 1 still in flight
+        fence_s(s);
+        sm90::mbar_arrive(empty_k(st));
+        softmax(s, j);
+        sm90::wgmma_wait<0>();
+        fence_o_pk();
+        sm90::mbar_arrive(empty_v(pst));
+        rescale();
+        pack(s);
+      }
+      const int lst = (n_tiles - 1) % S;
+      sm90::mbar_wait(full_v(lst), ((n_tiles - 1) / S) & 1);
+      pv_issue(lst);
+      sm90::wgmma_wait<0>();
+      fence_o_pk();
+      sm90::mbar_arrive(empty_v(lst));
+    }
+
+    T* out = static_cast<T*>(p.out);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float l = l_run[h];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const int rho = h == 0 ? rho_lo : rho_hi;
+      if (rho >= rows_total) continue;
+      const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+      const int64_t tok = q_start + rho / G;
+      const int head = kvh * G + rho % G;
+      T* dst = out + (tok * H + head) * D;
+#pragma unroll
+      for (int i = 0; i < D / 8; ++i) {
+        const uint32_t v = dev::pack2<T>(o[4 * i + 2 * h] * inv, o[4 * i + 2 * h + 1] * inv);
+        *reinterpret_cast<uint32_t*>(dst + 8 * i + 2 * t4) = v;
+      }
+      if (p.lse != nullptr && t4 == 0)
+        p.lse[tok * H + head] = l > 0.0f ? (m_run[h] * sl2 + log2f(l)) * dev::LN2 : -INFINITY;
+    }
+  }
+#endif
+}
+
+}  // namespace pagoda::cuda

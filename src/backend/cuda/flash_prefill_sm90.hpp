@@ -1,0 +1,27 @@
+// Host-side entry to the Hopper (sm_90a, wgmma + warp-specialized) prefill kernel of
+// flash_prefill_sm90.cuh: whether it can run here, and its launcher. The prefill dispatch in
+// attention.cpp picks it on compute capability 9.0 devices for the shapes it serves.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include "backend/cuda/attention_params.hpp"
+#include "core/dtype.hpp"
+
+namespace pagoda::cuda {
+
+// key_tile values of attention_prefill_variant that force this kernel (bench and tests):
+// the default (next tile's Q K^T and this tile's P V overlap the softmax) and the serial variant.
+constexpr int PREFILL_SM90_KEY_TILE = 128;
+constexpr int PREFILL_SM90_KEY_TILE_SERIAL = -128;
+
+// True when this build holds the sm_90a kernels (PAGODA_CUDA_SM90A), the current device has
+// compute capability 9.0 and (dtype, head dim) is instantiated (bf16 / fp16, D 64 or 128).
+bool prefill_sm90_available(DType dtype, int head_dim);
+// True when attention_prefill (key tile 0) runs this kernel for the shape on the current device.
+bool prefill_sm90_selected(DType dtype, int head_dim);
+// Launches only; cudaErrorInvalidValue for a combination that is not instantiated.
+cudaError_t prefill_sm90_launch(const AttentionParams& p, DType dtype, int head_dim, int max_q_len, bool overlap,
+                                cudaStream_t stream);
+
+}  // namespace pagoda::cuda
