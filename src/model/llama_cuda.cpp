@@ -21,6 +21,7 @@
 #include "backend/cuda/gemm/gemm.hpp"
 #include "backend/cuda/ops/cuda_check.hpp"
 #include "backend/cuda/ops/ops.hpp"
+#include "backend/cuda/ops/sampling.hpp"
 #include "backend/cpu/ops.hpp"
 #include "core/error.hpp"
 #include "io/model_source.hpp"
@@ -49,7 +50,7 @@ enum OpFamily : int {
 };
 constexpr std::array<const char*, OP_COUNT> kOpNames = {"embedding", "add+rmsnorm", "gemm qkv", "bias+rope+kv append",
                                                         "attention", "gemm o", "gemm gate|up", "silu*mul",
-                                                        "gemm down", "final norm + lm head", "argmax"};
+                                                        "gemm down", "final norm + lm head", "sampling"};
 
 struct LayerWeights {
   DeviceBuffer attn_norm, ffn_norm, w_qkv, b_qkv, w_o, w_gu, w_down;
@@ -184,6 +185,25 @@ class LlamaCuda final : public ModelCuda {
 
   void forward(const ForwardBatch& b, float* logits) override { forward_any(b, logits, nullptr); }
   void forward_greedy(const ForwardBatch& b, int32_t* ids) override { forward_any(b, nullptr, ids); }
+  void forward_sample(const ForwardBatch& b, const DeviceSampling& sampling, int32_t* ids) override {
+    const size_t R = b.logit_rows.size();
+    PAGODA_CHECK(sampling.rows.size() == R && sampling.penalty_offsets.size() == R + 1,
+                 "device sampling: {} rows and {} offsets for {} logit rows", sampling.rows.size(),
+                 sampling.penalty_offsets.size(), R);
+    PAGODA_CHECK(sampling.penalty_offsets[0] == 0 && size_t(sampling.penalty_offsets[R]) == sampling.penalties.size(),
+                 "device sampling: penalty offsets do not cover the penalty list");
+    for (size_t r = 0; r < R; ++r) {
+      const DeviceSampleRow& p = sampling.rows[r];
+      PAGODA_CHECK(sampling.penalty_offsets[r] <= sampling.penalty_offsets[r + 1], "device sampling: offsets decrease");
+      PAGODA_CHECK(std::isfinite(p.temperature) && std::isfinite(p.top_p) && p.top_p > 0 && std::isfinite(p.min_p) &&
+                       p.min_p <= 1 && std::isfinite(p.repetition_penalty) && p.repetition_penalty > 0,
+                   "device sampling: row {} has out-of-range parameters", r);
+    }
+    for (const DeviceSamplePenalty& e : sampling.penalties)
+      PAGODA_CHECK(e.token >= 0 && e.token < config_.vocab_size && std::isfinite(e.subtract),
+                   "device sampling: penalty for token {} outside the vocabulary", e.token);
+    forward_any(b, nullptr, ids, &sampling);
+  }
 
   void profile_enable(bool on) override {
     profiling_ = on;
@@ -400,14 +420,14 @@ class LlamaCuda final : public ModelCuda {
 
   // ---- one step ---------------------------------------------------------------------------------
 
-  void forward_any(const ForwardBatch& b, float* logits, int32_t* ids) {
+  void forward_any(const ForwardBatch& b, float* logits, int32_t* ids, const DeviceSampling* sampling = nullptr) {
     PAGODA_CHECK(b.num_tokens() > 0, "empty batch");
     forward_batch_validate(b, config_.vocab_size, num_pages_, layout_.page_size);
     const int64_t T = b.num_tokens();
     std::vector<int32_t> out_index(b.logit_rows.size());
     std::iota(out_index.begin(), out_index.end(), 0);
     if (T <= gpu_.max_batch_tokens) {
-      run_step(b, out_index, logits, ids);
+      run_step(b, out_index, logits, ids, sampling);
       return;
     }
     // Larger than the workspaces: run consecutive token ranges as their own steps. Each range sees
@@ -437,7 +457,7 @@ class LlamaCuda final : public ModelCuda {
           sb.logit_rows.push_back(static_cast<int32_t>(b.logit_rows[r] - s0));
           idx.push_back(static_cast<int32_t>(r));
         }
-      run_step(sb, idx, logits, ids);
+      run_step(sb, idx, logits, ids, sampling);
     }
   }
 
@@ -633,7 +653,7 @@ class LlamaCuda final : public ModelCuda {
   }
 
   // Final norm + LM head (+ argmax) for rows [r0, r0 + n) of the step's logit rows.
-  void launch_head(const StepMeta& m, int64_t r0, int64_t n, bool want_ids) {
+  void launch_head(const StepMeta& m, int64_t r0, int64_t n, bool want_argmax) {
     const ModelConfig& c = config_;
     timed(OP_LM_HEAD, double(c.vocab_size * c.hidden_size) * double(elem_) + double(n * c.vocab_size) * 4,
           2.0 * double(n) * double(c.vocab_size * c.hidden_size), [&] {
@@ -643,11 +663,58 @@ class LlamaCuda final : public ModelCuda {
             gemm_->run(hn_.get(), output_weight(), logits_.get(), n, c.vocab_size, c.hidden_size, act_,
                        DType::DTYPE_F32, stream_);
           });
-    if (want_ids)
+    if (want_argmax)
       timed(OP_SAMPLE, double(n * c.vocab_size) * 4, 0, [&] {
         cuda::argmax_rows(static_cast<const float*>(logits_.get()), n, c.vocab_size, static_cast<int32_t*>(ids_.get()),
                           stream_);
       });
+  }
+
+  // Packs the step's per-row sampling inputs in local row order (row r is the caller's row
+  // out_index[r]) and uploads them in one copy: SampleRowParams [R], then SamplePenalty entries.
+  void upload_sampling(const DeviceSampling& in, const std::vector<int32_t>& out_index) {
+    const size_t R = out_index.size();
+    size_t P = 0;
+    for (int32_t o : out_index) P += size_t(in.penalty_offsets[size_t(o) + 1] - in.penalty_offsets[size_t(o)]);
+    const size_t pen_at = (sizeof(cuda::SampleRowParams) * R + 15) / 16 * 16;
+    const size_t bytes = pen_at + sizeof(cuda::SamplePenalty) * std::max<size_t>(P, 1);
+    char* host = static_cast<char*>(sample_host_.reserve(bytes));
+    auto* rows = reinterpret_cast<cuda::SampleRowParams*>(host);
+    auto* pens = reinterpret_cast<cuda::SamplePenalty*>(host + pen_at);
+    int32_t next = 0;
+    for (size_t r = 0; r < R; ++r) {
+      const size_t o = size_t(out_index[r]);
+      const DeviceSampleRow& p = in.rows[o];
+      cuda::SampleRowParams d;
+      d.inv_temperature = p.temperature > 0 ? 1.0f / p.temperature : 0.0f;  // the host's rounding
+      d.top_k = p.top_k;
+      d.top_p = p.top_p;
+      d.min_p = p.min_p;
+      d.repetition_penalty = p.repetition_penalty;
+      d.seed = p.seed;
+      d.position = p.position;
+      d.penalty_begin = next;
+      for (int32_t j = in.penalty_offsets[o]; j < in.penalty_offsets[o + 1]; ++j) {
+        const DeviceSamplePenalty& e = in.penalties[size_t(j)];
+        pens[next++] = cuda::SamplePenalty{e.token, e.repetition ? 1 : 0, e.subtract};
+      }
+      d.penalty_end = next;
+      rows[r] = d;
+    }
+    if (sample_dev_.bytes() < bytes) sample_dev_ = DeviceBuffer(bytes * 2);
+    PAGODA_CUDA_CHECK(cudaMemcpyAsync(sample_dev_.get(), host, bytes, cudaMemcpyHostToDevice, stream_));
+    sample_pen_offset_ = pen_at;
+  }
+
+  // Samples rows [r0, r0 + n) of the step's logits (penalties applied in place) into ids_.
+  void launch_sample(int64_t r0, int64_t n) {
+    const int64_t V = config_.vocab_size;
+    char* base = static_cast<char*>(sample_dev_.get());
+    timed(OP_SAMPLE, double(n * V) * 4, 0, [&] {
+      cuda::sample_rows(static_cast<float*>(logits_.get()), n, V, reinterpret_cast<cuda::SampleRowParams*>(base) + r0,
+                        reinterpret_cast<cuda::SamplePenalty*>(base + sample_pen_offset_),
+                        static_cast<int32_t*>(ids_.get()), nullptr, stream_);
+    });
   }
 
   // Copies n rows of logits or ids to the caller's arrays at out_index[r0 ..].
@@ -679,14 +746,15 @@ class LlamaCuda final : public ModelCuda {
     return p;
   }
 
-  void run_step(const ForwardBatch& b, const std::vector<int32_t>& out_index, float* logits, int32_t* ids) {
+  void run_step(const ForwardBatch& b, const std::vector<int32_t>& out_index, float* logits, int32_t* ids,
+                const DeviceSampling* sampling) {
     const StepShape s = shape_of(b);
     const int64_t Rmax = std::min(gpu_.max_logit_rows, gpu_.max_batch_tokens);
     bool identity_rows = s.R == s.T;
     for (int64_t r = 0; identity_rows && r < s.R; ++r) identity_rows = b.logit_rows[size_t(r)] == r;
     const int64_t bucket = pow2_at_least(s.B);
     if (gpu_.cuda_graphs && !profiling_ && s.decode && identity_rows && bucket <= Rmax && bucket <= gpu_.max_batch_tokens) {
-      run_graph(b, s, bucket, out_index, logits, ids);
+      run_graph(b, s, bucket, out_index, logits, ids, sampling);
       return;
     }
     const MetaLayout ml(s.T, s.B, s.max_pages, s.R);
@@ -697,23 +765,28 @@ class LlamaCuda final : public ModelCuda {
     const StepMeta m = ml.bind(meta_dev_.get());
     const size_t ws = s.decode ? decode_workspace_bytes(s.B, s.max_kv_len) : 0;
     if (decode_ws_.bytes() < ws) decode_ws_ = DeviceBuffer(ws);
+    if (sampling) upload_sampling(*sampling, out_index);
     launch_layers(s, m, decode_ws_.get(), decode_ws_.bytes());
     for (int64_t r0 = 0; r0 < s.R; r0 += Rmax) {
       const int64_t n = std::min(Rmax, s.R - r0);
-      launch_head(m, r0, n, ids != nullptr);
+      launch_head(m, r0, n, ids != nullptr && !sampling);
+      if (sampling) launch_sample(r0, n);
       copy_out(out_index, r0, n, logits, ids);
     }
     if (s.R == 0) PAGODA_CUDA_CHECK(cudaStreamSynchronize(stream_));
     profile_collect();
   }
 
-  // Decode step through a CUDA graph captured for (batch bucket, KV-length bucket, sampling mode).
+  // Decode step through a CUDA graph captured for (batch bucket, KV-length bucket, argmax or not).
+  // Sampling with parameters runs after the replay, outside the graph: its inputs change size
+  // every step, and one graph then serves both the logits and the sampling callers.
   void run_graph(const ForwardBatch& b, StepShape s, int64_t bucket, const std::vector<int32_t>& out_index,
-                 float* logits, int32_t* ids) {
+                 float* logits, int32_t* ids, const DeviceSampling* sampling) {
+    const bool argmax = ids != nullptr && !sampling;
     const int32_t kv_bucket = static_cast<int32_t>(std::max<int64_t>(256, pow2_at_least(s.max_kv_len)));
     const int32_t maxp = static_cast<int32_t>(
         std::min<int64_t>(num_pages_, (kv_bucket + layout_.page_size - 1) / layout_.page_size));
-    const auto key = std::make_tuple(static_cast<int32_t>(bucket), kv_bucket, ids != nullptr);
+    const auto key = std::make_tuple(static_cast<int32_t>(bucket), kv_bucket, argmax);
     StepShape gs = s;
     gs.T = bucket;
     gs.B = static_cast<int32_t>(bucket);
@@ -735,13 +808,13 @@ class LlamaCuda final : public ModelCuda {
       pack_meta(b, g->layout, bucket, static_cast<int32_t>(bucket), maxp, bucket, h);
       PAGODA_CUDA_CHECK(cudaMemcpyAsync(g->meta.get(), h, g->layout.bytes, cudaMemcpyHostToDevice, stream_));
       launch_layers(gs, m, g->workspace.get(), g->workspace.bytes());
-      launch_head(m, 0, bucket, ids != nullptr);
+      launch_head(m, 0, bucket, argmax);
       PAGODA_CUDA_CHECK(cudaStreamSynchronize(stream_));
       cudaGraph_t graph = nullptr;
       PAGODA_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
       try {
         launch_layers(gs, m, g->workspace.get(), g->workspace.bytes());
-        launch_head(m, 0, bucket, ids != nullptr);
+        launch_head(m, 0, bucket, argmax);
       } catch (...) {
         cudaStreamEndCapture(stream_, &graph);
         if (graph) cudaGraphDestroy(graph);
@@ -758,6 +831,10 @@ class LlamaCuda final : public ModelCuda {
     pack_meta(b, g.layout, bucket, static_cast<int32_t>(bucket), maxp, bucket, host);
     PAGODA_CUDA_CHECK(cudaMemcpyAsync(g.meta.get(), host, g.layout.bytes, cudaMemcpyHostToDevice, stream_));
     PAGODA_CUDA_CHECK(cudaGraphLaunch(g.exec, stream_));
+    if (sampling) {
+      upload_sampling(*sampling, out_index);
+      launch_sample(0, s.R);
+    }
     copy_out(out_index, 0, s.R, logits, ids);
   }
 
@@ -784,6 +861,9 @@ class LlamaCuda final : public ModelCuda {
   DeviceBuffer k_pool_, v_pool_;
   DeviceBuffer meta_dev_, decode_ws_;
   cuda::PinnedBuffer meta_host_;
+  DeviceBuffer sample_dev_;  // SampleRowParams [R] + SamplePenalty entries of the current step
+  cuda::PinnedBuffer sample_host_;
+  size_t sample_pen_offset_ = 0;
   std::map<std::tuple<int32_t, int32_t, bool>, std::unique_ptr<GraphEntry>> graphs_;
   bool profiling_ = false;
   std::vector<cudaEvent_t> events_;

@@ -1,5 +1,5 @@
 // The Llama-family model on an NVIDIA GPU: factory functions and the GPU-only extensions of the
-// Model interface (greedy sampling on the device, per-op profiling, random KV fill for benches).
+// Model interface (sampling on the device, per-op profiling, random KV fill for benches).
 // Plain C++ (no CUDA headers), so the runtime and CLI include it whether or not CUDA is built; the
 // factories throw a clear pagoda::Error in a build without the CUDA backend.
 #pragma once
@@ -35,6 +35,12 @@ class ModelCuda : public Model {
   virtual void forward_greedy(const ForwardBatch& batch, int32_t* ids) = 0;
   bool try_forward_greedy(const ForwardBatch& batch, int32_t* ids) override {
     forward_greedy(batch, ids);
+    return true;
+  }
+  // Same step, sampling every row on the device with its parameters (backend/cuda/ops/sampling.hpp).
+  virtual void forward_sample(const ForwardBatch& batch, const DeviceSampling& sampling, int32_t* ids) = 0;
+  bool try_forward_sample(const ForwardBatch& batch, const DeviceSampling& sampling, int32_t* ids) override {
+    forward_sample(batch, sampling, ids);
     return true;
   }
   // Per-op-family CUDA-event timing (disables graphs while on); report() sums since the last reset.

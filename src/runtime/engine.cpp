@@ -101,6 +101,34 @@ void Engine::build_batch(const SchedulerOutput& out) {
   }
 }
 
+// One row per sampled sequence, in logit-row order: its parameters, device seed, the position of
+// the token it draws, and its penalty entries (what Sampler::sample would apply on the host).
+void Engine::fill_device_sampling(const SchedulerOutput& out) {
+  DeviceSampling& d = device_sampling_;
+  d.rows.clear();
+  d.penalties.clear();
+  d.penalty_offsets.assign(1, 0);
+  const int64_t V = model_.config().vocab_size;
+  for (const ScheduledSeq& s : out.seqs) {
+    if (!s.sample) continue;
+    const Request& r = scheduler_.get(s.request_id);
+    const Live& live = live_.at(s.request_id);
+    const SamplingParams& p = live.sampler.params();
+    DeviceSampleRow row;
+    row.temperature = p.temperature;
+    row.top_k = p.top_k;
+    row.top_p = p.top_p;
+    row.min_p = p.min_p;
+    row.repetition_penalty = p.repetition_penalty;
+    row.seed = live.sampler.device_seed();
+    row.position = r.tokens.size();
+    d.rows.push_back(row);
+    for (const PenaltyEntry& e : penalty_entries(p, r.tokens, static_cast<size_t>(r.num_prompt_tokens), V))
+      d.penalties.push_back({e.token, e.repetition, e.subtract});
+    d.penalty_offsets.push_back(static_cast<int32_t>(d.penalties.size()));
+  }
+}
+
 std::vector<EngineEvent> Engine::step() {
   std::vector<EngineEvent> events;
   SchedulerOutput out = scheduler_.schedule();
@@ -110,17 +138,22 @@ std::vector<EngineEvent> Engine::step() {
   for (const auto& c : out.copies) model_.kv_copy_page(c.src, c.dst);
   build_batch(out);
   const size_t V = static_cast<size_t>(model_.config().vocab_size);
-  // Plain greedy everywhere (no penalties, no logprobs): the argmax needs no host logits, so a
-  // model that samples on its device skips the [B, V] copy. Greedy samplers use no RNG state, so
-  // skipping sample() below leaves every sampler as it would have been.
-  bool all_greedy = !batch_.logit_rows.empty();
+  // No row wants logprobs: a model that samples on its device skips the [B, V] copy (plain
+  // argmax when every row is plain greedy, otherwise each row with its own parameters). The device
+  // draws with its counter-based generator keyed by (seed, position), not the host sampler's RNG:
+  // a request's tokens on the device path do not depend on its batch neighbours.
+  bool all_greedy = !batch_.logit_rows.empty(), any_logprobs = false;
   for (const ScheduledSeq& s : out.seqs) {
     if (!s.sample) continue;
     const Live& live = live_.at(s.request_id);
-    if (!is_plain_greedy(live.sampler.params()) || live.options.logprobs) all_greedy = false;
+    if (!is_plain_greedy(live.sampler.params())) all_greedy = false;
+    if (live.options.logprobs) any_logprobs = true;
   }
+  const bool device_sample = !all_greedy && !any_logprobs && !batch_.logit_rows.empty();
+  if (device_sample) fill_device_sampling(out);
   greedy_ids_.resize(batch_.logit_rows.size());
-  const bool on_device = all_greedy && model_.try_forward_greedy(batch_, greedy_ids_.data());
+  bool on_device = all_greedy && !any_logprobs && model_.try_forward_greedy(batch_, greedy_ids_.data());
+  if (device_sample) on_device = model_.try_forward_sample(batch_, device_sampling_, greedy_ids_.data());
   if (!on_device) {
     logits_.resize(batch_.logit_rows.size() * V);
     model_.forward(batch_, logits_.data());

@@ -94,6 +94,7 @@ class Engine {
     EngineRequestOptions options;
   };
   void build_batch(const SchedulerOutput& out);
+  void fill_device_sampling(const SchedulerOutput& out);
 
   Model& model_;
   const Tokenizer* tokenizer_;
@@ -102,7 +103,8 @@ class Engine {
   std::map<uint64_t, Live> live_;
   ForwardBatch batch_;
   std::vector<float> logits_;
-  std::vector<int32_t> greedy_ids_;  // [logit_rows] when the model sampled argmax on its device
+  std::vector<int32_t> greedy_ids_;  // [logit_rows] when the model sampled on its device
+  DeviceSampling device_sampling_;   // the step's per-row inputs for sampling on the device
   std::vector<float> raw_row_;  // an unmodified copy of one logits row, for logprobs
   uint64_t steps_ = 0, preemptions_ = 0;
 };

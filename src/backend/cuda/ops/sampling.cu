@@ -1,0 +1,378 @@
+// On-device sampling: one 1024-thread block per row, a few passes over the row's logits (L2 resident
+// for a block at a time). Cut points come from exact radix descents over an order-preserving
+// 32-bit key of the scaled logit (counts for top-k, fixed-point probability mass for top-p), so no
+// sort of V is needed; ties at a cut are resolved by a second descent over token ids (lower first).
+// Sums use fixed reduction trees or integer atomics: a row's result is bit-reproducible.
+#include "backend/cuda/ops/sampling.hpp"
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "backend/cuda/ops/cuda_check.hpp"
+
+namespace pagoda::cuda {
+
+namespace {
+
+constexpr int kThreads = 1024;
+constexpr int kWarps = kThreads / 32;
+constexpr int32_t kNoId = INT32_MAX;
+constexpr double kMassScale = 0x1p62;  // fixed-point probability mass: sums of V floats <= 1 fit
+
+// Order-preserving key: a > b as floats (with -0 == +0) iff key(a) > key(b) as integers.
+__device__ __forceinline__ uint32_t float_key(float v) {
+  if (v == 0.0f) v = 0.0f;
+  const uint32_t b = __float_as_uint(v);
+  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+}
+__device__ __forceinline__ float key_float(uint32_t k) {
+  return __uint_as_float((k & 0x80000000u) ? (k & 0x7fffffffu) : ~k);
+}
+
+// The kept prefix of the order (value desc, id asc): (key, id) ranks at or before (cut.key, cut.id).
+struct Cut {
+  uint32_t key = 0;
+  int32_t id = kNoId;
+};
+__device__ __forceinline__ bool within(uint32_t k, int64_t i, Cut c) {
+  return k > c.key || (k == c.key && i <= c.id);
+}
+__device__ __forceinline__ Cut earlier(Cut a, Cut b) {
+  return (a.key > b.key || (a.key == b.key && a.id < b.id)) ? a : b;
+}
+
+struct Scratch {
+  unsigned long long hist[256];
+  unsigned long long u64[kWarps];
+  double f64[kWarps];
+  uint32_t key[kWarps];
+  int32_t id[kWarps];
+  uint32_t out_key;
+  int32_t out_id;
+  unsigned long long out_a, out_b;
+  double out_d;
+};
+
+// Max key, lower id on ties, over the block; every thread gets the result.
+__device__ void block_best(uint32_t& key, int32_t& id, Scratch& s) {
+  for (int o = 16; o > 0; o >>= 1) {
+    const uint32_t ok = __shfl_xor_sync(0xffffffffu, key, o);
+    const int32_t oi = __shfl_xor_sync(0xffffffffu, id, o);
+    if (ok > key || (ok == key && oi < id)) key = ok, id = oi;
+  }
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) s.key[warp] = key, s.id[warp] = id;
+  __syncthreads();
+  if (warp == 0) {
+    key = s.key[lane], id = s.id[lane];
+    for (int o = 16; o > 0; o >>= 1) {
+      const uint32_t ok = __shfl_xor_sync(0xffffffffu, key, o);
+      const int32_t oi = __shfl_xor_sync(0xffffffffu, id, o);
+      if (ok > key || (ok == key && oi < id)) key = ok, id = oi;
+    }
+    if (lane == 0) s.out_key = key, s.out_id = id;
+  }
+  __syncthreads();
+  key = s.out_key, id = s.out_id;
+  __syncthreads();
+}
+
+// Fixed-tree sums (same tree for every row and batch: reproducible).
+__device__ double block_sum(double v, Scratch& s) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) s.f64[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = s.f64[lane];
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if (lane == 0) s.out_d = v;
+  }
+  __syncthreads();
+  v = s.out_d;
+  __syncthreads();
+  return v;
+}
+__device__ unsigned long long block_sum(unsigned long long v, Scratch& s) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) s.u64[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = s.u64[lane];
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if (lane == 0) s.out_a = v;
+  }
+  __syncthreads();
+  v = s.out_a;
+  __syncthreads();
+  return v;
+}
+
+// Radix descent, 8 bits a pass from bit BITS-1: among elements with member(i, &key), finds the key
+// value T with W(key > T) < target <= W(key >= T), W summing weight(key). Returns false (and
+// leaves T alone) when W(all) < target. above = W(key > T), at = W(key == T). Integer atomics:
+// the result does not depend on the order the threads add in.
+template <int BITS, class Member, class Weight>
+__device__ bool radix_select(int64_t V, Member member, Weight weight, unsigned long long target, uint32_t& T,
+                             unsigned long long& above, unsigned long long& at, Scratch& s) {
+  uint32_t prefix = 0, mask = 0;
+  above = 0;
+  for (int shift = BITS - 8; shift >= 0; shift -= 8) {
+    for (int b = threadIdx.x; b < 256; b += blockDim.x) s.hist[b] = 0;
+    if (threadIdx.x == 0) s.out_key = 0xffffffffu;
+    __syncthreads();
+    // Runs of one bin are added once: the first digit puts most logits in one or two bins.
+    int cur = -1;
+    unsigned long long acc = 0;
+    for (int64_t i = threadIdx.x; i < V; i += blockDim.x) {
+      uint32_t k;
+      if (!member(i, k) || (k & mask) != prefix) continue;
+      const int b = static_cast<int>((k >> shift) & 255u);
+      if (b != cur) {
+        if (acc) atomicAdd(&s.hist[cur], acc);
+        cur = b;
+        acc = 0;
+      }
+      acc += weight(k);
+    }
+    if (acc) atomicAdd(&s.hist[cur], acc);
+    __syncthreads();
+    if (threadIdx.x < 32) {
+      const int lane = threadIdx.x;
+      unsigned long long mine = 0;
+      for (int j = 0; j < 8; ++j) mine += s.hist[lane * 8 + j];
+      unsigned long long suf = mine;  // inclusive suffix over lanes (bins from the top)
+      for (int o = 1; o < 32; o <<= 1) {
+        const unsigned long long v = __shfl_down_sync(0xffffffffu, suf, o);
+        if (lane + o < 32) suf += v;
+      }
+      const unsigned long long a0 = above + (suf - mine);
+      if (a0 < target && target <= above + suf) {  // exactly one lane, when W(all) >= target
+        unsigned long long a = a0;
+        int b = lane * 8 + 7;
+        for (; b > lane * 8; --b) {
+          if (a + s.hist[b] >= target) break;
+          a += s.hist[b];
+        }
+        s.out_key = static_cast<uint32_t>(b);
+        s.out_a = a;
+        s.out_b = s.hist[b];
+      }
+    }
+    __syncthreads();
+    const uint32_t b = s.out_key;
+    const unsigned long long a = s.out_a, h = s.out_b;
+    __syncthreads();
+    if (b == 0xffffffffu) return false;
+    above = a;
+    at = h;
+    prefix |= b << shift;
+    mask |= 255u << shift;
+  }
+  T = prefix;
+  return true;
+}
+
+// Philox4x32-10 (Salmon et al., SC'11), the generator of cuRAND's and Random123's Philox.
+__device__ __forceinline__ uint4 philox4x32_10(uint4 c, uint2 k) {
+#pragma unroll
+  for (int i = 0; i < 10; ++i) {
+    const uint32_t hi0 = __umulhi(0xD2511F53u, c.x), lo0 = 0xD2511F53u * c.x;
+    const uint32_t hi1 = __umulhi(0xCD9E8D57u, c.z), lo1 = 0xCD9E8D57u * c.z;
+    c = make_uint4(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+    k.x += 0x9E3779B9u;
+    k.y += 0xBB67AE85u;
+  }
+  return c;
+}
+
+// E ~ Exp(1) for (seed, position, token): -log(1 - u), u in [0, 1) with relative precision near 0.
+__device__ __forceinline__ float exponential(uint64_t seed, uint64_t position, int64_t token) {
+  const uint4 r = philox4x32_10(make_uint4(static_cast<uint32_t>(token), 0u, static_cast<uint32_t>(position),
+                                           static_cast<uint32_t>(position >> 32)),
+                                make_uint2(static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)));
+  const uint64_t h = (static_cast<uint64_t>(r.x) << 32) | r.y;
+  const float u = __ull2float_rz(h) * 0x1p-64f;  // toward zero: u < 1
+  return -log1pf(-u);
+}
+
+__global__ void __launch_bounds__(kThreads) sample_kernel(float* logits, int64_t V, const SampleRowParams* params,
+                                                          const SamplePenalty* penalties, int32_t* ids, float* probs) {
+  __shared__ Scratch s;
+  const int64_t r = blockIdx.x;
+  float* row = logits + r * V;
+  float* prow = probs ? probs + r * V : nullptr;
+  const SampleRowParams p = params[r];
+
+  // Penalties in place (at most one entry per token: no two threads touch one logit).
+  for (int32_t j = p.penalty_begin + static_cast<int32_t>(threadIdx.x); j < p.penalty_end; j += blockDim.x) {
+    const SamplePenalty e = penalties[j];
+    if (e.token < 0 || e.token >= V) continue;
+    float l = row[e.token];
+    if (e.repetition) l = l > 0 ? __fdiv_rn(l, p.repetition_penalty) : __fmul_rn(l, p.repetition_penalty);
+    row[e.token] = __fsub_rn(l, e.subtract);
+  }
+  __syncthreads();  // orders the global writes above before every thread's reads below
+
+  if (!(p.inv_temperature > 0.0f)) {  // greedy: argmax of the penalised logits, lowest id on ties
+    uint32_t bk = 0;
+    int32_t bi = kNoId;
+    float best = -INFINITY;
+    for (int64_t i = threadIdx.x; i < V; i += blockDim.x) {
+      const float v = row[i];
+      if (v > best) best = v, bk = float_key(v), bi = static_cast<int32_t>(i);
+    }
+    block_best(bk, bi, s);
+    const int32_t id = bi == kNoId ? 0 : bi;
+    if (threadIdx.x == 0) ids[r] = id;
+    if (prow)
+      for (int64_t i = threadIdx.x; i < V; i += blockDim.x) prow[i] = i == id ? 1.0f : 0.0f;
+    return;
+  }
+
+  const float inv_t = p.inv_temperature;
+  // Candidates are the logits the host keeps (finite or +inf); k is the key of logit * (1/T).
+  auto candidate = [&](int64_t i, uint32_t& k) -> bool {
+    const float l = row[i];
+    if (!(isfinite(l) || l > 0)) return false;
+    k = float_key(__fmul_rn(l, inv_t));
+    return true;
+  };
+
+  // Pass 1: the top candidate (its value is the softmax max) and the candidate count.
+  uint32_t top_key = 0;
+  int32_t top_id = kNoId;
+  unsigned long long n = 0;
+  for (int64_t i = threadIdx.x; i < V; i += blockDim.x) {
+    uint32_t k;
+    if (!candidate(i, k)) continue;
+    ++n;
+    if (k > top_key) top_key = k, top_id = static_cast<int32_t>(i);
+  }
+  block_best(top_key, top_id, s);
+  n = block_sum(n, s);
+  if (n == 0) {  // every logit NaN or -inf: the host sampler throws; the device answers token 0
+    if (threadIdx.x == 0) ids[r] = 0;
+    if (prow)
+      for (int64_t i = threadIdx.x; i < V; i += blockDim.x) prow[i] = 0.0f;
+    return;
+  }
+  const float M = key_float(top_key);
+  auto count1 = [](uint32_t) -> unsigned long long { return 1; };
+  // The m-th lowest id among the members (key' = ~id over 24 bits: largest key' = lowest id).
+  auto mth_lowest_id = [&](auto member_at_key, unsigned long long m) -> int32_t {
+    auto by_id = [&](int64_t i, uint32_t& k) -> bool {
+      if (!member_at_key(i)) return false;
+      k = ~static_cast<uint32_t>(i) & 0xffffffu;
+      return true;
+    };
+    uint32_t T = 0;
+    unsigned long long above = 0, at = 0;
+    radix_select<24>(V, by_id, count1, m, T, above, at, s);
+    return static_cast<int32_t>(~T & 0xffffffu);
+  };
+
+  // Top-k: the k-th key, then among the keys equal to it the lowest ids.
+  Cut cut;
+  if (p.top_k > 0 && static_cast<unsigned long long>(p.top_k) < n) {
+    uint32_t T = 0;
+    unsigned long long above = 0, at = 0;
+    radix_select<32>(V, candidate, count1, static_cast<unsigned long long>(p.top_k), T, above, at, s);
+    const unsigned long long m = static_cast<unsigned long long>(p.top_k) - above;
+    cut.key = T;
+    if (m < at)
+      cut.id = mth_lowest_id([&](int64_t i) { uint32_t k; return candidate(i, k) && k == T; }, m);
+  }
+  const Cut cut_k = cut;
+  auto kept_k = [&](int64_t i, uint32_t& k) -> bool { return candidate(i, k) && within(k, i, cut_k); };
+
+  // Softmax over the top-k survivors, as the host: e = exp(v - max) in float, sum in double,
+  // p = float(e / sum).
+  double sum = 0.0;
+  for (int64_t i = threadIdx.x; i < V; i += blockDim.x) {
+    uint32_t k;
+    if (kept_k(i, k)) sum += static_cast<double>(expf(__fsub_rn(key_float(k), M)));
+  }
+  sum = block_sum(sum, s);
+  auto prob = [&](uint32_t k) -> float {
+    return __double2float_rn(static_cast<double>(expf(__fsub_rn(key_float(k), M))) / sum);
+  };
+
+  // Top-p: the first element (in sorted order) where the running mass reaches top_p. Masses are
+  // p * 2^62 as integers; an equal-key run shares one p, so the crossing inside it is arithmetic.
+  if (p.top_p < 1.0f) {
+    auto mass = [&](uint32_t k) -> unsigned long long {
+      return __double2ull_rn(static_cast<double>(prob(k)) * kMassScale);
+    };
+    const unsigned long long target = static_cast<unsigned long long>(ceil(static_cast<double>(p.top_p) * kMassScale));
+    uint32_t T = 0;
+    unsigned long long above = 0, at = 0;
+    if (radix_select<32>(V, kept_k, mass, target, T, above, at, s)) {
+      const unsigned long long w = mass(T), count = at / w;
+      const unsigned long long m = (target - above + w - 1) / w;
+      Cut c;
+      c.key = T;
+      if (m < count)
+        c.id = mth_lowest_id([&](int64_t i) { uint32_t k; return kept_k(i, k) && k == T; }, m);
+      cut = earlier(cut, c);
+    }
+  }
+
+  // Min-p: keep p >= min_p * p_max (p is monotone in the key: a key threshold, whole tie runs).
+  if (p.min_p > 0.0f) {
+    const float threshold = __fmul_rn(p.min_p, __double2float_rn(1.0 / sum));  // e of the max is exp(0) = 1
+    const Cut c0 = cut;
+    uint32_t lowest = 0;  // as ~key, so block_best finds the minimum key
+    int32_t unused = 0;
+    for (int64_t i = threadIdx.x; i < V; i += blockDim.x) {
+      uint32_t k;
+      if (candidate(i, k) && within(k, i, c0) && prob(k) >= threshold) lowest = max(lowest, ~k);
+    }
+    block_best(lowest, unused, s);
+    Cut c;
+    c.key = ~lowest;
+    cut = earlier(cut, c);
+  }
+  const Cut fin = cut;
+
+  // Draw: the exponential race, argmin E_i / e_i over the kept tokens (ties: lower id).
+  uint32_t best = 0;  // ~key(score), so the max is the smallest score
+  int32_t best_id = kNoId;
+  for (int64_t i = threadIdx.x; i < V; i += blockDim.x) {
+    uint32_t k;
+    if (!candidate(i, k) || !within(k, i, fin)) continue;
+    const float e = expf(__fsub_rn(key_float(k), M));
+    if (!(e > 0.0f)) continue;  // p = 0: never drawn
+    const uint32_t score = ~float_key(__fdiv_rn(exponential(p.seed, p.position, i), e));
+    if (score > best || (score == best && static_cast<int32_t>(i) < best_id)) best = score, best_id = static_cast<int32_t>(i);
+  }
+  block_best(best, best_id, s);
+  if (threadIdx.x == 0) ids[r] = best_id == kNoId ? top_id : best_id;
+
+  if (prow) {
+    double z = 0.0;
+    for (int64_t i = threadIdx.x; i < V; i += blockDim.x) {
+      uint32_t k;
+      if (candidate(i, k) && within(k, i, fin)) z += static_cast<double>(prob(k));
+    }
+    z = block_sum(z, s);
+    for (int64_t i = threadIdx.x; i < V; i += blockDim.x) {
+      uint32_t k;
+      prow[i] = candidate(i, k) && within(k, i, fin) ? __double2float_rn(static_cast<double>(prob(k)) / z) : 0.0f;
+    }
+  }
+}
+
+}  // namespace
+
+void sample_rows(float* logits, int64_t R, int64_t V, const SampleRowParams* params, const SamplePenalty* penalties,
+                 int32_t* ids, float* probs, cudaStream_t stream) {
+  if (R == 0) return;
+  if (V <= 0 || V >= (int64_t(1) << 24)) ops_fail("sample_rows: vocabulary size out of range");
+  sample_kernel<<<static_cast<unsigned>(R), kThreads, 0, stream>>>(logits, V, params, penalties, ids, probs);
+  PAGODA_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace pagoda::cuda
