@@ -1,5 +1,6 @@
 #include "kv/block_pool.hpp"
 
+#define XXH_STATIC_LINKING_ONLY  // XXH3_state_t's definition, so the state can live on the stack
 #include <xxhash.h>
 
 #include <algorithm>
@@ -81,14 +82,12 @@ void KvBlockPool::release(int32_t block) {
 }
 
 uint64_t KvBlockPool::chain_hash(uint64_t parent_hash, std::span<const int32_t> tokens) const {
-  XXH3_state_t* st = XXH3_createState();
-  PAGODA_CHECK(st != nullptr, "out of memory");
-  XXH3_64bits_reset_withSeed(st, hash_key_);
-  XXH3_64bits_update(st, &parent_hash, sizeof parent_hash);
-  XXH3_64bits_update(st, tokens.data(), tokens.size_bytes());
-  const uint64_t h = XXH3_64bits_digest(st);
-  XXH3_freeState(st);
-  return h;
+  XXH3_state_t st;  // on the stack: this runs for every full block of every request
+  XXH3_INITSTATE(&st);
+  XXH3_64bits_reset_withSeed(&st, hash_key_);
+  XXH3_64bits_update(&st, &parent_hash, sizeof parent_hash);
+  XXH3_64bits_update(&st, tokens.data(), tokens.size_bytes());
+  return XXH3_64bits_digest(&st);
 }
 
 std::optional<int32_t> KvBlockPool::lookup(uint64_t hash, std::span<const int32_t> tokens) {

@@ -1,6 +1,7 @@
 #include "runtime/engine.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <random>
 
@@ -37,12 +38,40 @@ bool is_plain_greedy(const SamplingParams& p) {
   return p.temperature <= 0.0f && !repetition && p.presence_penalty == 0.0f && p.frequency_penalty == 0.0f;
 }
 
+// Adds the time since the previous lap to one phase's total.
+class PhaseClock {
+ public:
+  explicit PhaseClock(std::array<double, kEnginePhases>& totals) : totals_(totals), last_(std::chrono::steady_clock::now()) {}
+  void lap(EnginePhase p) {
+    const auto now = std::chrono::steady_clock::now();
+    totals_[static_cast<size_t>(p)] += std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+  }
+
+ private:
+  std::array<double, kEnginePhases>& totals_;
+  std::chrono::steady_clock::time_point last_;
+};
+
 uint64_t pick_hash_key(uint64_t k) {
   if (k != 0) return k;
   std::random_device rd;
   return (static_cast<uint64_t>(rd()) << 32) ^ rd();  // keyed per process: hashes can't be precomputed
 }
 }  // namespace
+
+const char* engine_phase_name(EnginePhase p) {
+  switch (p) {
+    case EnginePhase::ENGINE_PHASE_SCHEDULE: return "schedule";
+    case EnginePhase::ENGINE_PHASE_BUILD_BATCH: return "build_batch";
+    case EnginePhase::ENGINE_PHASE_FORWARD: return "forward";
+    case EnginePhase::ENGINE_PHASE_SAMPLE: return "sample";
+    case EnginePhase::ENGINE_PHASE_UPDATE: return "update";
+    case EnginePhase::ENGINE_PHASE_EVENTS: return "events";
+    case EnginePhase::ENGINE_PHASE_COUNT: break;
+  }
+  return "?";
+}
 
 Engine::Engine(Model& model, const Tokenizer* tokenizer, const EngineConfig& config)
     : model_(model),
@@ -75,29 +104,36 @@ void Engine::cancel(uint64_t id) {
 void Engine::build_batch(const SchedulerOutput& out) {
   ForwardBatch& b = batch_;
   const int32_t P = model_.page_size();
-  b.tokens.clear();
-  b.positions.clear();
-  b.slot_mapping.clear();
-  b.cu_seqlens_q.assign(1, 0);
-  b.kv_lens.clear();
   b.logit_rows.clear();
   int32_t max_pages = 1;
-  for (const ScheduledSeq& s : out.seqs)
-    max_pages = std::max(max_pages, static_cast<int32_t>(scheduler_.get(s.request_id).blocks.size()));
+  size_t T = 0;
+  for (const ScheduledSeq& s : out.seqs) {
+    max_pages = std::max(max_pages, static_cast<int32_t>(s.request->blocks.size()));
+    T += static_cast<size_t>(s.num_tokens);
+  }
   b.max_pages_per_seq = max_pages;
-  b.block_table.assign(out.seqs.size() * static_cast<size_t>(max_pages), 0);
-  for (size_t i = 0; i < out.seqs.size(); ++i) {
+  // Sized once, then written by index: per-element push_back showed at 1024 sequences.
+  const size_t B = out.seqs.size();
+  b.block_table.assign(B * static_cast<size_t>(max_pages), 0);
+  b.tokens.resize(T);
+  b.positions.resize(T);
+  b.slot_mapping.resize(T);
+  b.cu_seqlens_q.resize(B + 1);
+  b.cu_seqlens_q[0] = 0;
+  b.kv_lens.resize(B);
+  size_t t = 0;
+  for (size_t i = 0; i < B; ++i) {
     const ScheduledSeq& s = out.seqs[i];
-    const Request& r = scheduler_.get(s.request_id);
+    const Request& r = *s.request;
     std::copy(r.blocks.begin(), r.blocks.end(), b.block_table.begin() + static_cast<std::ptrdiff_t>(i * static_cast<size_t>(max_pages)));
-    for (int32_t p = s.start; p < s.start + s.num_tokens; ++p) {
-      b.tokens.push_back(r.tokens[static_cast<size_t>(p)]);
-      b.positions.push_back(p);
-      b.slot_mapping.push_back(int64_t(r.blocks[static_cast<size_t>(p / P)]) * P + p % P);
+    for (int32_t p = s.start; p < s.start + s.num_tokens; ++p, ++t) {
+      b.tokens[t] = r.tokens[static_cast<size_t>(p)];
+      b.positions[t] = p;
+      b.slot_mapping[t] = int64_t(r.blocks[static_cast<size_t>(p / P)]) * P + p % P;
     }
-    b.cu_seqlens_q.push_back(static_cast<int32_t>(b.tokens.size()));
-    b.kv_lens.push_back(s.start + s.num_tokens);
-    if (s.sample) b.logit_rows.push_back(static_cast<int32_t>(b.tokens.size()) - 1);
+    b.cu_seqlens_q[i + 1] = static_cast<int32_t>(t);
+    b.kv_lens[i] = s.start + s.num_tokens;
+    if (s.sample) b.logit_rows.push_back(static_cast<int32_t>(t) - 1);
   }
 }
 
@@ -131,8 +167,10 @@ void Engine::fill_device_sampling(const SchedulerOutput& out) {
 
 std::vector<EngineEvent> Engine::step() {
   std::vector<EngineEvent> events;
+  PhaseClock clock(phase_seconds_);
   SchedulerOutput out = scheduler_.schedule();
   preemptions_ += out.preempted.size();
+  clock.lap(EnginePhase::ENGINE_PHASE_SCHEDULE);
   if (out.empty()) return events;
   ++steps_;
   for (const auto& c : out.copies) model_.kv_copy_page(c.src, c.dst);
@@ -151,6 +189,7 @@ std::vector<EngineEvent> Engine::step() {
   }
   const bool device_sample = !all_greedy && !any_logprobs && !batch_.logit_rows.empty();
   if (device_sample) fill_device_sampling(out);
+  clock.lap(EnginePhase::ENGINE_PHASE_BUILD_BATCH);
   greedy_ids_.resize(batch_.logit_rows.size());
   bool on_device = all_greedy && !any_logprobs && model_.try_forward_greedy(batch_, greedy_ids_.data());
   if (device_sample) on_device = model_.try_forward_sample(batch_, device_sampling_, greedy_ids_.data());
@@ -158,6 +197,7 @@ std::vector<EngineEvent> Engine::step() {
     logits_.resize(batch_.logit_rows.size() * V);
     model_.forward(batch_, logits_.data());
   }
+  clock.lap(EnginePhase::ENGINE_PHASE_FORWARD);
 
   std::vector<int32_t> sampled;
   std::vector<uint64_t> sampled_ids;
@@ -180,7 +220,9 @@ std::vector<EngineEvent> Engine::step() {
     if (live.options.logprobs)
       sampled_logprobs[s.request_id] = logprobs_of(raw_row_, sampled.back(), live.options.top_logprobs);
   }
+  clock.lap(EnginePhase::ENGINE_PHASE_SAMPLE);
   scheduler_.update(out, sampled);
+  clock.lap(EnginePhase::ENGINE_PHASE_UPDATE);
 
   for (size_t i = 0; i < sampled.size(); ++i) {
     const uint64_t id = sampled_ids[i];
@@ -216,6 +258,7 @@ std::vector<EngineEvent> Engine::step() {
     if (ev.finished) cancel(id);
     events.push_back(std::move(ev));
   }
+  clock.lap(EnginePhase::ENGINE_PHASE_EVENTS);
   return events;
 }
 
@@ -226,9 +269,7 @@ EngineStats Engine::stats() const {
   s.kv_blocks_total = pool_.num_blocks();
   s.kv_blocks_in_use = pool_.num_in_use();
   s.page_size = model_.page_size();
-  for (const auto& [id, live] : live_) {
-    const Request* r = scheduler_.find(id);
-    if (!r || r->state != RequestState::REQUEST_STATE_RUNNING) continue;
+  for (const Request* r : scheduler_.running()) {
     s.kv_running_blocks += static_cast<int64_t>(r->blocks.size());
     s.kv_running_tokens += r->num_computed_tokens;
   }
@@ -236,6 +277,7 @@ EngineStats Engine::stats() const {
   s.prefix_hits = pool_.hits();
   s.steps = steps_;
   s.preemptions = preemptions_;
+  s.phase_seconds = phase_seconds_;
   return s;
 }
 

@@ -4,10 +4,12 @@
 // threads reach it only through queues.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "kv/block_pool.hpp"
@@ -56,6 +58,19 @@ struct EngineEvent {
   std::vector<SampledLogprobs> logprobs;  // parallel to `tokens` when the request asked for them
 };
 
+// Where a step's wall time goes, measured on every step (one clock read per phase).
+enum class EnginePhase : uint8_t {
+  ENGINE_PHASE_SCHEDULE,     // Scheduler::schedule
+  ENGINE_PHASE_BUILD_BATCH,  // KV copies, the ragged batch, the greedy check
+  ENGINE_PHASE_FORWARD,      // the model call, until its logits or ids are on the host
+  ENGINE_PHASE_SAMPLE,       // host sampling of the logit rows (or taking the device's ids)
+  ENGINE_PHASE_UPDATE,       // Scheduler::update: computed and sampled tokens, prefix publishing
+  ENGINE_PHASE_EVENTS,       // events: detokenisation, stop strings, finishing requests
+  ENGINE_PHASE_COUNT,
+};
+inline constexpr size_t kEnginePhases = static_cast<size_t>(EnginePhase::ENGINE_PHASE_COUNT);
+const char* engine_phase_name(EnginePhase p);  // "schedule", "build_batch", ...
+
 struct EngineStats {
   int32_t running = 0;
   int32_t waiting = 0;
@@ -70,6 +85,7 @@ struct EngineStats {
   uint64_t prefix_hits = 0;
   uint64_t steps = 0;
   uint64_t preemptions = 0;
+  std::array<double, kEnginePhases> phase_seconds{};  // summed over all steps, by EnginePhase
 };
 
 class Engine {
@@ -100,13 +116,14 @@ class Engine {
   const Tokenizer* tokenizer_;
   KvBlockPool pool_;
   Scheduler scheduler_;
-  std::map<uint64_t, Live> live_;
+  std::unordered_map<uint64_t, Live> live_;
   ForwardBatch batch_;
   std::vector<float> logits_;
   std::vector<int32_t> greedy_ids_;  // [logit_rows] when the model sampled on its device
   DeviceSampling device_sampling_;   // the step's per-row inputs for sampling on the device
   std::vector<float> raw_row_;  // an unmodified copy of one logits row, for logprobs
   uint64_t steps_ = 0, preemptions_ = 0;
+  std::array<double, kEnginePhases> phase_seconds_{};
 };
 
 }  // namespace pagoda

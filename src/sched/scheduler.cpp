@@ -76,7 +76,7 @@ void Scheduler::preempt(Request& r, SchedulerOutput& out) {
   r.num_computed_tokens = 0;
   r.state = RequestState::REQUEST_STATE_WAITING;
   ++r.num_preemptions;
-  running_.erase(std::find(running_.begin(), running_.end(), r.id));
+  if (auto p = std::find(running_.begin(), running_.end(), &r); p != running_.end()) running_.erase(p);
   waiting_.push_front(r.id);
   out.preempted.push_back(r.id);
 }
@@ -116,9 +116,10 @@ void Scheduler::publish_full_blocks(Request& r) {
 
 SchedulerOutput Scheduler::schedule() {
   SchedulerOutput out;
+  out.seqs.reserve(running_.size() + std::min(waiting_.size(), static_cast<size_t>(config_.max_num_seqs)));
   int32_t budget = config_.max_num_batched_tokens;
   for (size_t i = 0; i < running_.size() && budget > 0;) {
-    Request& r = requests_.at(running_[i]);
+    Request& r = *running_[i];
     const int32_t n = std::min(static_cast<int32_t>(r.tokens.size()) - r.num_computed_tokens, budget);
     if (n <= 0) {
       ++i;
@@ -126,7 +127,7 @@ SchedulerOutput Scheduler::schedule() {
     }
     bool self_preempted = false;
     while (!grow_blocks(r, r.num_computed_tokens + n, out)) {
-      Request& victim = requests_.at(running_.back());  // the newest running request
+      Request& victim = *running_.back();  // the newest running request
       const bool is_self = victim.id == r.id;
       preempt(victim, out);
       if (is_self) {
@@ -135,7 +136,7 @@ SchedulerOutput Scheduler::schedule() {
       }
     }
     if (self_preempted) break;  // r was the newest: nothing after it is running
-    out.seqs.push_back({r.id, r.num_computed_tokens, n, r.num_computed_tokens + n == static_cast<int32_t>(r.tokens.size())});
+    out.seqs.push_back({r.id, &r, r.num_computed_tokens, n, r.num_computed_tokens + n == static_cast<int32_t>(r.tokens.size())});
     budget -= n;
     out.num_tokens += n;
     ++i;
@@ -157,8 +158,8 @@ SchedulerOutput Scheduler::schedule() {
     }
     waiting_.pop_front();
     r.state = RequestState::REQUEST_STATE_RUNNING;
-    running_.push_back(r.id);
-    out.seqs.push_back({r.id, r.num_computed_tokens, n, r.num_computed_tokens + n == static_cast<int32_t>(r.tokens.size())});
+    running_.push_back(&r);
+    out.seqs.push_back({r.id, &r, r.num_computed_tokens, n, r.num_computed_tokens + n == static_cast<int32_t>(r.tokens.size())});
     budget -= n;
     out.num_tokens += n;
   }
@@ -189,8 +190,12 @@ void Scheduler::finish(uint64_t id) {
   if (it == requests_.end()) return;
   Request& r = it->second;
   release_blocks(r);
-  running_.erase(std::remove(running_.begin(), running_.end(), id), running_.end());
-  waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), id), waiting_.end());
+  // A request is in running_ exactly while RUNNING and in waiting_ exactly while WAITING.
+  if (r.state == RequestState::REQUEST_STATE_RUNNING) {
+    if (auto p = std::find(running_.begin(), running_.end(), &r); p != running_.end()) running_.erase(p);
+  } else if (auto w = std::find(waiting_.begin(), waiting_.end(), id); w != waiting_.end()) {
+    waiting_.erase(w);
+  }
   requests_.erase(it);
 }
 

@@ -8,8 +8,8 @@
 
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "kv/block_pool.hpp"
@@ -42,6 +42,7 @@ struct Request {
 // One sequence's share of a step.
 struct ScheduledSeq {
   uint64_t request_id;
+  const Request* request;  // the request itself: valid until it is finished (finish())
   int32_t start;        // first new token (== num_computed_tokens before the step)
   int32_t num_tokens;   // new tokens this step
   bool sample;          // the step reaches the end of the known tokens: sample the next one
@@ -74,6 +75,8 @@ class Scheduler {
   const Request* find(uint64_t id) const;
   const Request& get(uint64_t id) const;
   int32_t num_running() const { return static_cast<int32_t>(running_.size()); }
+  // The running requests, oldest admission first (valid until the next schedule() or finish()).
+  const std::vector<Request*>& running() const { return running_; }
   int32_t num_waiting() const { return static_cast<int32_t>(waiting_.size()); }
   bool has_work() const { return !running_.empty() || !waiting_.empty(); }
   const KvBlockPool& pool() const { return pool_; }
@@ -89,9 +92,10 @@ class Scheduler {
 
   SchedulerConfig config_;
   KvBlockPool& pool_;
-  std::map<uint64_t, Request> requests_;
+  // Node-based, so a Request never moves while it lives: running_ and ScheduledSeq point into it.
+  std::unordered_map<uint64_t, Request> requests_;
   std::deque<uint64_t> waiting_;   // FCFS; preempted requests go back to the front
-  std::vector<uint64_t> running_;  // admission order (oldest first)
+  std::vector<Request*> running_;  // admission order (oldest first)
 };
 
 }  // namespace pagoda

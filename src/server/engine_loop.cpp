@@ -11,14 +11,13 @@
 namespace pagoda::server {
 
 void RequestChannel::push(ChannelItem item) {
-  bool wake = false;
-  {
-    std::lock_guard lock(mu_);
-    items_.push_back(std::move(item));
-    wake = !notified_;
-    notified_ = true;
-  }
-  if (wake) notify_();
+  if (push_quiet(std::move(item))) notify_();
+}
+
+bool RequestChannel::push_quiet(ChannelItem item) {
+  std::lock_guard lock(mu_);
+  items_.push_back(std::move(item));
+  return !std::exchange(notified_, true);
 }
 
 std::vector<ChannelItem> RequestChannel::take() {
@@ -48,6 +47,25 @@ SubmitResult EngineLoop::submit(SubmitRequest req, uint64_t* key) {
   return SubmitResult::SUBMIT_RESULT_OK;
 }
 
+void EngineLoop::notify_via(Poster post) {
+  std::lock_guard lock(poster_mu_);
+  poster_ = std::move(post);
+}
+
+void EngineLoop::notify_flush() {
+  if (to_notify_.empty()) return;
+  std::lock_guard lock(poster_mu_);
+  if (!poster_) {
+    for (const auto& ch : to_notify_) ch->notify();
+    to_notify_.clear();
+    return;
+  }
+  poster_([chs = std::exchange(to_notify_, {})] {
+    for (const auto& ch : chs) ch->notify();
+  });
+  to_notify_.reserve(64);
+}
+
 void EngineLoop::cancel(uint64_t key) {
   std::lock_guard lock(mu_);
   Command c;
@@ -75,9 +93,12 @@ void EngineLoop::run() {
       if (stopping_ && commands_.empty() && !engine_.has_work()) break;
       cmds.swap(commands_);
     }
+    const double t0 = seconds_now();
     for (Command& c : cmds) apply(c);
+    const double t1 = seconds_now();
+    loop_seconds_.commands += t1 - t0;
     if (!engine_.has_work()) {
-      metrics_.engine_stats_set(engine_.stats(), deferred_);
+      metrics_.engine_stats_set(engine_.stats(), deferred_, loop_seconds_);
       continue;
     }
     std::vector<EngineEvent> events;
@@ -90,8 +111,15 @@ void EngineLoop::run() {
       for (uint64_t k : keys) group_fail(k, fmt::format("internal error: {}", e.what()));
     }
     const double now = seconds_now();
+    observed_.clear();
     for (EngineEvent& ev : events) on_event(ev, now);
-    metrics_.engine_stats_set(engine_.stats(), deferred_);
+    metrics_.observe(observed_);
+    notify_flush();
+    const double t2 = seconds_now();
+    loop_seconds_.dispatch += t2 - now;
+    EngineStats st = engine_.stats();
+    loop_seconds_.stats += seconds_now() - t2;
+    metrics_.engine_stats_set(st, deferred_, loop_seconds_);
   }
 }
 
@@ -152,8 +180,9 @@ void EngineLoop::on_event(EngineEvent& ev, double now) {
   Group& g = groups_.at(key);
   if (s.first) {
     s.first = false;
-    metrics_.tokens_add(static_cast<uint64_t>(ev.prompt_tokens), static_cast<uint64_t>(ev.cached_prompt_tokens), 0);
-    if (!ev.tokens.empty()) metrics_.ttft_observe(now - s.arrival);
+    observed_.prompt_tokens += static_cast<uint64_t>(ev.prompt_tokens);
+    observed_.cached_prompt_tokens += static_cast<uint64_t>(ev.cached_prompt_tokens);
+    if (!ev.tokens.empty()) observed_.ttft.push_back(now - s.arrival);
     try {
       release_siblings(g, ev.id);
     } catch (const std::exception& e) {
@@ -161,16 +190,16 @@ void EngineLoop::on_event(EngineEvent& ev, double now) {
       return;
     }
   } else if (!ev.tokens.empty()) {
-    metrics_.itl_observe(now - s.last);
+    observed_.itl.push_back(now - s.last);
   }
   if (!ev.tokens.empty()) s.last = now;
-  metrics_.tokens_add(0, 0, ev.tokens.size());
+  observed_.generated_tokens += ev.tokens.size();
   const bool finished = ev.finished;
   const int32_t index = s.index;
-  if (finished) metrics_.e2e_observe(now - s.arrival, ev.finish == FinishReason::FINISH_REASON_STOP ? "stop" : "length");
+  if (finished) observed_.e2e.emplace_back(now - s.arrival, ev.finish == FinishReason::FINISH_REASON_STOP ? "stop" : "length");
   std::shared_ptr<RequestChannel> ch = g.channel;
   if (finished) seq_done(ev.id);  // may erase the group
-  ch->push(ChannelItem{index, std::move(ev), {}, 0});
+  if (ch->push_quiet(ChannelItem{index, std::move(ev), {}, 0})) to_notify_.push_back(std::move(ch));
 }
 
 void EngineLoop::seq_done(uint64_t id) {

@@ -3,7 +3,9 @@
 // RequestChannel whose notify callback hands control to the connection's own executor. Parallel
 // sampling (n > 1) runs the first choice's prefill alone, then admits its siblings, so they find
 // the prompt's blocks in the prefix cache instead of recomputing them. It does not parse or
-// format anything: it moves token events.
+// format anything: it moves token events. A step's notify calls can be handed to another thread
+// in one batch (notify_via), so the engine thread, which the next step waits on, does not pay
+// for waking hundreds of connections.
 #pragma once
 
 #include <atomic>
@@ -16,6 +18,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "runtime/engine.hpp"
@@ -37,7 +40,10 @@ struct ChannelItem {
 class RequestChannel {
  public:
   explicit RequestChannel(std::function<void()> notify) : notify_(std::move(notify)) {}
-  void push(ChannelItem item);
+  void push(ChannelItem item);  // push_quiet, then notify() when it says so
+  // Adds an item; true when the caller must call notify() (nobody was told of pending items yet).
+  bool push_quiet(ChannelItem item);
+  void notify() { notify_(); }
   std::vector<ChannelItem> take();
 
  private:
@@ -64,6 +70,11 @@ class EngineLoop {
   ~EngineLoop();
 
   SubmitResult submit(SubmitRequest req, uint64_t* key);
+  // Runs each step's channel notifications as one task through `post` (e.g. onto the HTTP I/O
+  // threads) instead of on the engine thread; nullptr: on the engine thread. When this returns,
+  // the previous `post` is no longer being called.
+  using Poster = std::function<void(std::function<void()>)>;
+  void notify_via(Poster post);
   void cancel(uint64_t key);  // frees the request's KV blocks on the engine thread's next turn
   // Refuses new requests from now on; running ones go on.
   void drain_begin() { draining_ = true; }
@@ -102,6 +113,7 @@ class EngineLoop {
   void apply(Command& c);
   uint64_t add_seq(uint64_t key, Group& g, int32_t index, std::vector<int32_t> prompt, const GenerationParams& gen);
   void on_event(EngineEvent& ev, double now);
+  void notify_flush();
   void seq_done(uint64_t engine_id);
   void group_end(uint64_t key, const std::string& error, int status);  // error "" = cancelled by the client
   void group_fail(uint64_t key, const std::string& error, int status = 500);
@@ -120,11 +132,17 @@ class EngineLoop {
   bool stopping_ = false;
   uint64_t next_key_ = 1;
 
+  std::mutex poster_mu_;  // held while the poster runs, so notify_via can replace it safely
+  Poster poster_;
+
   // Engine-thread state only.
-  std::map<uint64_t, Group> groups_;
-  std::map<uint64_t, Seq> seqs_;
+  std::unordered_map<uint64_t, Group> groups_;
+  std::unordered_map<uint64_t, Seq> seqs_;
   uint64_t next_engine_id_ = 1;
   int32_t deferred_ = 0;
+  LoopSeconds loop_seconds_;
+  StepObservations observed_;                               // this step's, recorded in one go
+  std::vector<std::shared_ptr<RequestChannel>> to_notify_;  // this step's channels with news
 
   std::thread thread_;
 };

@@ -376,7 +376,11 @@ struct HttpServer::Impl {
   net::steady_timer drain_timer{ioc};
 
   Impl(const HttpConfig& cfg, const ApiContext& ctx, EngineLoop& engine, Metrics& metrics)
-      : sh{cfg, ctx, engine, metrics}, ioc(std::max(1, cfg.threads)) {}
+      : sh{cfg, ctx, engine, metrics}, ioc(std::max(1, cfg.threads)) {
+    // Waking each connection (a post to its strand) is I/O-thread work: one task per engine step.
+    engine.notify_via([this](std::function<void()> task) { net::post(ioc, std::move(task)); });
+  }
+  ~Impl() { sh.engine.notify_via(nullptr); }
 
   void accept() {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {

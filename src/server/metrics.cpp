@@ -41,9 +41,10 @@ void Histogram::render(std::string& out, const std::string& name, const std::str
 
 Metrics::Metrics() : ttft_(latency_bounds()), itl_(latency_bounds()), e2e_(latency_bounds()) {}
 
-void Metrics::engine_stats_set(const EngineStats& s, int32_t queued) {
+void Metrics::engine_stats_set(const EngineStats& s, int32_t queued, const LoopSeconds& loop) {
   std::lock_guard lock(mu_);
   stats_ = s;
+  loop_ = loop;
   queued_ = queued;
 }
 void Metrics::ttft_observe(double s) {
@@ -69,6 +70,24 @@ void Metrics::finished_count(const char* reason, uint64_t n) {
   std::lock_guard lock(mu_);
   finished_[reason] += n;
 }
+void StepObservations::clear() {
+  ttft.clear();
+  itl.clear();
+  e2e.clear();
+  prompt_tokens = cached_prompt_tokens = generated_tokens = 0;
+}
+void Metrics::observe(const StepObservations& o) {
+  std::lock_guard lock(mu_);
+  for (double v : o.ttft) ttft_.observe(v);
+  for (double v : o.itl) itl_.observe(v);
+  for (const auto& [v, reason] : o.e2e) {
+    e2e_.observe(v);
+    ++finished_[reason];
+  }
+  prompt_tokens_ += o.prompt_tokens;
+  cached_prompt_tokens_ += o.cached_prompt_tokens;
+  generation_tokens_ += o.generated_tokens;
+}
 void Metrics::response_count(int status) {
   std::lock_guard lock(mu_);
   ++responses_[status];
@@ -76,6 +95,10 @@ void Metrics::response_count(int status) {
 EngineStats Metrics::engine_stats() const {
   std::lock_guard lock(mu_);
   return stats_;
+}
+LoopSeconds Metrics::loop_seconds() const {
+  std::lock_guard lock(mu_);
+  return loop_;
 }
 
 std::string Metrics::render() const {
@@ -97,6 +120,16 @@ std::string Metrics::render() const {
         stats_.prefix_queries ? static_cast<double>(stats_.prefix_hits) / static_cast<double>(stats_.prefix_queries) : 0.0);
   counter(out, "pagoda_num_preemptions_total", "Sequences preempted (KV freed, recomputed later).", stats_.preemptions);
   counter(out, "pagoda_engine_steps_total", "Engine steps run.", stats_.steps);
+  out += "# HELP pagoda_engine_step_seconds_total Wall time inside engine steps, by phase (forward: the model call).\n"
+         "# TYPE pagoda_engine_step_seconds_total counter\n";
+  for (size_t p = 0; p < kEnginePhases; ++p)
+    out += fmt::format("pagoda_engine_step_seconds_total{{phase=\"{}\"}} {}\n", engine_phase_name(static_cast<EnginePhase>(p)),
+                       stats_.phase_seconds[p]);
+  out += "# HELP pagoda_engine_loop_seconds_total Engine-thread wall time outside steps, by phase.\n"
+         "# TYPE pagoda_engine_loop_seconds_total counter\n";
+  out += fmt::format("pagoda_engine_loop_seconds_total{{phase=\"commands\"}} {}\n", loop_.commands);
+  out += fmt::format("pagoda_engine_loop_seconds_total{{phase=\"dispatch\"}} {}\n", loop_.dispatch);
+  out += fmt::format("pagoda_engine_loop_seconds_total{{phase=\"stats\"}} {}\n", loop_.stats);
   counter(out, "pagoda_prompt_tokens_total", "Prompt tokens of admitted sequences.", prompt_tokens_);
   counter(out, "pagoda_prompt_tokens_cached_total", "Prompt tokens served from the prefix cache.", cached_prompt_tokens_);
   counter(out, "pagoda_generation_tokens_total", "Generated tokens.", generation_tokens_);

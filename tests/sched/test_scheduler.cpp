@@ -4,6 +4,7 @@
 // when run alone, however it was batched, chunked or preempted.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -243,6 +244,108 @@ TEST(Scheduler, RandomizedBatchingEqualsRunningAlone) {
   EXPECT_GT(total_preemptions, 10);
   EXPECT_GT(total_cache_hits, 10);
   RecordProperty("preemptions", static_cast<int>(total_preemptions));
+}
+
+// running() lists exactly the RUNNING requests in admission order, and every scheduled sequence
+// points at its own request, through admissions, preemptions and finishes in any position.
+TEST(Scheduler, RunningListAndScheduledPointersFollowTheRequests) {
+  KvBlockPool pool(10, 4, 1);  // 40 tokens: tight enough to preempt
+  SchedulerConfig c;
+  c.max_num_batched_tokens = 16;
+  c.max_num_seqs = 6;
+  Scheduler s(c, pool);
+  std::vector<uint64_t> admitted;  // admission order, as the test sees it
+  for (uint64_t id = 0; id < 8; ++id) s.add(id, seq(static_cast<int32_t>(id) * 10, 3), 9);
+  auto check = [&](const SchedulerOutput& out) {
+    for (const ScheduledSeq& q : out.seqs) EXPECT_EQ(q.request, &s.get(q.request_id));
+    std::vector<uint64_t> running;
+    for (const Request* r : s.running()) {
+      EXPECT_EQ(r->state, RequestState::REQUEST_STATE_RUNNING);
+      EXPECT_EQ(r, &s.get(r->id));
+      running.push_back(r->id);
+    }
+    EXPECT_EQ(static_cast<int32_t>(running.size()), s.num_running());
+    // Admission order: each running id appears in the order it was (last) admitted.
+    std::vector<uint64_t> expect;
+    for (uint64_t id : admitted)
+      if (std::find(running.begin(), running.end(), id) != running.end()) expect.push_back(id);
+    EXPECT_EQ(running, expect);
+  };
+  int preemptions = 0;
+  for (int t = 0; t < 200 && s.has_work(); ++t) {
+    const std::vector<const Request*> before(s.running().begin(), s.running().end());
+    SchedulerOutput out = s.schedule();
+    preemptions += static_cast<int>(out.preempted.size());
+    for (uint64_t id : out.preempted) admitted.erase(std::find(admitted.begin(), admitted.end(), id));
+    for (const Request* r : s.running())
+      if (std::find(before.begin(), before.end(), r) == before.end()) admitted.push_back(r->id);
+    check(out);
+    std::vector<int32_t> sampled;
+    for (const ScheduledSeq& q : out.seqs)
+      if (q.sample) sampled.push_back(fake_next(q.request->tokens));
+    s.update(out, sampled);
+    if (t == 3 && s.num_running() >= 3) {  // finish one from the middle of the running list
+      const uint64_t mid = s.running()[1]->id;
+      s.finish(mid);
+      admitted.erase(std::find(admitted.begin(), admitted.end(), mid));
+    }
+    if (const Request* w = s.find(7); t == 4 && w && w->state == RequestState::REQUEST_STATE_WAITING) s.finish(7);  // a waiting one
+    for (const ScheduledSeq& q : out.seqs) {
+      const Request* r = s.find(q.request_id);
+      if (r && q.sample && r->num_generated() >= r->max_new_tokens) {
+        s.finish(r->id);
+        admitted.erase(std::find(admitted.begin(), admitted.end(), q.request_id));
+      }
+    }
+    check(SchedulerOutput{});
+    ASSERT_NO_THROW(pool.check_invariants());
+  }
+  EXPECT_FALSE(s.has_work());
+  EXPECT_GT(preemptions, 0);
+  EXPECT_EQ(pool.num_in_use(), 0);
+}
+
+// The serving sizes the GPU runs at: 1024 sequences decode together, each step schedules all of
+// them, and every output equals its run alone.
+TEST(Scheduler, ThousandSequencesDecodeInOneBatch) {
+  const int32_t C = 1024, P = 16, prompt = 20, max_new = 12;
+  KvBlockPool pool(C * ((prompt + max_new + P - 1) / P), P, 9);
+  SchedulerConfig c;
+  c.max_num_batched_tokens = 8192;
+  c.max_num_seqs = C;
+  Scheduler s(c, pool);
+  std::mt19937 rng(11);
+  std::vector<std::vector<int32_t>> prompts(C);
+  for (int32_t i = 0; i < C; ++i) {
+    for (int32_t k = 0; k < prompt; ++k) prompts[static_cast<size_t>(i)].push_back(std::uniform_int_distribution<int32_t>(0, 999)(rng));
+    s.add(static_cast<uint64_t>(i), prompts[static_cast<size_t>(i)], max_new);
+  }
+  std::map<uint64_t, std::vector<int32_t>> outputs;
+  int decode_steps = 0;
+  for (int t = 0; t < 100 && s.has_work(); ++t) {
+    SchedulerOutput out = s.schedule();
+    EXPECT_TRUE(out.preempted.empty());
+    if (out.num_tokens == C && static_cast<int32_t>(out.seqs.size()) == C) ++decode_steps;
+    // The token budget covers a decode token for every running sequence: none is left out.
+    EXPECT_EQ(static_cast<int32_t>(out.seqs.size()), s.num_running()) << "step " << t;
+    std::vector<int32_t> sampled;
+    for (const ScheduledSeq& q : out.seqs)
+      if (q.sample) sampled.push_back(fake_next(q.request->tokens));
+    s.update(out, sampled);
+    for (const ScheduledSeq& q : out.seqs) {
+      const Request& r = s.get(q.request_id);
+      if (q.sample && r.num_generated() >= r.max_new_tokens) {
+        outputs[r.id] = std::vector<int32_t>(r.tokens.begin() + r.num_prompt_tokens, r.tokens.end());
+        s.finish(r.id);
+      }
+    }
+  }
+  EXPECT_FALSE(s.has_work());
+  EXPECT_GE(decode_steps, max_new - 4);  // admission takes 3 steps (20480 prompt tokens / 8192)
+  ASSERT_EQ(static_cast<int32_t>(outputs.size()), C);
+  for (int32_t i = 0; i < C; ++i)
+    EXPECT_EQ(outputs[static_cast<uint64_t>(i)], run_alone(prompts[static_cast<size_t>(i)], max_new)) << "request " << i;
+  EXPECT_EQ(pool.num_in_use(), 0);
 }
 
 }  // namespace
