@@ -123,7 +123,7 @@ const char* key_tile_suffix(int key_tile) {
     case 32: return "-bn32";
     case 64: return "-bn64";
     case pagoda::cuda::PREFILL_SM90_KEY_TILE: return "-sm90";
-    case pagoda::cuda::PREFILL_SM90_KEY_TILE_SERIAL: return "-sm90serial";
+    case pagoda::cuda::PREFILL_SM90_KEY_TILE_OVERLAP: return "-sm90overlap";
     default: return "-unknown";
   }
 }
@@ -265,7 +265,7 @@ int main(int argc, char** argv) {
     bench_prefill(L, true, 32, rng);
     bench_prefill(L, true, 64, rng);
     if (pagoda::cuda::prefill_sm90_available(pagoda::DType::DTYPE_BF16, D))
-      bench_prefill(L, true, pagoda::cuda::PREFILL_SM90_KEY_TILE_SERIAL, rng);
+      bench_prefill(L, true, pagoda::cuda::PREFILL_SM90_KEY_TILE_OVERLAP, rng);
   }
   if (mode == "prefill") return 0;
   const int cases[][2] = {{1, 8192}, {1, 32768}, {1, 131072}, {16, 8192}, {64, 4096}, {128, 2048}};

@@ -4,6 +4,7 @@ bandwidth and bf16 GEMM rate, PyTorch SDPA (flash and cuDNN backends) for causal
 decode; then merges Pagoda's numbers (JSON lines from bench_attention) into one markdown table.
 Usage: bench_peers.py PAGODA_JSONL OUT_MD"""
 import json
+import os
 import subprocess
 import sys
 import datetime
@@ -91,6 +92,7 @@ def main():
         rows.append(("decode", f"B{B} ctx {ctx}", mine, peers, "TB/s K+V", copy_tbps))
         del q, k, v
 
+    build = os.environ.get("PAGODA_ATTN_BUILD", "build-attn3")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     lines = [
         "# CUDA attention benchmark",
@@ -98,7 +100,7 @@ def main():
         f"- device: {props.name} ({props.multi_processor_count} SMs), torch {torch.__version__}",
         f"- date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='minutes')}",
         f"- commit: {commit or 'unknown'} (plus the working tree sent with the run)",
-        "- command: `bash bench/attention/build_carry.sh` here, then `bash bench/attention/gpu_session.sh all` on the device machine (carry build-attn3/carry)",
+        f"- command: `PAGODA_ATTN_BUILD={build} bash bench/attention/build_carry.sh` here, then `PAGODA_ATTN_BUILD={build} bash bench/attention/gpu_session.sh bench` on the device machine (carry {build}/carry)",
         f"- measured ceilings: copy {copy_tbps:.2f} TB/s (read+write, 1 GiB), bf16 GEMM 8192^3 {gemm:.0f} TFLOP/s",
         "- shapes: 32 q heads / 8 KV heads, D=128, bf16; prefill causal, 16k tokens per launch "
         "(FLOPs 4*T^2*D*H/2); decode 1 query token, K+V bytes read / time; Pagoda decode KV is paged "

@@ -199,7 +199,7 @@ TEST(CudaAttention, PrefillContiguousEqualsPaged) {
 }
 
 // The Hopper (sm_90a) kernel over the same sweep where PrefillSweep does not already reach it:
-// D = 64 (forced; the dispatch keeps D = 64 on the mma.sync kernel) and the serial variant at
+// D = 64 (forced; the dispatch keeps D = 64 on the mma.sync kernel) and the overlap variant at
 // D = 128 (the default variant is what PrefillSweep runs at D = 128 on a compute 9.0 device).
 TEST(CudaAttention, PrefillSm90Sweep) {
   REQUIRE_GPU();
@@ -211,7 +211,7 @@ TEST(CudaAttention, PrefillSm90Sweep) {
   };
   const Variant variants[] = {{DType::DTYPE_BF16, 64, pagoda::cuda::PREFILL_SM90_KEY_TILE},
                               {DType::DTYPE_F16, 64, pagoda::cuda::PREFILL_SM90_KEY_TILE},
-                              {DType::DTYPE_BF16, 128, pagoda::cuda::PREFILL_SM90_KEY_TILE_SERIAL}};
+                              {DType::DTYPE_BF16, 128, pagoda::cuda::PREFILL_SM90_KEY_TILE_OVERLAP}};
   for (const Variant& var : variants) {
     for (const HeadConfig& hc : kHeads) {
       for (int P : {1, 16, 64}) {
@@ -232,7 +232,7 @@ TEST(CudaAttention, PrefillSm90Sweep) {
         CUDA_OK(cudaDeviceSynchronize());
         const auto out = dc.out.download();
         const auto lse = dc.lse.download();
-        const std::string l = label(c, var.key_tile > 0 ? "prefill-sm90" : "prefill-sm90-serial");
+        const std::string l = label(c, var.key_tile > 0 ? "prefill-sm90" : "prefill-sm90-overlap");
         ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
       }
     }

@@ -119,10 +119,10 @@ void attention_prefill_variant(const void* q, int32_t H, const PagedKvView& cach
   const AttentionParams p = params_make(q, H, cache, batch, out, lse, "attention_prefill");
   PAGODA_CHECK(max_q_len >= 0, "attention_prefill: negative max_q_len");
   PAGODA_CHECK(int64_t(max_q_len) * p.group < (int64_t(1) << 36), "attention_prefill: too many query rows");
-  const bool force_sm90 = key_tile == PREFILL_SM90_KEY_TILE || key_tile == PREFILL_SM90_KEY_TILE_SERIAL;
+  const bool force_sm90 = key_tile == PREFILL_SM90_KEY_TILE || key_tile == PREFILL_SM90_KEY_TILE_OVERLAP;
   PAGODA_CHECK(key_tile == 0 || key_tile == 32 || key_tile == 64 || force_sm90,
                "attention_prefill: key tile {} (0, 32, 64, or {} / {} for the sm_90a kernel)", key_tile,
-               PREFILL_SM90_KEY_TILE, PREFILL_SM90_KEY_TILE_SERIAL);
+               PREFILL_SM90_KEY_TILE, PREFILL_SM90_KEY_TILE_OVERLAP);
   const DType dt = cache.layout.dtype;
   const int hd = cache.layout.head_dim;
   PAGODA_CHECK(!force_sm90 || prefill_sm90_available(dt, hd),
@@ -131,7 +131,7 @@ void attention_prefill_variant(const void* q, int32_t H, const PagedKvView& cach
   // The Hopper kernel serves the shapes it was measured on (prefill_sm90_selected); the rest, and
   // every other device, keep the mma.sync kernel.
   if (force_sm90 || (key_tile == 0 && prefill_sm90_selected(dt, hd))) {
-    cuda_check(prefill_sm90_launch(p, dt, hd, max_q_len, key_tile != PREFILL_SM90_KEY_TILE_SERIAL, stream),
+    cuda_check(prefill_sm90_launch(p, dt, hd, max_q_len, key_tile == PREFILL_SM90_KEY_TILE_OVERLAP, stream),
                "attention_prefill");
     return;
   }

@@ -4,7 +4,9 @@
 // memory, the online softmax in registers (log2 domain, as flash_prefill.cuh) and O += P V with P
 // from registers. Promises the same results contract as flash_prefill.cuh (out, natural-log LSE,
 // GQA-packed rows, ragged batches, causal or not, any page size); sm_90a only (empty elsewhere).
-// OVERLAP: the next tile's Q K^T and this tile's P V are in flight while the softmax runs.
+// OVERLAP (measured slower on the H200, kept for the bench): the next tile's Q K^T and this tile's
+// P V are in flight while the softmax runs. The default issues Q K^T, softmax, P V in turn; the two
+// consumer warpgroups interleave on the tensor cores by themselves.
 #pragma once
 
 #include <cfloat>

@@ -10,10 +10,11 @@
 
 namespace pagoda::cuda {
 
-// key_tile values of attention_prefill_variant that force this kernel (bench and tests):
-// the default (next tile's Q K^T and this tile's P V overlap the softmax) and the serial variant.
+// key_tile values of attention_prefill_variant that force this kernel (bench and tests): the
+// default, and the variant where the next tile's Q K^T and this tile's P V overlap the softmax
+// (measured slower on the H200; bf16, D = 128 only).
 constexpr int PREFILL_SM90_KEY_TILE = 128;
-constexpr int PREFILL_SM90_KEY_TILE_SERIAL = -128;
+constexpr int PREFILL_SM90_KEY_TILE_OVERLAP = -128;
 
 // True when this build holds the sm_90a kernels (PAGODA_CUDA_SM90A), the current device has
 // compute capability 9.0 and (dtype, head dim) is instantiated (bf16 / fp16, D 64 or 128).
