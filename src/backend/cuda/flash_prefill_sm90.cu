@@ -11,6 +11,7 @@
 namespace pagoda::cuda {
 namespace {
 
+#if defined(PAGODA_CUDA_SM90A)
 bool device_is_sm90() {
   int dev = 0, major = 0, minor = 0;
   if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
@@ -21,7 +22,6 @@ bool device_is_sm90() {
   return major == 9 && minor == 0;
 }
 
-#if defined(PAGODA_CUDA_SM90A)
 template <typename T, int D, bool OVERLAP>
 cudaError_t launch_one(const AttentionParams& p, int64_t rows, cudaStream_t stream) {
   using Tr = PrefillSm90Traits<D>;
