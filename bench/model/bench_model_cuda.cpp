@@ -10,7 +10,7 @@
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    fmt::print(stderr, "usage: {} CONFIG.json [--profile] [--dtype bfloat16|float16|float32]\n", argv[0]);
+    fmt::print(stderr, "usage: {} CONFIG.json [--profile] [--dtype bfloat16|float16|float32] [--no-gemm-sweep] [--decode-only]\n", argv[0]);
     return 2;
   }
   pagoda::CudaBenchOptions o;
@@ -20,6 +20,12 @@ int main(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--profile")) o.profile = true;
     else if (!std::strcmp(argv[i], "--dtype") && i + 1 < argc) o.gpu.dtype = argv[++i];
+    else if (!std::strcmp(argv[i], "--no-gemm-sweep")) o.gemm_sweep = false;
+    else if (!std::strcmp(argv[i], "--decode-only")) o.prefill_lengths.clear(), o.decode_batches.clear();
+    else {
+      fmt::print(stderr, "unknown option {}\n", argv[i]);
+      return 2;
+    }
   }
   try {
     return pagoda::model_cuda_bench(o);

@@ -45,8 +45,8 @@ for _ in range(10): a @ b
 torch.cuda.synchronize(); print(f"GEMM_TFLOPS {10 * 2 * 8192**3 / (time.perf_counter() - t) / 1e12:.0f}")
 PY
 tail -1 "$OUT/bench.log"
-$C/pagoda serve --device cuda --config $CFG --random-weights --port $PORT --max-num-seqs 256 \
-  --max-num-batched-tokens 8192 --max-queue 4096 --ctx 4096 > "$OUT/server.log" 2>&1 &
+$C/pagoda serve --device cuda --config $CFG --random-weights --port $PORT --max-num-seqs ${MAX_SEQS:-256} \
+  --max-num-batched-tokens ${MAX_BATCHED:-8192} --max-queue 4096 --ctx 4096 > "$OUT/server.log" 2>&1 &
 SPID=$!
 for i in $(seq 240); do get $URL/v1/models > /dev/null && break; kill -0 $SPID 2>/dev/null || break; sleep 1; done
 echo "server up after ${i}s"; cat "$OUT/server.log"

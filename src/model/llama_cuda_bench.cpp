@@ -95,8 +95,11 @@ void gemm_sweep(const ModelConfig& c, double copy_gbs, cudaStream_t st) {
   const std::vector<S> shapes = {{"qkv", qkv, h}, {"o", h, c.num_heads * c.head_dim},
                                  {"gate|up", 2 * c.intermediate_size, h}, {"down", h, c.intermediate_size}};
   cuda::Gemm g;
-  fmt::print("\n### GEMM: cuBLASLt vs GEMV (bf16, microseconds; GB/s of weight+activation bytes)\n\n");
-  fmt::print("| shape (N x K) | M | cuBLASLt us | GEMV us | GEMV GB/s | faster | gemm_choose |\n| --- | ---: | ---: | ---: | ---: | --- | --- |\n");
+  fmt::print("\n### GEMM: cuBLASLt vs GEMV (bf16, microseconds; GB/s of weight+activation bytes)\n\n"
+             "GEMV ks=S: S warps per output column over slices of K; default = gemv_default_ksplit.\n\n");
+  fmt::print("| shape (N x K) | M | cuBLASLt us | GEMV ks=1 | ks=2 | ks=4 | ks=8 | default ks | GEMV default GB/s | "
+             "chosen (gemm_choose) us |\n"
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   for (const S& s : shapes) {
     // Several weight copies rotate so the weights come from HBM, not L2.
     const int copies = 4;
@@ -107,19 +110,28 @@ void gemm_sweep(const ModelConfig& c, double copy_gbs, cudaStream_t st) {
     }
     cuda::DeviceBuffer x(size_t(16 * s.K) * 2), y(size_t(16 * s.N) * 2);
     cuda::random_normal_fill(x.get(), DType::DTYPE_BF16, 16 * s.K, 5, 0, 1, st);
-    for (int64_t M : {1, 2, 4, 8, 12, 16}) {
+    for (int64_t M : {1, 2, 4, 8, 16}) {
       int k = 0;
-      auto run = [&](cuda::GemmAlgo a) {
-        return time_ms(st, 5, 40, [&] {
-                 g.run(x.get(), ws[size_t(k++ % copies)].get(), y.get(), M, s.N, s.K, DType::DTYPE_BF16, DType::DTYPE_BF16,
-                       st, a);
-               }) * 1e3;
-      };
-      const double lt = run(cuda::GemmAlgo::GEMM_ALGO_CUBLASLT), gv = run(cuda::GemmAlgo::GEMM_ALGO_GEMV);
+      const auto rotate = [&] { return ws[size_t(k++ % copies)].get(); };
+      const double lt = time_ms(st, 5, 40, [&] {
+                          g.run(x.get(), rotate(), y.get(), M, s.N, s.K, DType::DTYPE_BF16, DType::DTYPE_BF16, st,
+                                cuda::GemmAlgo::GEMM_ALGO_CUBLASLT);
+                        }) * 1e3;
+      double gv[4];
+      for (int i = 0; i < 4; ++i)
+        gv[i] = time_ms(st, 5, 40, [&] {
+                  cuda::gemv(x.get(), rotate(), y.get(), M, s.N, s.K, DType::DTYPE_BF16, DType::DTYPE_BF16, st, 1 << i);
+                }) * 1e3;
+      const double chosen = time_ms(st, 5, 40, [&] {
+                              g.run(x.get(), rotate(), y.get(), M, s.N, s.K, DType::DTYPE_BF16, DType::DTYPE_BF16, st);
+                            }) * 1e3;
+      const int dks = cuda::gemv_default_ksplit(s.N, s.K);
+      const double dflt = gv[dks == 1 ? 0 : dks == 2 ? 1 : dks == 4 ? 2 : 3];
       const double bytes = double(s.N * s.K + M * s.K + M * s.N) * 2;
-      const bool gemv_chosen = cuda::gemm_choose(M, s.N, s.K, DType::DTYPE_BF16) == cuda::GemmAlgo::GEMM_ALGO_GEMV;
-      fmt::print("| {} {}x{} | {} | {:.1f} | {:.1f} | {:.0f} ({:.0f}%) | {} | {} |\n", s.name, s.N, s.K, M, lt, gv,
-                 bytes / (gv / 1e6) / 1e9, 100 * bytes / (gv / 1e6) / 1e9 / copy_gbs, gv < lt ? "GEMV" : "cuBLASLt",
+      const bool gemv_chosen = cuda::gemm_choose(M, s.N, s.K, DType::DTYPE_BF16) != cuda::GemmAlgo::GEMM_ALGO_CUBLASLT;
+      const auto gbs = [&](double us) { return bytes / (us / 1e6) / 1e9; };
+      fmt::print("| {} {}x{} | {} | {:.1f} | {:.1f} | {:.1f} | {:.1f} | {:.1f} | {} | {:.0f} ({:.0f}%) | {:.1f} ({}) |\n",
+                 s.name, s.N, s.K, M, lt, gv[0], gv[1], gv[2], gv[3], dks, gbs(dflt), 100 * gbs(dflt) / copy_gbs, chosen,
                  gemv_chosen ? "GEMV" : "cuBLASLt");
     }
   }

@@ -26,9 +26,12 @@ GemmAlgo gemm_choose(int64_t M, int64_t N, int64_t K, DType dtype);
 // 16-byte aligned operands).
 bool gemv_supported(const void* x, const void* w, int64_t M, int64_t K, DType dtype);
 
-// The GEMV kernel alone: y (out_dtype: dtype or F32) = x W^T for M <= 16 rows.
+// The GEMV kernel alone: y (out_dtype: dtype or F32) = x W^T for M <= 16 rows. ksplit (1, 2, 4, 8)
+// warps share each output column over slices of K; 0 picks gemv_default_ksplit(N, K).
 void gemv(const void* x, const void* w, void* y, int64_t M, int64_t N, int64_t K, DType dtype, DType out_dtype,
-          cudaStream_t stream);
+          cudaStream_t stream, int ksplit = 0);
+int gemv_default_ksplit(int64_t N, int64_t K);
+
 
 class Gemm {
  public:

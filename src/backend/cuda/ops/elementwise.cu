@@ -10,6 +10,7 @@
 
 #include "backend/cuda/ops/cuda_check.hpp"
 #include "backend/cuda/ops/ops.hpp"
+#include "backend/cuda/ops/pdl_launch.cuh"
 #include "backend/cuda/ops/type_utils.cuh"
 
 namespace pagoda::cuda {
@@ -35,6 +36,8 @@ __device__ __forceinline__ double block_sum(double v, double* red) {
 
 template <typename T>
 __global__ void embedding_kernel(const T* table, const int32_t* tokens, int64_t hidden, float* x) {
+  dev::launch_dependents();     // PDL: let the next kernel start loading its weights now
+  dev::grid_dependency_wait();  // nothing before this reads or writes activations
   const int64_t t = blockIdx.x;
   const T* row = table + static_cast<int64_t>(tokens[t]) * hidden;
   for (int64_t i = threadIdx.x; i < hidden; i += blockDim.x) x[t * hidden + i] = to_f32(row[i]);
@@ -44,6 +47,8 @@ __global__ void embedding_kernel(const T* table, const int32_t* tokens, int64_t 
 template <typename T, bool GATHER>
 __global__ void add_rmsnorm_kernel(float* x, const T* delta, const int32_t* rows, const float* w, int64_t hidden,
                                    float eps, T* out) {
+  dev::launch_dependents();     // PDL: let the next kernel start loading its weights now
+  dev::grid_dependency_wait();  // nothing before this reads or writes activations
   __shared__ double red[32];
   const int64_t r = blockIdx.x;
   const int64_t src = GATHER ? rows[r] : r;
@@ -97,6 +102,8 @@ constexpr int kNormVpt = 4;
 template <typename T, bool GATHER>
 __global__ void add_rmsnorm_vec_kernel(float* x, const T* delta, const int32_t* rows, const float* w, int64_t hidden,
                                        float eps, T* out) {
+  dev::launch_dependents();     // PDL: let the next kernel start loading its weights now
+  dev::grid_dependency_wait();  // nothing before this reads or writes activations
   __shared__ double red[32];
   const int64_t r = blockIdx.x;
   const int64_t src = GATHER ? rows[r] : r;
@@ -145,6 +152,8 @@ int norm_vec_threads(int64_t hidden, const void* x, const void* delta, const voi
 
 template <typename A, typename C>
 __global__ void qkv_rope_append_kernel(QkvRopeAppendArgs a) {
+  dev::launch_dependents();     // PDL: let the next kernel start loading its weights now
+  dev::grid_dependency_wait();  // nothing before this reads or writes activations
   extern __shared__ double cs[];  // [half, 2] cos, sin for this token
   const int64_t t = blockIdx.x;
   const int32_t half = a.rope_dim / 2;
@@ -200,6 +209,8 @@ __global__ void qkv_rope_append_kernel(QkvRopeAppendArgs a) {
 // instead of one. Agrees with the f64 reference to a few f32 ulps.
 template <typename A, typename C>
 __global__ void qkv_rope_append_pair_kernel(QkvRopeAppendArgs a) {
+  dev::launch_dependents();     // PDL: let the next kernel start loading its weights now
+  dev::grid_dependency_wait();  // nothing before this reads or writes activations
   const int64_t t = blockIdx.x;
   const int32_t head = blockIdx.y;
   const int32_t j = threadIdx.x;
@@ -255,6 +266,8 @@ __global__ void qkv_rope_append_pair_kernel(QkvRopeAppendArgs a) {
 // silu_mul for F % 8 == 0 and 16-byte aligned buffers: 8 elements per thread, token from blockIdx.y.
 template <typename T>
 __global__ void silu_mul_vec_kernel(const T* gu, int64_t F, T* out) {
+  dev::launch_dependents();     // PDL: let the next kernel start loading its weights now
+  dev::grid_dependency_wait();  // nothing before this reads or writes activations
   constexpr int kV = 16 / sizeof(T);
   const int64_t t = blockIdx.y;
   const int64_t f = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) * kV;
@@ -275,6 +288,8 @@ __global__ void silu_mul_vec_kernel(const T* gu, int64_t F, T* out) {
 
 template <typename T>
 __global__ void silu_mul_kernel(const T* gu, int64_t T_, int64_t F, T* out) {
+  dev::launch_dependents();     // PDL: let the next kernel start loading its weights now
+  dev::grid_dependency_wait();  // nothing before this reads or writes activations
   const int64_t n = T_ * F;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t t = i / F, f = i % F;
@@ -348,7 +363,7 @@ void embedding_gather(const void* table, DType dtype, const int32_t* tokens, int
   if (T == 0) return;
   dispatch_float(dtype, [&](auto tag) {
     using E = decltype(tag);
-    embedding_kernel<E><<<static_cast<unsigned>(T), 256, 0, stream>>>(static_cast<const E*>(table), tokens, hidden, x);
+    launch_pdl(embedding_kernel<E>, static_cast<unsigned>(T), 256, 0, stream, static_cast<const E*>(table), tokens, hidden, x);
   });
   PAGODA_CUDA_LAUNCH_CHECK();
 }
@@ -360,10 +375,10 @@ void add_rmsnorm(float* x, const void* delta, const float* w, int64_t T, int64_t
   dispatch_float(act, [&](auto tag) {
     using E = decltype(tag);
     if (vt > 0)
-      add_rmsnorm_vec_kernel<E, false><<<static_cast<unsigned>(T), vt, 0, stream>>>(
+      launch_pdl(add_rmsnorm_vec_kernel<E, false>, static_cast<unsigned>(T), vt, 0, stream,
           x, static_cast<const E*>(delta), nullptr, w, hidden, eps, static_cast<E*>(out));
     else
-      add_rmsnorm_kernel<E, false><<<static_cast<unsigned>(T), kNormThreads, 0, stream>>>(
+      launch_pdl(add_rmsnorm_kernel<E, false>, static_cast<unsigned>(T), kNormThreads, 0, stream,
           x, static_cast<const E*>(delta), nullptr, w, hidden, eps, static_cast<E*>(out));
   });
   PAGODA_CUDA_LAUNCH_CHECK();
@@ -376,10 +391,10 @@ void gather_add_rmsnorm(const float* x, const void* delta, const int32_t* rows, 
   dispatch_float(act, [&](auto tag) {
     using E = decltype(tag);
     if (vt > 0)
-      add_rmsnorm_vec_kernel<E, true><<<static_cast<unsigned>(R), vt, 0, stream>>>(
+      launch_pdl(add_rmsnorm_vec_kernel<E, true>, static_cast<unsigned>(R), vt, 0, stream,
           const_cast<float*>(x), static_cast<const E*>(delta), rows, w, hidden, eps, static_cast<E*>(out));
     else
-      add_rmsnorm_kernel<E, true><<<static_cast<unsigned>(R), kNormThreads, 0, stream>>>(
+      launch_pdl(add_rmsnorm_kernel<E, true>, static_cast<unsigned>(R), kNormThreads, 0, stream,
           const_cast<float*>(x), static_cast<const E*>(delta), rows, w, hidden, eps, static_cast<E*>(out));
   });
   PAGODA_CUDA_LAUNCH_CHECK();
@@ -399,9 +414,9 @@ void qkv_rope_append(const QkvRopeAppendArgs& a, DType act, cudaStream_t stream)
       const unsigned heads = static_cast<unsigned>(a.H + 2 * a.cache.layout.num_kv_heads);
       if (D % 2 == 0 && D / 2 <= 1024 && a.T <= 0x7fffffff) {
         const unsigned threads = static_cast<unsigned>((D / 2 + 31) / 32 * 32);
-        qkv_rope_append_pair_kernel<A, C><<<dim3(static_cast<unsigned>(a.T), heads), threads, 0, stream>>>(a);
+        launch_pdl(qkv_rope_append_pair_kernel<A, C>, dim3(static_cast<unsigned>(a.T), heads), threads, 0, stream, a);
       } else {
-        qkv_rope_append_kernel<A, C><<<static_cast<unsigned>(a.T), 256, smem, stream>>>(a);
+        launch_pdl(qkv_rope_append_kernel<A, C>, static_cast<unsigned>(a.T), 256, smem, stream, a);
       }
     });
   });
@@ -417,10 +432,10 @@ void silu_mul(const void* gu, int64_t T, int64_t F, void* out, DType act, cudaSt
                      reinterpret_cast<uintptr_t>(out) % 16 == 0;
     if (vec) {
       const unsigned blocks = static_cast<unsigned>((F / kV + 127) / 128);
-      silu_mul_vec_kernel<E><<<dim3(blocks, static_cast<unsigned>(T)), 128, 0, stream>>>(static_cast<const E*>(gu), F,
+      launch_pdl(silu_mul_vec_kernel<E>, dim3(blocks, static_cast<unsigned>(T)), 128, 0, stream, static_cast<const E*>(gu), F,
                                                                                        static_cast<E*>(out));
     } else {
-      silu_mul_kernel<E><<<grid_for(T * F, 256), 256, 0, stream>>>(static_cast<const E*>(gu), T, F,
+      launch_pdl(silu_mul_kernel<E>, grid_for(T * F, 256), 256, 0, stream, static_cast<const E*>(gu), T, F,
                                                                     static_cast<E*>(out));
     }
   });
