@@ -56,6 +56,8 @@ class NullModel : public Model {
     }
   }
   bool try_forward_greedy(const ForwardBatch& b, int32_t* ids) override {
+    while (hold.load(std::memory_order_acquire)) std::this_thread::yield();
+    if (sleep_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
     forward_batch_validate(b, cfg_.vocab_size, pages_, P_);
     for (size_t r = 0; r < b.logit_rows.size(); ++r) ids[r] = next_id(b, r);
     return true;
@@ -65,6 +67,10 @@ class NullModel : public Model {
   uint64_t kv_cache_bytes() const override { return 0; }
   void kv_copy_page(int32_t, int32_t) override {}
   std::string describe() const override { return "null model"; }
+  // Loop mode: the first step waits until every request was submitted, so that each run
+  // schedules the same batches however the submitting thread and the engine thread interleave.
+  std::atomic<bool> hold{false};
+  int32_t sleep_us = 0;  // a device step's duration, slept (the host thread waits on the GPU)
 
  private:
   int32_t next_id(const ForwardBatch& b, size_t r) const {
@@ -87,6 +93,7 @@ struct Options {
   std::string mode = "both";
   int32_t repeats = 3;
   int32_t http_threads = 2;
+  int32_t forward_us = 0;
   std::string notify = "posted";  // loop mode: connection wake-ups from an I/O thread, or inline
 };
 
@@ -156,8 +163,18 @@ GenerationParams greedy_params(int32_t n) {
   return g;
 }
 
+// As `pagoda serve` now does for requests without stop strings: the response side decodes.
+bool g_engine_detokenizes = false;
+
+EngineRequestOptions request_options() {
+  EngineRequestOptions o;
+  o.detokenize = g_engine_detokenizes;
+  return o;
+}
+
 server::ApiRequest stream_request(const std::vector<int32_t>& prompt, int32_t n) {
   server::ApiRequest ar;
+  ar.logprobs = request_options();
   ar.kind = server::ApiKind::API_KIND_COMPLETION;
   ar.prompts = {prompt};
   ar.gen = greedy_params(n);
@@ -203,7 +220,7 @@ Row run_engine(const Options& o, int32_t C, LoadedModel& lm, uint64_t seed) {
   auto prompts = make_prompts(C, o.prompt_len, o.vocab, seed);
   std::vector<std::unique_ptr<server::ResponseBuilder>> builders;
   for (int32_t i = 0; i < C; ++i) {
-    e.add(static_cast<uint64_t>(i), prompts[static_cast<size_t>(i)], greedy_params(o.output_len));
+    e.add(static_cast<uint64_t>(i), prompts[static_cast<size_t>(i)], greedy_params(o.output_len), request_options());
     builders.push_back(std::make_unique<server::ResponseBuilder>(stream_request(prompts[static_cast<size_t>(i)], o.output_len), ctx));
   }
   SocketPair sock;
@@ -256,6 +273,8 @@ Row run_engine(const Options& o, int32_t C, LoadedModel& lm, uint64_t seed) {
 Row run_loop(const Options& o, int32_t C, LoadedModel& lm, uint64_t seed) {
   namespace net = boost::asio;
   NullModel model(o.vocab, o.page_size, pages_for(o, C));
+  model.hold = true;
+  model.sleep_us = o.forward_us;
   EngineConfig ec;
   ec.scheduler.max_num_seqs = C;
   ec.scheduler.max_num_batched_tokens = o.max_batched_tokens;
@@ -311,10 +330,11 @@ Row run_loop(const Options& o, int32_t C, LoadedModel& lm, uint64_t seed) {
     server::EngineLoop loop(e, metrics, C);
     if (o.notify == "posted") loop.notify_via([&ioc](std::function<void()> task) { net::post(ioc, std::move(task)); });
     for (int32_t i = 0; i < C; ++i) {
-      server::SubmitRequest sr{{prompts[static_cast<size_t>(i)]}, 1, greedy_params(o.output_len), {}, streams[static_cast<size_t>(i)]->channel};
+      server::SubmitRequest sr{{prompts[static_cast<size_t>(i)]}, 1, greedy_params(o.output_len), request_options(), streams[static_cast<size_t>(i)]->channel};
       uint64_t key = 0;
       PAGODA_CHECK(loop.submit(std::move(sr), &key) == server::SubmitResult::SUBMIT_RESULT_OK, "submit refused");
     }
+    model.hold = false;
     while (done.load() < C) std::this_thread::sleep_for(std::chrono::microseconds(200));
     row.wall = wall_now() - t0;
     loop.notify_via(nullptr);
@@ -367,6 +387,8 @@ int main(int argc, char** argv) {
   app.add_option("--http-threads", o.http_threads, "loop mode: Asio I/O threads doing the HTTP side")->check(CLI::Range(1, 64));
   app.add_option("--notify", o.notify, "loop mode: posted (as pagoda serve) | inline (the engine thread wakes each connection)")
       ->check(CLI::IsMember({"posted", "inline"}));
+  app.add_option("--forward-us", o.forward_us, "loop mode: each forward sleeps this long, as a GPU step would")->check(CLI::Range(0, 1000000));
+  app.add_flag("--engine-detokenizes", g_engine_detokenizes, "the engine thread decodes text (as before; now only with stop strings)");
   app.add_option("--repeats", o.repeats, "runs per point; the fastest of each phase is kept")->check(CLI::Range(1, 100));
   CLI11_PARSE(app, argc, argv);
   try {
@@ -377,9 +399,9 @@ int main(int argc, char** argv) {
       lm.tokenizer = Tokenizer::from_gguf(*src->gguf());
       o.vocab = lm.tokenizer->vocab_size();
     }
-    fmt::print("# null model: vocab {}, page {}, prompt {}, output {}, max_num_batched_tokens {}, tokenizer {}, http threads {}, notify {}\n",
+    fmt::print("# null model: vocab {}, page {}, prompt {}, output {}, max_num_batched_tokens {}, tokenizer {}, http threads {}, notify {}, loop forward sleep {} us\n",
                o.vocab, o.page_size, o.prompt_len, o.output_len, o.max_batched_tokens, o.tokenizer.empty() ? "none" : o.tokenizer,
-               o.http_threads, o.notify);
+               o.http_threads, o.notify, o.forward_us);
     if (o.mode != "loop") {
       fmt::print("\n## engine: decode steps only, us per step (best of {})\n\n", o.repeats);
       fmt::print("| seqs | steps | schedule | build_batch | forward (validate) | sample | update | events | engine total | wall/step | "

@@ -87,12 +87,13 @@ void Engine::add(uint64_t id, std::vector<int32_t> prompt, const GenerationParam
   PAGODA_CHECK(options.top_logprobs >= 0 && options.top_logprobs <= EngineRequestOptions::kMaxTopLogprobs,
                "top_logprobs must be between 0 and {}", EngineRequestOptions::kMaxTopLogprobs);
   PAGODA_CHECK(params.max_tokens >= 1 && params.max_tokens <= INT32_MAX, "max_tokens must be at least 1");
+  PAGODA_CHECK(options.detokenize || params.stop.empty(), "stop strings need the engine to detokenize");
   for (int32_t t : prompt)
     PAGODA_CHECK(t >= 0 && t < model_.config().vocab_size, "token id {} outside the vocabulary", t);
   Sampler sampler(params.sampling);  // validates the sampling parameters
   scheduler_.add(id, std::move(prompt), static_cast<int32_t>(params.max_tokens));
   Live live{params, std::move(sampler), nullptr, options};
-  if (tokenizer_) live.stream = std::make_unique<TextStream>(*tokenizer_, params.stop);
+  if (tokenizer_ && options.detokenize) live.stream = std::make_unique<TextStream>(*tokenizer_, params.stop);
   live_.emplace(id, std::move(live));
 }
 

@@ -42,6 +42,9 @@ struct SampledLogprobs {
 struct EngineRequestOptions {
   bool logprobs = false;     // fill EngineEvent::logprobs for every generated token
   int32_t top_logprobs = 0;  // how many alternatives per token (0..kMaxTopLogprobs)
+  // false: events carry tokens but no text, and the caller decodes them itself (off the engine
+  // thread); only for requests without stop strings, which need the text to end them.
+  bool detokenize = true;
   static constexpr int32_t kMaxTopLogprobs = 20;
 };
 

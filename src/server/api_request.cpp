@@ -253,6 +253,9 @@ ApiRequest api_request_parse(ApiKind kind, std::string_view text, const ApiConte
     r.prompts.push_back(chat_prompt(body, ctx));
   }
   if (!r.gen.stop.empty() && !ctx.model->tokenizer) bad_param("stop", "stop strings need a model with a tokenizer");
+  // Without stop strings nothing in the engine needs the text: the response side decodes the
+  // tokens on the HTTP threads (ResponseBuilder), keeping that work off the engine thread.
+  r.logprobs.detokenize = !r.gen.stop.empty();
   if (static_cast<int64_t>(r.prompts.size()) * r.n > ctx.max_n)
     bad_param("n", "prompts x n must be at most {}", ctx.max_n);
 

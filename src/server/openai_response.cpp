@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
 #include "server/api_error.hpp"
@@ -60,6 +61,7 @@ struct ResponseBuilder::State {
     bool finished = false;
     bool started = false;  // chat streaming: the role chunk went out
     FinishReason finish = FinishReason::FINISH_REASON_LENGTH;
+    std::optional<StreamDecoder> decoder;  // set when this side decodes the tokens (no engine text)
   };
   ApiRequest req;
   const ApiContext& ctx;
@@ -73,6 +75,8 @@ struct ResponseBuilder::State {
   State(const ApiRequest& r, const ApiContext& c)
       : req(r), ctx(c), id(random_id(r.kind == ApiKind::API_KIND_CHAT ? "chatcmpl-" : "cmpl-")), created(unix_now()) {
     choices.resize(req.prompts.size() * static_cast<size_t>(req.n));
+    if (!req.logprobs.detokenize && ctx.model && ctx.model->tokenizer)
+      for (Choice& c : choices) c.decoder.emplace(*ctx.model->tokenizer);
     req.prompts.clear();  // only their sizes matter from here on
     for (size_t i = 0; i < r.prompts.size(); ++i) prompt_tokens += static_cast<int64_t>(r.prompts[i].size());
   }
@@ -133,6 +137,16 @@ struct ResponseBuilder::State {
     return {{"id", id}, {"object", object}, {"created", created}, {"model", ctx.served_name}};
   }
 
+  // The event's new text: the engine's, or decoded here exactly as the engine's TextStream would
+  // without stop strings (StreamDecoder per token, flushed when the choice finishes).
+  std::string text_of(Choice& c, const EngineEvent& ev) const {
+    if (!c.decoder) return ev.text;
+    std::string out;
+    for (int32_t t : ev.tokens) out += c.decoder->push(t);
+    if (ev.finished) out += c.decoder->flush();
+    return out;
+  }
+
   // Records an item; returns false for an error item.
   bool record(const ChannelItem& it) {
     if (it.failed()) {
@@ -166,7 +180,7 @@ void ResponseBuilder::add(const std::vector<ChannelItem>& items) {
   for (const ChannelItem& it : items) {
     if (!s_->record(it)) continue;
     State::Choice& c = s_->choices[static_cast<size_t>(it.index)];
-    c.text += it.event.text;
+    c.text += s_->text_of(c, it.event);
     s_->logprobs_append(it.event, c.logprobs, c.text_offset);
   }
 }
@@ -201,6 +215,7 @@ std::string ResponseBuilder::sse(const std::vector<ChannelItem>& items) {
     if (!s.record(it)) continue;
     State::Choice& c = s.choices[static_cast<size_t>(it.index)];
     const EngineEvent& ev = it.event;
+    const std::string text = s.text_of(c, ev);
     json lp;
     s.logprobs_append(ev, lp, c.text_offset);
     json choice = {{"index", it.index}};
@@ -208,11 +223,11 @@ std::string ResponseBuilder::sse(const std::vector<ChannelItem>& items) {
       json delta = json::object();
       if (!c.started) delta["role"] = "assistant";
       c.started = true;
-      if (!ev.text.empty() || !ev.finished) delta["content"] = ev.text;
+      if (!text.empty() || !ev.finished) delta["content"] = text;
       choice["delta"] = delta;
       choice["logprobs"] = s.req.logprobs.logprobs ? json{{"content", lp.is_null() ? json::array() : lp}, {"refusal", nullptr}} : json(nullptr);
     } else {
-      choice["text"] = ev.text;
+      choice["text"] = text;
       choice["logprobs"] = lp;
     }
     choice["finish_reason"] = ev.finished ? json(finish_name(ev.finish)) : json(nullptr);

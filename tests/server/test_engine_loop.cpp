@@ -11,9 +11,15 @@
 #include <mutex>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
+#include "common/test_paths.hpp"
+#include "core/error.hpp"
+#include "io/model_source.hpp"
 #include "runtime/engine.hpp"
 #include "server/engine_loop.hpp"
 #include "server/metrics.hpp"
+#include "server/openai_response.hpp"
 
 namespace pagoda::server {
 namespace {
@@ -23,14 +29,19 @@ namespace {
 // backends do.
 class HashModel : public Model {
  public:
-  HashModel() { cfg_.vocab_size = 1000; }
+  explicit HashModel(int64_t vocab = 1000) { cfg_.vocab_size = vocab; }
   const ModelConfig& config() const override { return cfg_; }
   void forward(const ForwardBatch& b, float* logits) override {
     forward_batch_validate(b, cfg_.vocab_size, num_pages(), page_size());
+    const size_t V = static_cast<size_t>(cfg_.vocab_size);
     for (size_t r = 0; r < b.logit_rows.size(); ++r) {
-      float* row = logits + r * 1000;
-      std::fill(row, row + 1000, 0.0f);
-      row[next(b.tokens[static_cast<size_t>(b.logit_rows[r])], b.positions[static_cast<size_t>(b.logit_rows[r])])] = 1.0f;
+      float* row = logits + r * V;
+      std::fill(row, row + V, 0.0f);
+      const int32_t tok = b.tokens[static_cast<size_t>(b.logit_rows[r])], pos = b.positions[static_cast<size_t>(b.logit_rows[r])];
+      int32_t id = next(tok, pos, cfg_.vocab_size);
+      if (lead_byte_id >= 0 && pos % 3 == 0) id = lead_byte_id;
+      if (eos_id >= 0 && pos == eos_pos && tok % 2 == 0) id = eos_id;
+      row[static_cast<size_t>(id)] = 1.0f;
     }
   }
   int32_t page_size() const override { return 4; }
@@ -38,9 +49,12 @@ class HashModel : public Model {
   uint64_t kv_cache_bytes() const override { return 0; }
   void kv_copy_page(int32_t, int32_t) override {}
   std::string describe() const override { return "hash model"; }
-  static int32_t next(int32_t token, int32_t pos) {
-    return static_cast<int32_t>(((static_cast<uint64_t>(token) * 2654435761u) ^ static_cast<uint64_t>(pos) * 40503u) % 1000);
+  static int32_t next(int32_t token, int32_t pos, int64_t vocab = 1000) {
+    return static_cast<int32_t>(((static_cast<uint64_t>(token) * 2654435761u) ^ static_cast<uint64_t>(pos) * 40503u) %
+                                static_cast<uint64_t>(vocab));
   }
+  int32_t eos_id = -1, eos_pos = -1;  // emit eos_id at this position when the row's token is even
+  int32_t lead_byte_id = -1;           // emitted at every third position: text left incomplete
 
  private:
   ModelConfig cfg_;
@@ -214,6 +228,115 @@ TEST(Metrics, ExportsStepSecondsByPhase) {
   EXPECT_NE(text.find("pagoda_engine_loop_seconds_total{phase=\"commands\"} 1.5\n"), std::string::npos);
   EXPECT_NE(text.find("pagoda_engine_loop_seconds_total{phase=\"dispatch\"} 2.5\n"), std::string::npos);
   EXPECT_NE(text.find("pagoda_engine_loop_seconds_total{phase=\"stats\"} 3.5\n"), std::string::npos);
+}
+
+// Requests without stop strings are decoded by the response side (HTTP threads), not by the
+// engine: the text a client gets, streamed or whole, must be what the engine's TextStream gave.
+struct Texts {
+  std::vector<std::string> streamed, whole;
+};
+Texts response_texts(const LoadedModel& lm, bool engine_detokenizes, ApiKind kind) {
+  HashModel model(lm.tokenizer->vocab_size());
+  model.eos_id = lm.tokenizer->eos_id();
+  model.eos_pos = 14;  // some requests end on EOS (an event with no token), the rest on length
+  // A token that is one UTF-8 lead byte: decoders hold it back, and a request that ends on it
+  // leaves bytes that only the final flush turns into text (U+FFFD).
+  for (int32_t id = 0; id < lm.tokenizer->vocab_size() && model.lead_byte_id < 0; ++id) {
+    const std::string b = lm.tokenizer->token_bytes(id);
+    if (b.size() == 1 && static_cast<unsigned char>(b[0]) >= 0xE0 && static_cast<unsigned char>(b[0]) < 0xF0) model.lead_byte_id = id;
+  }
+  EXPECT_GE(model.lead_byte_id, 0);
+  EngineConfig ec;
+  ec.scheduler.max_num_batched_tokens = 40;
+  Engine engine(model, lm.tokenizer.get(), ec);
+  ApiContext ctx;
+  ctx.model = &lm;
+  ctx.served_name = "t";
+  // Prompts of 4..19 tokens, 24 new tokens: those up to 14 long may meet EOS at position 14; the
+  // 17-token one ends on length right after a lead byte (row 39 emits it: 39 % 3 == 0).
+  const int32_t N = 16;
+  std::vector<std::unique_ptr<ResponseBuilder>> streaming, whole;
+  for (int32_t i = 0; i < N; ++i) {
+    ApiRequest ar;
+    ar.kind = kind;
+    ar.prompts.resize(1);
+    for (int32_t k = 0; k < 4 + i; ++k) ar.prompts[0].push_back((i * 7919 + k * 104729) % lm.tokenizer->vocab_size());
+    ar.gen = greedy(24);
+    ar.logprobs.detokenize = engine_detokenizes;
+    engine.add(static_cast<uint64_t>(i), ar.prompts[0], ar.gen, ar.logprobs);
+    ar.stream = true;
+    streaming.push_back(std::make_unique<ResponseBuilder>(ar, ctx));
+    ar.stream = false;
+    whole.push_back(std::make_unique<ResponseBuilder>(ar, ctx));
+  }
+  Texts t;
+  t.streamed.resize(N);
+  int stop_finishes = 0;
+  for (int step = 0; step < 1000 && engine.has_work(); ++step) {
+    for (EngineEvent& ev : engine.step()) {
+      if (ev.finished && ev.finish == FinishReason::FINISH_REASON_STOP) ++stop_finishes;
+      EXPECT_EQ(ev.text.empty() || engine_detokenizes, true) << "the engine decoded a request that asked it not to";
+      std::vector<ChannelItem> items{ChannelItem{0, ev, {}, 0}};
+      const size_t i = static_cast<size_t>(ev.id);
+      whole[i]->add(items);
+      for (const std::string& line : [&] {
+             std::vector<std::string> ls;
+             std::string sse = streaming[i]->sse(items);
+             for (size_t at = 0; (at = sse.find("data: ", at)) != std::string::npos; at += 6)
+               ls.push_back(sse.substr(at + 6, sse.find("\n\n", at) - at - 6));
+             return ls;
+           }()) {
+        const nlohmann::json j = nlohmann::json::parse(line);
+        const nlohmann::json& c = j["choices"][0];
+        if (kind == ApiKind::API_KIND_CHAT) {
+          if (c["delta"].contains("content")) t.streamed[i] += c["delta"]["content"].get<std::string>();
+        } else {
+          t.streamed[i] += c["text"].get<std::string>();
+        }
+      }
+    }
+  }
+  EXPECT_GT(stop_finishes, 0);
+  EXPECT_LT(stop_finishes, N);
+  for (int32_t i = 0; i < N; ++i) {
+    EXPECT_TRUE(whole[static_cast<size_t>(i)]->done());
+    const nlohmann::json j = nlohmann::json::parse(whole[static_cast<size_t>(i)]->body());
+    t.whole.push_back(kind == ApiKind::API_KIND_CHAT ? j["choices"][0]["message"]["content"].get<std::string>()
+                                                     : j["choices"][0]["text"].get<std::string>());
+  }
+  return t;
+}
+
+TEST(ResponseBuilder, DecodesTokensExactlyAsTheEngineWould) {
+  const std::string path = test::smollm2_path();
+  if (path.empty()) GTEST_SKIP() << "no SmolLM2 model (scripts/setup.sh fetches it)";
+  auto src = ModelSource::open(path);
+  LoadedModel lm;
+  lm.tokenizer = Tokenizer::from_gguf(*src->gguf());
+  for (ApiKind kind : {ApiKind::API_KIND_COMPLETION, ApiKind::API_KIND_CHAT}) {
+    const Texts engine_side = response_texts(lm, true, kind);
+    const Texts http_side = response_texts(lm, false, kind);
+    size_t bytes = 0;
+    for (size_t i = 0; i < engine_side.whole.size(); ++i) {
+      EXPECT_EQ(engine_side.streamed[i], engine_side.whole[i]) << i;
+      EXPECT_EQ(http_side.streamed[i], engine_side.streamed[i]) << i;
+      EXPECT_EQ(http_side.whole[i], engine_side.whole[i]) << i;
+      bytes += engine_side.whole[i].size();
+    }
+    EXPECT_GT(bytes, 100u);  // the comparison compared text
+  }
+}
+
+TEST(Engine, RefusesStopStringsWithoutEngineDetokenization) {
+  HashModel model;
+  Engine engine(model, nullptr, EngineConfig{});
+  GenerationParams g = greedy(4);
+  g.stop = {"x"};
+  EngineRequestOptions o;
+  o.detokenize = false;
+  EXPECT_THROW(engine.add(1, {1, 2, 3}, g, o), Error);
+  o.detokenize = true;
+  EXPECT_NO_THROW(engine.add(1, {1, 2, 3}, g, o));
 }
 
 }  // namespace
