@@ -13,6 +13,7 @@
 
 #include "core/error.hpp"
 #include "server/api_error.hpp"
+#include "server/fd_limit.hpp"
 #include "server/openai_response.hpp"
 
 namespace pagoda::server {
@@ -419,6 +420,7 @@ HttpServer::~HttpServer() = default;
 void HttpServer::run(const std::function<void(uint16_t)>& on_listening) {
   Impl& m = *impl_;
   std::signal(SIGPIPE, SIG_IGN);
+  fd_limit_raise();  // one socket per stream: 1024 streams outgrow the usual soft limit
   beast::error_code ec;
   const net::ip::address addr = net::ip::make_address(m.sh.cfg.host, ec);
   PAGODA_CHECK(!ec, "invalid --host '{}': {}", m.sh.cfg.host, ec.message());

@@ -16,6 +16,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "server/fd_limit.hpp"
 
 namespace pagoda::server {
 
@@ -250,6 +251,10 @@ LoadReport load_run(const LoadConfig& cfg) {
   }
   const int32_t workers = cfg.rate > 0 ? std::min(cfg.num_requests, cfg.concurrency > 0 ? cfg.concurrency : 256)
                                        : std::min(cfg.num_requests, std::max(1, cfg.concurrency));
+  // One socket per worker: at 1024 workers the usual soft limit of 1024 files would refuse some.
+  const uint64_t files = fd_limit_raise();
+  PAGODA_CHECK(files == 0 || files >= static_cast<uint64_t>(workers) + 32,
+               "{} concurrent streams need more open files than this process may have ({}): raise 'ulimit -n'", workers, files);
 
   std::atomic<size_t> next{0};
   std::mutex mu;
