@@ -18,6 +18,9 @@ namespace {
 // 512 threads: the unrolled passes need more than the 64 registers a 1024-thread block allows.
 constexpr int kThreads = 512;
 constexpr int kWarps = kThreads / 32;
+constexpr int kUnroll = 6;        // float4 loads in flight per thread in each pass
+constexpr int kDigitBits = 11;    // radix digit: 2048 bins, 3 passes over a 32-bit key
+constexpr int kBins = 1 << kDigitBits;
 constexpr int32_t kNoId = INT32_MAX;
 constexpr double kMassScale = 0x1p62;  // fixed-point probability mass: sums of V floats <= 1 fit
 
@@ -46,7 +49,7 @@ __device__ __forceinline__ Cut earlier(Cut a, Cut b) {
 struct Scratch {
   // 64-bit bins as two 32-bit words: shared-memory atomics are native for 32 bits only (64-bit
   // adds are compare-and-swap loops, which collide badly when most logits share a digit).
-  uint32_t hist_lo[256], hist_hi[256];
+  uint32_t hist_lo[kBins], hist_hi[kBins];
   unsigned long long u64[kWarps];
   double f64[kWarps];
   uint32_t key[kWarps];
@@ -57,7 +60,7 @@ struct Scratch {
   double out_d;
 };
 
-// Calls f(i, x) for every element x = row[i], 16 loads in flight per thread (float4 when aligned):
+// Calls f(i, x) for every element x = row[i], 24 loads in flight per thread (float4 when aligned):
 // a block per row is bound by load latency unless each thread keeps several loads outstanding.
 // Plain loads: the row was written (penalties) earlier in this kernel.
 template <class F>
@@ -67,12 +70,12 @@ __device__ __forceinline__ void for_each(const float* row, int64_t V, F&& f) {
     const float4* r4 = reinterpret_cast<const float4*>(row);
     const int64_t n4 = V >> 2;
     int64_t j = t;
-    for (; j + 3 * kThreads < n4; j += 4 * kThreads) {
-      float4 v[4];
+    for (; j + (kUnroll - 1) * kThreads < n4; j += kUnroll * kThreads) {
+      float4 v[kUnroll];
 #pragma unroll
-      for (int u = 0; u < 4; ++u) v[u] = r4[j + u * kThreads];
+      for (int u = 0; u < kUnroll; ++u) v[u] = r4[j + u * kThreads];
 #pragma unroll
-      for (int u = 0; u < 4; ++u) {
+      for (int u = 0; u < kUnroll; ++u) {
         const int64_t i = (j + u * kThreads) * 4;
         f(i, v[u].x), f(i + 1, v[u].y), f(i + 2, v[u].z), f(i + 3, v[u].w);
       }
@@ -83,12 +86,12 @@ __device__ __forceinline__ void for_each(const float* row, int64_t V, F&& f) {
     }
   } else {
     int64_t i = t;
-    for (; i + 3 * kThreads < V; i += 4 * kThreads) {
-      float v[4];
+    for (; i + (4 * kUnroll - 1) * kThreads < V; i += 4 * kUnroll * kThreads) {
+      float v[4 * kUnroll];
 #pragma unroll
-      for (int u = 0; u < 4; ++u) v[u] = row[i + u * kThreads];
+      for (int u = 0; u < 4 * kUnroll; ++u) v[u] = row[i + u * kThreads];
 #pragma unroll
-      for (int u = 0; u < 4; ++u) f(i + u * kThreads, v[u]);
+      for (int u = 0; u < 4 * kUnroll; ++u) f(i + u * kThreads, v[u]);
     }
     for (; i < V; i += kThreads) f(i, row[i]);
   }
@@ -161,39 +164,47 @@ __device__ unsigned long long block_sum(unsigned long long v, Scratch& s) {
   return v;
 }
 
-// Radix descent, 8 bits a pass from bit BITS-1: among elements with member(i, x, &key), finds the key
+// Radix descent, kDigitBits a pass from bit BITS-1: among elements with member(i, x, &key), finds the key
 // value T with W(key > T) < target <= W(key >= T), W summing weight(key). Returns false (and
 // leaves T alone) when W(all) < target. above = W(key > T), at = W(key == T). Integer atomics:
 // the result does not depend on the order the threads add in.
 template <int BITS, class Member, class Weight>
 __device__ bool radix_select(const float* row, int64_t V, Member member, Weight weight, unsigned long long target,
-                             uint32_t& T, unsigned long long& above, unsigned long long& at, Scratch& s) {
+                             uint32_t& T, unsigned long long& above, unsigned long long& at, Scratch& s,
+                             bool first_counted = false) {
   uint32_t prefix = 0, mask = 0;
   above = 0;
-  for (int shift = BITS - 8; shift >= 0; shift -= 8) {
-    for (int b = threadIdx.x; b < 256; b += blockDim.x) s.hist_lo[b] = s.hist_hi[b] = 0;
+  for (int hi = BITS; hi > 0;) {
+    const int lo = hi > kDigitBits ? hi - kDigitBits : 0;
+    const uint32_t digit_mask = (1u << (hi - lo)) - 1u;
+    const bool counted = first_counted && hi == BITS;  // the caller's pass filled the first digit
+    if (!counted)
+      for (int b = threadIdx.x; b < kBins; b += blockDim.x) s.hist_lo[b] = s.hist_hi[b] = 0;
     if (threadIdx.x == 0) s.out_key = 0xffffffffu;
     __syncthreads();
-    // Runs of one bin are added once: the first digit puts most logits in one or two bins.
-    int cur = -1;
-    unsigned long long acc = 0;
-    for_each(row, V, [&](int64_t i, float x) {
-      uint32_t k;
-      if (!member(i, x, k) || (k & mask) != prefix) return;
-      const int b = static_cast<int>((k >> shift) & 255u);
-      if (b != cur) {
-        if (acc) hist_add(s, cur, acc);
-        cur = b;
-        acc = 0;
-      }
-      acc += weight(k);
-    });
-    if (acc) hist_add(s, cur, acc);
-    __syncthreads();
+    if (!counted) {
+      // Runs of one bin are added once: the first digit puts most logits in a few bins.
+      int cur = -1;
+      unsigned long long acc = 0;
+      for_each(row, V, [&](int64_t i, float x) {
+        uint32_t k;
+        if (!member(i, x, k) || (k & mask) != prefix) return;
+        const int b = static_cast<int>((k >> lo) & digit_mask);
+        if (b != cur) {
+          if (acc) hist_add(s, cur, acc);
+          cur = b;
+          acc = 0;
+        }
+        acc += weight(k);
+      });
+      if (acc) hist_add(s, cur, acc);
+      __syncthreads();
+    }
     if (threadIdx.x < 32) {
+      constexpr int kPerLane = kBins / 32;
       const int lane = threadIdx.x;
       unsigned long long mine = 0;
-      for (int j = 0; j < 8; ++j) mine += hist_get(s, lane * 8 + j);
+      for (int j = 0; j < kPerLane; ++j) mine += hist_get(s, lane * kPerLane + j);
       unsigned long long suf = mine;  // inclusive suffix over lanes (bins from the top)
       for (int o = 1; o < 32; o <<= 1) {
         const unsigned long long v = __shfl_down_sync(0xffffffffu, suf, o);
@@ -202,8 +213,8 @@ __device__ bool radix_select(const float* row, int64_t V, Member member, Weight 
       const unsigned long long a0 = above + (suf - mine);
       if (a0 < target && target <= above + suf) {  // exactly one lane, when W(all) >= target
         unsigned long long a = a0;
-        int b = lane * 8 + 7;
-        for (; b > lane * 8; --b) {
+        int b = lane * kPerLane + kPerLane - 1;
+        for (; b > lane * kPerLane; --b) {
           if (a + hist_get(s, b) >= target) break;
           a += hist_get(s, b);
         }
@@ -219,8 +230,9 @@ __device__ bool radix_select(const float* row, int64_t V, Member member, Weight 
     if (b == 0xffffffffu) return false;
     above = a;
     at = h;
-    prefix |= b << shift;
-    mask |= 255u << shift;
+    prefix |= b << lo;
+    mask |= digit_mask << lo;
+    hi = lo;
   }
   T = prefix;
   return true;
@@ -239,14 +251,20 @@ __device__ __forceinline__ uint4 philox4x32_10(uint4 c, uint2 k) {
   return c;
 }
 
-// E ~ Exp(1) for (seed, position, token): -log(1 - u), u in [0, 1) with relative precision near 0.
-__device__ __forceinline__ float exponential(uint64_t seed, uint64_t position, int64_t token) {
-  const uint4 r = philox4x32_10(make_uint4(static_cast<uint32_t>(token), 0u, static_cast<uint32_t>(position),
-                                           static_cast<uint32_t>(position >> 32)),
-                                make_uint2(static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)));
-  const uint64_t h = (static_cast<uint64_t>(r.x) << 32) | r.y;
+// One Philox block serves tokens 2j and 2j + 1 (64 bits each), counter (j, 0, position).
+__device__ __forceinline__ uint4 philox_pair(uint64_t seed, uint64_t position, int64_t pair) {
+  return philox4x32_10(make_uint4(static_cast<uint32_t>(pair), 0u, static_cast<uint32_t>(position),
+                                  static_cast<uint32_t>(position >> 32)),
+                       make_uint2(static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)));
+}
+// E ~ Exp(1) from a token's 64 bits: -log(1 - u), u in [0, 1) with relative precision near 0.
+__device__ __forceinline__ float exponential_of(uint4 r, bool odd) {
+  const uint64_t h = odd ? (static_cast<uint64_t>(r.z) << 32) | r.w : (static_cast<uint64_t>(r.x) << 32) | r.y;
   const float u = __ull2float_rz(h) * 0x1p-64f;  // toward zero: u < 1
   return -log1pf(-u);
+}
+__device__ __forceinline__ float exponential(uint64_t seed, uint64_t position, int64_t token) {
+  return exponential_of(philox_pair(seed, position, token >> 1), token & 1);
 }
 
 // The top-k survivors, sorted in shared memory when top_k <= kThreads (one per thread): the rest
@@ -356,16 +374,34 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(float* logits, int64_t
   };
   auto member_candidate = [&](int64_t, float x, uint32_t& k) { return candidate(x, k); };
 
-  // Pass 1: the top candidate (its value is the softmax max) and the candidate count.
+  // Pass 1: the top candidate (its value is the softmax max), the candidate count, and when top-k
+  // is on the first radix digit's counts (saves top-k one pass).
+  const bool count_digit = p.top_k > 0;
+  if (count_digit) {
+    for (int b = threadIdx.x; b < kBins; b += blockDim.x) s.hist_lo[b] = s.hist_hi[b] = 0;
+    __syncthreads();
+  }
   uint32_t top_key = 0;
   int32_t top_id = kNoId;
   unsigned long long n = 0;
+  int cur = -1;
+  unsigned long long acc = 0;
   for_each(row, V, [&](int64_t i, float x) {
     uint32_t k;
     if (!candidate(x, k)) return;
     ++n;
     if (k > top_key || (k == top_key && i < top_id)) top_key = k, top_id = static_cast<int32_t>(i);
+    if (count_digit) {
+      const int b = static_cast<int>(k >> (32 - kDigitBits));
+      if (b != cur) {
+        if (acc) hist_add(s, cur, acc);
+        cur = b;
+        acc = 0;
+      }
+      ++acc;
+    }
   });
+  if (acc) hist_add(s, cur, acc);
   block_best(top_key, top_id, s);
   n = block_sum(n, s);
   if (n == 0) {  // every logit NaN or -inf: the host sampler throws; the device answers token 0
@@ -394,7 +430,8 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(float* logits, int64_t
   if (top_k_cuts) {
     uint32_t T = 0;
     unsigned long long above = 0, at = 0;
-    radix_select<32>(row, V, member_candidate, count1, static_cast<unsigned long long>(p.top_k), T, above, at, s);
+    radix_select<32>(row, V, member_candidate, count1, static_cast<unsigned long long>(p.top_k), T, above, at, s,
+                     true);
     const unsigned long long m = static_cast<unsigned long long>(p.top_k) - above;
     cut.key = T;
     if (m < at)
@@ -456,8 +493,11 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(float* logits, int64_t
     if (kept_k(i, x, k)) sum += static_cast<double>(expf(__fsub_rn(key_float(k), M)));
   });
   sum = block_sum(sum, s);
+  // e * (1 / sum) rather than e / sum: the two doubles differ by an ulp at most, which moves the
+  // float only when it sits on a float rounding boundary (odds ~2^-29 per token).
+  const double inv_sum = 1.0 / sum;
   auto prob = [&](uint32_t k) -> float {
-    return __double2float_rn(static_cast<double>(expf(__fsub_rn(key_float(k), M))) / sum);
+    return __double2float_rn(static_cast<double>(expf(__fsub_rn(key_float(k), M))) * inv_sum);
   };
 
   // Top-p: the first element (in sorted order) where the running mass reaches top_p. Masses are
@@ -500,12 +540,15 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(float* logits, int64_t
   // Draw: the exponential race, argmin E_i / e_i over the kept tokens (ties: lower id).
   uint32_t best = 0;  // ~key(score), so the max is the smallest score
   int32_t best_id = kNoId;
+  int64_t pair = -1;  // consecutive tokens share a Philox block
+  uint4 bits = make_uint4(0, 0, 0, 0);
   for_each(row, V, [&](int64_t i, float x) {
     uint32_t k;
     if (!candidate(x, k) || !within(k, i, fin)) return;
     const float e = expf(__fsub_rn(key_float(k), M));
     if (!(e > 0.0f)) return;  // p = 0: never drawn
-    const uint32_t score = ~float_key(__fdiv_rn(exponential(p.seed, p.position, i), e));
+    if (pair != (i >> 1)) pair = i >> 1, bits = philox_pair(p.seed, p.position, pair);
+    const uint32_t score = ~float_key(__fdiv_rn(exponential_of(bits, i & 1), e));
     if (score > best || (score == best && static_cast<int32_t>(i) < best_id)) best = score, best_id = static_cast<int32_t>(i);
   });
   block_best(best, best_id, s);
