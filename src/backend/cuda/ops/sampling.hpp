@@ -37,7 +37,8 @@ struct SamplePenalty {
 // probs: null, or [R, V] fp32 receiving each row's final distribution (renormalised over the kept
 // tokens, 0 elsewhere; greedy rows get one 1) -- two more passes, for tests.
 // V < 2^24. Draw: the exponential race argmin_i E_i / p_i over the kept tokens, E_i = -log(1 - u_i),
-// u_i from Philox4x32-10 keyed by `seed` at counter (token id, position): exact in distribution.
+// u_i 64 bits of Philox4x32-10 keyed by `seed` at counter (token id / 2, 0, position): exact in
+// distribution, and independent of which rows share the launch.
 void sample_rows(float* logits, int64_t R, int64_t V, const SampleRowParams* params, const SamplePenalty* penalties,
                  int32_t* ids, float* probs, cudaStream_t stream);
 
