@@ -174,6 +174,8 @@ std::vector<EngineEvent> Engine::step() {
   clock.lap(EnginePhase::ENGINE_PHASE_SCHEDULE);
   if (out.empty()) return events;
   ++steps_;
+  step_tokens_ += static_cast<uint64_t>(out.num_tokens);
+  step_seqs_ += out.seqs.size();
   for (const auto& c : out.copies) model_.kv_copy_page(c.src, c.dst);
   build_batch(out);
   const size_t V = static_cast<size_t>(model_.config().vocab_size);
@@ -277,6 +279,8 @@ EngineStats Engine::stats() const {
   s.prefix_queries = pool_.queries();
   s.prefix_hits = pool_.hits();
   s.steps = steps_;
+  s.step_tokens = step_tokens_;
+  s.step_seqs = step_seqs_;
   s.preemptions = preemptions_;
   s.phase_seconds = phase_seconds_;
   return s;

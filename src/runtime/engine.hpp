@@ -87,6 +87,7 @@ struct EngineStats {
   uint64_t prefix_queries = 0;
   uint64_t prefix_hits = 0;
   uint64_t steps = 0;
+  uint64_t step_tokens = 0, step_seqs = 0;  // summed over steps: the batches' sizes
   uint64_t preemptions = 0;
   std::array<double, kEnginePhases> phase_seconds{};  // summed over all steps, by EnginePhase
 };
@@ -125,7 +126,7 @@ class Engine {
   std::vector<int32_t> greedy_ids_;  // [logit_rows] when the model sampled on its device
   DeviceSampling device_sampling_;   // the step's per-row inputs for sampling on the device
   std::vector<float> raw_row_;  // an unmodified copy of one logits row, for logprobs
-  uint64_t steps_ = 0, preemptions_ = 0;
+  uint64_t steps_ = 0, preemptions_ = 0, step_tokens_ = 0, step_seqs_ = 0;
   std::array<double, kEnginePhases> phase_seconds_{};
 };
 

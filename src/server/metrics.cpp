@@ -120,6 +120,8 @@ std::string Metrics::render() const {
         stats_.prefix_queries ? static_cast<double>(stats_.prefix_hits) / static_cast<double>(stats_.prefix_queries) : 0.0);
   counter(out, "pagoda_num_preemptions_total", "Sequences preempted (KV freed, recomputed later).", stats_.preemptions);
   counter(out, "pagoda_engine_steps_total", "Engine steps run.", stats_.steps);
+  counter(out, "pagoda_engine_step_tokens_total", "Tokens computed by engine steps (prefill and decode).", stats_.step_tokens);
+  counter(out, "pagoda_engine_step_seqs_total", "Sequences in engine steps, summed over steps.", stats_.step_seqs);
   out += "# HELP pagoda_engine_step_seconds_total Wall time inside engine steps, by phase (forward: the model call).\n"
          "# TYPE pagoda_engine_step_seconds_total counter\n";
   for (size_t p = 0; p < kEnginePhases; ++p)

@@ -192,6 +192,11 @@ void run_loop(bool posted) {
   // Every phase of the steps was timed and reached the metrics.
   const EngineStats s = metrics.engine_stats();
   EXPECT_GT(s.steps, static_cast<uint64_t>(new_tokens));
+  // Every prompt token and every generated token but the last of each request was computed once.
+  uint64_t tokens = 0;
+  for (const Client& c : clients) tokens += c.prompt.size() + static_cast<uint64_t>(new_tokens - 1);
+  EXPECT_EQ(s.step_tokens, tokens);
+  EXPECT_GE(s.step_seqs, s.steps);
   for (size_t p = 0; p < kEnginePhases; ++p) EXPECT_GT(s.phase_seconds[p], 0.0) << engine_phase_name(static_cast<EnginePhase>(p));
   EXPECT_GT(metrics.loop_seconds().dispatch, 0.0);
   const std::string text = metrics.render();
@@ -208,6 +213,8 @@ TEST(Metrics, ExportsStepSecondsByPhase) {
   Metrics m;
   EngineStats s;
   s.steps = 7;
+  s.step_tokens = 9000;
+  s.step_seqs = 1500;
   for (size_t p = 0; p < kEnginePhases; ++p) s.phase_seconds[p] = 0.25 * static_cast<double>(p + 1);
   LoopSeconds l;
   l.commands = 1.5;
@@ -216,6 +223,8 @@ TEST(Metrics, ExportsStepSecondsByPhase) {
   m.engine_stats_set(s, 0, l);
   const std::string text = m.render();
   EXPECT_NE(text.find("pagoda_engine_steps_total 7\n"), std::string::npos);
+  EXPECT_NE(text.find("pagoda_engine_step_tokens_total 9000\n"), std::string::npos);
+  EXPECT_NE(text.find("pagoda_engine_step_seqs_total 1500\n"), std::string::npos);
   EXPECT_NE(text.find("# TYPE pagoda_engine_step_seconds_total counter\n"), std::string::npos);
   const char* names[] = {"schedule", "build_batch", "forward", "sample", "update", "events"};
   ASSERT_EQ(std::size(names), kEnginePhases);
