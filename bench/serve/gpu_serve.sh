@@ -61,6 +61,7 @@ for c in $CONCS; do
   kill $MPID
   grep -A3 "=== concurrency $c" "$OUT/bench.log"
 done
+get $URL/metrics > "$OUT/metrics-final.txt"  # engine phase counters, histograms
 kill -INT $SPID; wait $SPID
 echo "server rc=$?"
 for attn in ${HF_ATTNS:-eager sdpa}; do
