@@ -21,9 +21,13 @@ bool RequestChannel::push_quiet(ChannelItem item) {
 }
 
 std::vector<ChannelItem> RequestChannel::take() {
+  // The reader allocates the next batch's room, so the engine thread's push usually does not.
+  std::vector<ChannelItem> next;
+  next.reserve(4);
   std::lock_guard lock(mu_);
   notified_ = false;
-  return std::exchange(items_, {});
+  next.swap(items_);
+  return next;
 }
 
 EngineLoop::EngineLoop(Engine& engine, Metrics& metrics, int32_t max_outstanding)
@@ -197,8 +201,12 @@ void EngineLoop::on_event(EngineEvent& ev, double now) {
   const bool finished = ev.finished;
   const int32_t index = s.index;
   if (finished) observed_.e2e.emplace_back(now - s.arrival, ev.finish == FinishReason::FINISH_REASON_STOP ? "stop" : "length");
+  if (!finished) {  // the common case: no reference count traffic unless a wake-up is due
+    if (g.channel->push_quiet(ChannelItem{index, std::move(ev), {}, 0})) to_notify_.push_back(g.channel);
+    return;
+  }
   std::shared_ptr<RequestChannel> ch = g.channel;
-  if (finished) seq_done(ev.id);  // may erase the group
+  seq_done(ev.id);  // may erase the group
   if (ch->push_quiet(ChannelItem{index, std::move(ev), {}, 0})) to_notify_.push_back(std::move(ch));
 }
 
