@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <random>
@@ -126,7 +127,7 @@ void gemm_sweep(const ModelConfig& c, double copy_gbs, cudaStream_t st) {
                               g.run(x.get(), rotate(), y.get(), M, s.N, s.K, DType::DTYPE_BF16, DType::DTYPE_BF16, st);
                             }) * 1e3;
       const int dks = cuda::gemv_default_ksplit(s.N, s.K);
-      const double dflt = gv[dks == 1 ? 0 : dks == 2 ? 1 : dks == 4 ? 2 : 3];
+      const double dflt = gv[std::countr_zero(static_cast<unsigned>(dks))];  // gv[i] ran split 1 << i
       const double bytes = double(s.N * s.K + M * s.K + M * s.N) * 2;
       const bool gemv_chosen = cuda::gemm_choose(M, s.N, s.K, DType::DTYPE_BF16) != cuda::GemmAlgo::GEMM_ALGO_CUBLASLT;
       const auto gbs = [&](double us) { return bytes / (us / 1e6) / 1e9; };

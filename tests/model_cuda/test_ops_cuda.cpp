@@ -49,6 +49,14 @@ std::vector<float> down(const cuda::DeviceBuffer& b, size_t n) {
   PAGODA_CUDA_CHECK(cudaMemcpy(v.data(), b.get(), n * 4, cudaMemcpyDeviceToHost));
   return v;
 }
+std::vector<float> down_bf16(const cuda::DeviceBuffer& b, size_t n) {
+  PAGODA_CUDA_CHECK(cudaDeviceSynchronize());
+  std::vector<uint16_t> h(n);
+  PAGODA_CUDA_CHECK(cudaMemcpy(h.data(), b.get(), n * 2, cudaMemcpyDeviceToHost));
+  std::vector<float> f(n);
+  for (size_t i = 0; i < n; ++i) f[i] = bf16_to_f32(h[i]);
+  return f;
+}
 double rel(const std::vector<float>& a, const std::vector<float>& ref) {
   double num = 0, den = 0;
   for (size_t i = 0; i < ref.size(); ++i) {
@@ -99,21 +107,7 @@ TEST(OpsCuda, GemvEveryKsplit) {
     cuda::convert_from_f32(static_cast<const float*>(dx.get()), bx.get(), DType::DTYPE_BF16, M * K, nullptr);
     cuda::convert_from_f32(static_cast<const float*>(dw.get()), bw.get(), DType::DTYPE_BF16, N * K, nullptr);
     // The reference sees the same bf16 values: read them back from the device.
-    std::vector<float> xr(size_t(M * K)), wr(size_t(N * K));
-    {
-      std::vector<uint16_t> hb(size_t(N * K));
-      PAGODA_CUDA_CHECK(cudaMemcpy(hb.data(), bw.get(), hb.size() * 2, cudaMemcpyDeviceToHost));
-      for (size_t i = 0; i < hb.size(); ++i) {
-        const uint32_t u = uint32_t(hb[i]) << 16;
-        std::memcpy(&wr[i], &u, 4);
-      }
-      std::vector<uint16_t> hx(size_t(M * K));
-      PAGODA_CUDA_CHECK(cudaMemcpy(hx.data(), bx.get(), hx.size() * 2, cudaMemcpyDeviceToHost));
-      for (size_t i = 0; i < hx.size(); ++i) {
-        const uint32_t u = uint32_t(hx[i]) << 16;
-        std::memcpy(&xr[i], &u, 4);
-      }
-    }
+    const std::vector<float> xr = down_bf16(bx, size_t(M * K)), wr = down_bf16(bw, size_t(N * K));
     std::vector<float> ref(size_t(M * N));
     for (int64_t m = 0; m < M; ++m)
       for (int64_t n = 0; n < N; ++n) {

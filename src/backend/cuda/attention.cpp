@@ -7,6 +7,7 @@
 #include "backend/cuda/attention.hpp"
 #include "backend/cuda/attention_launch.hpp"
 #include "backend/cuda/flash_prefill_sm90.hpp"
+#include "backend/cuda/pdl.hpp"
 #include "core/error.hpp"
 
 namespace pagoda::cuda {
@@ -20,18 +21,6 @@ constexpr double DECODE_CTA_COST = 96.0;
 constexpr double DECODE_MERGE_COST = 4.0;
 
 std::size_t align256(std::size_t n) { return (n + 255) & ~std::size_t(255); }
-
-// Programmatic dependent launch needs compute capability 9.0 (asked per call: the current device
-// may change between calls; two attribute queries cost well under a microsecond).
-bool device_supports_pdl() {
-  int dev = 0, major = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess ||
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
-    cudaGetLastError();
-    return false;
-  }
-  return major >= 9;
-}
 
 // Split counters, one per (sequence, KV head, row group), at the start of the workspace.
 std::size_t decode_counter_bytes(const DecodePlan& plan, const PagedKvLayout& L) {
@@ -218,7 +207,7 @@ void attention_decode(const DecodePlan& plan, const void* q, const PagedKvView& 
                "attention_decode: plan made for another head grouping");
   dp.num_splits = plan.num_splits;
   dp.split_tokens = plan.split_tokens;
-  dp.programmatic_launch = plan.programmatic_launch && device_supports_pdl();
+  dp.programmatic_launch = plan.programmatic_launch && pdl_enabled();
   const std::size_t rows_all = std::size_t(plan.total_q_tokens) * plan.num_heads;
   if (plan.num_splits > 1) {
     PAGODA_CHECK(workspace != nullptr, "attention_decode: plan needs {} bytes of workspace", plan.workspace_bytes);

@@ -3,6 +3,7 @@
 #include "backend/cuda/attention_dispatch.hpp"
 #include "backend/cuda/attention_launch.hpp"
 #include "backend/cuda/flash_decode.cuh"
+#include "backend/cuda/pdl_launch.cuh"
 
 namespace pagoda::cuda {
 
@@ -21,17 +22,7 @@ cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int
       if (err != cudaSuccess) return;
       const dim3 grid(unsigned(dp.num_splits), unsigned(dp.attn.num_kv_heads * row_groups),
                       unsigned(dp.attn.num_seqs));
-      cudaLaunchConfig_t cfg = {};
-      cfg.gridDim = grid;
-      cfg.blockDim = dim3(Tr::THREADS);
-      cfg.dynamicSmemBytes = Tr::SMEM_BYTES;
-      cfg.stream = stream;
-      cudaLaunchAttribute attr[1];
-      attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-      attr[0].val.programmaticStreamSerializationAllowed = 1;
-      cfg.attrs = attr;
-      cfg.numAttrs = dp.programmatic_launch ? 1 : 0;
-      err = cudaLaunchKernelEx(&cfg, kernel, dp);
+      err = launch_maybe_pdl(dp.programmatic_launch, kernel, grid, dim3(Tr::THREADS), Tr::SMEM_BYTES, stream, dp);
       if (err == cudaSuccess) err = cudaGetLastError();
     });
   });
