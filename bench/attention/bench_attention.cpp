@@ -52,11 +52,18 @@ struct Batch {
   int max_pages;
 };
 
-// Page table with pages of each sequence shuffled across the pool (paged) or identity.
-Batch batch_make(int B, int q_len, int kv_len, int P, bool shuffle, std::mt19937& rng) {
+// Page table with pages of each sequence shuffled across the pool (paged) or identity. kv_lo > 0:
+// ragged KV lengths, uniform in [kv_lo, kv_len] (the serving steady state); *kv_sum gets their sum.
+Batch batch_make(int B, int q_len, int kv_len, int P, bool shuffle, std::mt19937& rng, int kv_lo = 0,
+                 int64_t* kv_sum = nullptr) {
   Batch b;
   std::vector<int32_t> cu(B + 1), kv(B, kv_len);
   for (int i = 0; i <= B; ++i) cu[i] = i * q_len;
+  if (kv_lo > 0) {
+    std::uniform_int_distribution<int> len(kv_lo, kv_len);
+    for (auto& x : kv) x = len(rng);
+  }
+  if (kv_sum != nullptr) *kv_sum = std::accumulate(kv.begin(), kv.end(), int64_t(0));
   b.max_pages = (kv_len + P - 1) / P;
   std::vector<int32_t> ids(std::size_t(B) * b.max_pages);
   std::iota(ids.begin(), ids.end(), 0);
@@ -165,17 +172,26 @@ void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng) {
     cudaFree(p);
 }
 
-// memset_counters: the default plan (attention_decode zeroes the split counters each call, one more
-// graph node); otherwise the engine's way (workspace zeroed once, decode_workspace_init).
-// forced_splits > 0 overrides the planner's split count (for the split sweep of "decode" mode).
+// One decode measurement. memset_counters: the default plan (attention_decode zeroes the split
+// counters each call, one more graph node); otherwise the engine's way (workspace zeroed once,
+// decode_workspace_init). forced_splits > 0 overrides the planner's split count (op "decode-sweep").
 // pdl false: plain launches (impl suffix "-nopdl"); ceiling: also time a device-to-device copy of
 // the same byte count (K+V/2 read + written) in the same graph harness, op "decode-ceiling".
-void bench_decode(int B, int ctx, bool memset_counters, int num_sms, std::mt19937& rng, int forced_splits = 0,
-                  bool pdl = true, bool ceiling = false) {
-  const int P = 16;
-  Batch bt = batch_make(B, 1, ctx, P, true, rng);
+// ctx_lo > 0: ragged lengths uniform in [ctx_lo, ctx] (op "decode-ragged"; bytes = their sum).
+struct DecodeCase {
+  int B = 1, ctx = 1, ctx_lo = 0;
+  bool memset_counters = false;
+  int forced_splits = 0;
+  bool pdl = true;
+  bool ceiling = false;
+};
+
+void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
+  const int P = 16, B = dc.B, ctx = dc.ctx;
+  int64_t kv_sum = 0;
+  Batch bt = batch_make(B, 1, ctx, P, true, rng, dc.ctx_lo, &kv_sum);
   const std::size_t kv_elems = std::size_t(B) * bt.max_pages * P * HKV * D;
-  const double kv_bytes = double(B) * ctx * HKV * D * 2 * 2;
+  const double kv_bytes = double(kv_sum) * HKV * D * 2 * 2;
   // Rotate among enough copies that the working set is >= 4x a 50 MB L2.
   const int copies = int(std::clamp(200e6 / kv_bytes, 1.0, 16.0) + 0.999);
   std::vector<uint16_t*> ks(copies), vs(copies);
@@ -189,11 +205,11 @@ void bench_decode(int B, int ctx, bool memset_counters, int num_sms, std::mt1993
   uint16_t* o = dalloc<uint16_t>(std::size_t(B) * H * D);
   fill_random(q, std::size_t(B) * H * D, rng);
   pagoda::PagedKvLayout layout{P, HKV, D, pagoda::DType::DTYPE_BF16};
-  auto plan = pagoda::cuda::decode_plan(B, H, layout, 1, ctx, num_sms, forced_splits);
+  auto plan = pagoda::cuda::decode_plan(B, H, layout, 1, ctx, num_sms, dc.forced_splits);
   void* ws = plan.workspace_bytes ? dalloc<unsigned char>(plan.workspace_bytes) : nullptr;
   if (ws != nullptr) ck(cudaMemset(ws, 0xFF, plan.workspace_bytes), "poison ws");
-  plan.programmatic_launch = pdl;
-  if (!memset_counters) {
+  plan.programmatic_launch = dc.pdl;
+  if (!dc.memset_counters) {
     pagoda::cuda::decode_workspace_init(ws, plan.workspace_bytes, nullptr);
     plan.workspace_initialized = true;
   }
@@ -213,14 +229,16 @@ void bench_decode(int B, int ctx, bool memset_counters, int num_sms, std::mt1993
     view.num_pages = int64_t(B) * bt.max_pages;
     pagoda::cuda::attention_decode(plan, q, view, ab, o, nullptr, ws, s);
   }, &eager);
-  std::printf(
-      "{\"op\":\"decode%s\",\"impl\":\"pagoda%s\",\"batch\":%d,\"ctx\":%d,\"splits\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
-      forced_splits > 0 ? "-sweep" : "", memset_counters ? "-memset" : pdl ? "" : "-nopdl", B, ctx, plan.num_splits, us, kv_bytes / us * 1e-6);
-  std::printf(
-      "{\"op\":\"decode%s\",\"impl\":\"pagoda%s-nograph\",\"batch\":%d,\"ctx\":%d,\"splits\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
-      forced_splits > 0 ? "-sweep" : "", memset_counters ? "-memset" : pdl ? "" : "-nopdl", B, ctx, plan.num_splits, eager, kv_bytes / eager * 1e-6);
-  if (ceiling) {
-    const std::size_t half = kv_elems * sizeof(uint16_t);  // one of K / V: read it, write it
+  const char* op = dc.forced_splits > 0 ? "decode-sweep" : dc.ctx_lo > 0 ? "decode-ragged" : "decode";
+  const std::string impl = std::string("pagoda") + (dc.memset_counters ? "-memset" : dc.pdl ? "" : "-nopdl");
+  for (int graph = 1; graph >= 0; --graph)
+    std::printf(
+        "{\"op\":\"%s\",\"impl\":\"%s%s\",\"batch\":%d,\"ctx\":%d,\"ctx_lo\":%d,\"splits\":%d,\"us\":%.2f,"
+        "\"tbps\":%.3f}\n",
+        op, impl.c_str(), graph ? "" : "-nograph", B, ctx, dc.ctx_lo, plan.num_splits, graph ? us : eager,
+        kv_bytes / (graph ? us : eager) * 1e-6);
+  if (dc.ceiling) {
+    const std::size_t half = std::size_t(kv_sum) * HKV * D * sizeof(uint16_t);  // one of K / V: read, write
     const double cus = time_graph_us(copies, 30, [&](int c, cudaStream_t s) {
       ck(cudaMemcpyAsync(vs[c], ks[c], half, cudaMemcpyDeviceToDevice, s), "copy");
     });
@@ -243,8 +261,9 @@ void bench_decode(int B, int ctx, bool memset_counters, int num_sms, std::mt1993
 
 // argv[1]: "all" (default), "prefill" (prefill cases only), "decode" (a forced split-count sweep at
 // B1 8k / 32k, op "decode-sweep", whose first launch is B1 8k at 32 splits, the one gpu_session.sh
-// ncu-decode profiles; then the decode cases), or "ncu" (one 16k paged prefill with the default key
-// tile, for a profiler run).
+// ncu-decode profiles; then the decode cases), "decode-cases" (the decode cases only: the issue's
+// shapes, then the serving shapes), "ncu" (one 16k paged prefill with the default key tile, for a
+// profiler run) or "ncu-serve" (one B512 ctx 192 decode, the serving steady state, for a profiler run).
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "all";
   int sms = 0;
@@ -254,12 +273,20 @@ int main(int argc, char** argv) {
     bench_prefill(16384, true, 0, rng);
     return 0;
   }
+  if (mode == "ncu-serve") {
+    bench_decode({512, 192}, sms, rng);
+    return 0;
+  }
   if (mode == "decode") {
     for (int ctx : {8192, 32768})
-      for (int s : {32, 8, 16, 24, 64}) bench_decode(1, ctx, false, sms, rng, s);
+      for (int s : {32, 8, 16, 24, 64}) {
+        DecodeCase dc{1, ctx};
+        dc.forced_splits = s;
+        bench_decode(dc, sms, rng);
+      }
   }
   for (int L : {1024, 2048, 4096, 8192, 16384}) {
-    if (mode == "decode") break;
+    if (mode == "decode" || mode == "decode-cases") break;
     bench_prefill(L, false, 0, rng);
     bench_prefill(L, true, 0, rng);
     bench_prefill(L, true, 32, rng);
@@ -268,11 +295,23 @@ int main(int argc, char** argv) {
       bench_prefill(L, true, pagoda::cuda::PREFILL_SM90_KEY_TILE_OVERLAP, rng);
   }
   if (mode == "prefill") return 0;
-  const int cases[][2] = {{1, 8192}, {1, 32768}, {1, 131072}, {16, 8192}, {64, 4096}, {128, 2048}};
+  // The shapes, then the serving shapes: many sequences with short contexts (B512 ctx 192
+  // is the serving bench's steady state: 128-token prompts + 128 output tokens).
+  const int cases[][2] = {{1, 8192},  {1, 32768}, {1, 131072}, {16, 8192},  {64, 4096},
+                          {128, 2048}, {512, 192}, {256, 256},  {256, 512}, {1024, 160}};
   for (const auto& c : cases) {
-    bench_decode(c[0], c[1], false, sms, rng, 0, true, true);
-    bench_decode(c[0], c[1], false, sms, rng, 0, false);
-    bench_decode(c[0], c[1], true, sms, rng);
+    DecodeCase dc{c[0], c[1]};
+    dc.ceiling = true;
+    bench_decode(dc, sms, rng);
+    if (mode == "decode-cases") continue;
+    dc.ceiling = false;
+    dc.pdl = false;
+    bench_decode(dc, sms, rng);
+    dc.pdl = true;
+    dc.memset_counters = true;
+    bench_decode(dc, sms, rng);
   }
+  // The engine's view of the serving steady state: lengths spread over [129, 256].
+  for (int B : {256, 512}) bench_decode({B, 256, 129}, sms, rng);
   return 0;
 }
