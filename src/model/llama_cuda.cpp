@@ -547,6 +547,12 @@ class LlamaCuda final : public ModelCuda {
     ++prof_steps_;
   }
 
+  // Whether gate|up runs as the fused GEMV + SwiGLU (where gemm_choose picks the GEMV for it).
+  bool gated_gemv(int64_t T, int64_t F, int64_t hidden, const void* w_gu) const {
+    return cuda::gemm_choose(T, 2 * F, hidden, act_) == cuda::GemmAlgo::GEMM_ALGO_GEMV &&
+           cuda::gemv_supported(h_.get(), w_gu, T, hidden, act_);
+  }
+
   void gemm(OpFamily f, const void* x, const void* w, void* y, int64_t M, int64_t N, int64_t K, DType out) {
     const double bytes = double(N * K + M * K) * double(elem_) + double(M * N) * double(dtype_info(out).block_bytes);
     timed(f, bytes, 2.0 * double(M) * double(N) * double(K), [&] { gemm_->run(x, w, y, M, N, K, act_, out, stream_); });
@@ -643,8 +649,16 @@ class LlamaCuda final : public ModelCuda {
         cuda::add_rmsnorm(x, delta_.get(), static_cast<const float*>(w.ffn_norm.get()), T, hidden, eps, h_.get(), act_,
                           stream_);
       });
-      gemm(OP_GEMM_GATE_UP, h_.get(), w.w_gu.get(), gu_.get(), T, 2 * F, hidden, act_);
-      timed(OP_SILU_MUL, 3 * double(T * F) * e, 0, [&] { cuda::silu_mul(gu_.get(), T, F, mlp_.get(), act_, stream_); });
+      if (gated_gemv(T, F, hidden, w.w_gu.get())) {
+        // Decode's flat GEMM: one GEMV pass writes silu(gate) * up, no gu_ round trip, no extra kernel.
+        const double bytes = double(2 * F * hidden + T * hidden) * e + double(T * F) * e;
+        timed(OP_GEMM_GATE_UP, bytes, 2.0 * double(T) * double(2 * F) * double(hidden), [&] {
+          cuda::gemv_silu_mul(h_.get(), w.w_gu.get(), mlp_.get(), T, F, hidden, act_, stream_);
+        });
+      } else {
+        gemm(OP_GEMM_GATE_UP, h_.get(), w.w_gu.get(), gu_.get(), T, 2 * F, hidden, act_);
+        timed(OP_SILU_MUL, 3 * double(T * F) * e, 0, [&] { cuda::silu_mul(gu_.get(), T, F, mlp_.get(), act_, stream_); });
+      }
       debug_norm("ffn_norm", h_.get(), hidden, act_);
       debug_norm("silu", mlp_.get(), F, act_);
       gemm(OP_GEMM_DOWN, mlp_.get(), w.w_down.get(), delta_.get(), T, hidden, F, act_);

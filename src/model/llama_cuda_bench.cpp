@@ -289,12 +289,16 @@ int model_cuda_bench(const CudaBenchOptions& o) {
       for (int i = 0; i < 20; ++i) m->forward_greedy(b, &id);
       fmt::print("\n### Profile: decode batch 1, context {} (eager, CUDA events per op family)\n\n{}", ctx,
                  m->profile_report(peaks.copy_gbs, peaks.gemm_tflops));
+      // The largest batch of the run's batch list (32 when the list is empty).
+      const int32_t PB = o.decode_batches.empty()
+                             ? 32
+                             : static_cast<int32_t>(*std::max_element(o.decode_batches.begin(), o.decode_batches.end()));
       m->profile_enable(true);
-      b = decode_batch(32, o.batch_context, P, toks);
-      std::vector<int32_t> ids(32);
-      if (32 * (o.batch_context + P) <= capacity) {
+      b = decode_batch(PB, o.batch_context, P, toks);
+      std::vector<int32_t> ids(static_cast<size_t>(PB));
+      if (PB * (o.batch_context + P) <= capacity) {
         for (int i = 0; i < 10; ++i) m->forward_greedy(b, ids.data());
-        fmt::print("\n### Profile: decode batch 32, context {}\n\n{}", o.batch_context,
+        fmt::print("\n### Profile: decode batch {}, context {}\n\n{}", PB, o.batch_context,
                    m->profile_report(peaks.copy_gbs, peaks.gemm_tflops));
       }
       m->profile_enable(true);

@@ -10,6 +10,7 @@
 #include "backend/cpu/ops.hpp"
 #include "backend/cuda/gemm/gemm.hpp"
 #include "backend/cuda/ops/ops.hpp"
+#include "core/error.hpp"
 #include "model/model_cuda.hpp"
 #include "model/llama_cuda_buffers.hpp"
 
@@ -123,6 +124,44 @@ TEST(OpsCuda, GemvEveryKsplit) {
   }
 }
 
+// The gate|up GEMV with SwiGLU as its epilogue: bit-equal to the GEMV (bf16 out) followed by
+// silu_mul at every K split and row count, and within bf16 rounding of a float64 SwiGLU of the same
+// inputs. F is not a multiple of the block's column pairs, so the last block is partial.
+TEST(OpsCuda, GemvSiluMulEqualsGemvThenSiluMul) {
+  SKIP_WITHOUT_GPU();
+  const int64_t F = 203, K = 2056;
+  for (int64_t M : {1, 2, 5, 16}) {
+    auto x = rnd(size_t(M * K), 31), w = rnd(size_t(2 * F * K), 32, 0.05f);
+    auto dx = up(x), dw = up(w);
+    cuda::DeviceBuffer bx(size_t(M * K) * 2), bw(size_t(2 * F * K) * 2);
+    cuda::convert_from_f32(static_cast<const float*>(dx.get()), bx.get(), DType::DTYPE_BF16, M * K, nullptr);
+    cuda::convert_from_f32(static_cast<const float*>(dw.get()), bw.get(), DType::DTYPE_BF16, 2 * F * K, nullptr);
+    const std::vector<float> xr = down_bf16(bx, size_t(M * K)), wr = down_bf16(bw, size_t(2 * F * K));
+    std::vector<float> ref(size_t(M * F));
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t f = 0; f < F; ++f) {
+        double g = 0, u = 0;
+        for (int64_t k = 0; k < K; ++k) {
+          g += double(xr[size_t(m * K + k)]) * wr[size_t(f * K + k)];
+          u += double(xr[size_t(m * K + k)]) * wr[size_t((F + f) * K + k)];
+        }
+        ref[size_t(m * F + f)] = float(g / (1.0 + std::exp(-g)) * u);
+      }
+    for (int ks : {1, 2, 4}) {
+      cuda::DeviceBuffer gu(size_t(M * 2 * F) * 2), two_pass(size_t(M * F) * 2), fused(size_t(M * F) * 2);
+      PAGODA_CUDA_CHECK(cudaMemset(fused.get(), 0xff, size_t(M * F) * 2));  // NaN in bf16
+      cuda::gemv(bx.get(), bw.get(), gu.get(), M, 2 * F, K, DType::DTYPE_BF16, DType::DTYPE_BF16, nullptr, ks);
+      cuda::silu_mul(gu.get(), M, F, two_pass.get(), DType::DTYPE_BF16, nullptr);
+      cuda::gemv_silu_mul(bx.get(), bw.get(), fused.get(), M, F, K, DType::DTYPE_BF16, nullptr, ks);
+      const auto a = down_bf16(two_pass, size_t(M * F)), b = down_bf16(fused, size_t(M * F));
+      EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << "M=" << M << " ksplit=" << ks;
+      EXPECT_LT(rel(b, ref), 1e-2) << "M=" << M << " ksplit=" << ks;  // gate, up and out each rounded to bf16
+    }
+  }
+  cuda::DeviceBuffer b(64);
+  EXPECT_THROW(cuda::gemv_silu_mul(b.get(), b.get(), b.get(), 1, 8, 8, DType::DTYPE_BF16, nullptr, 8), Error);
+}
+
 // A chain of dependent GEMVs and norms on a non-default stream, launched as programmatic dependents
 // (sm_90): each kernel must see its predecessor's complete output. Compared with the same chain
 // run one launch at a time with a device synchronisation between launches.
@@ -187,17 +226,26 @@ TEST(OpsCuda, AddRmsnormAndSilu) {
   EXPECT_LT(rel(down(so, sref.size()), sref), 1e-6);
 }
 
+// Shapes: (D, rope_dim, H, Hkv). The 16-byte path takes D % 8 == 0 with rope_dim % 16 == 0 (full
+// and partial rotary, head counts that leave the last block of heads partial); rope_dim 40 takes
+// the one-pair-per-thread path. Positions up to ~5000 so the f64 angle reduction matters.
 TEST(OpsCuda, QkvRopeAppendAndExactAttention) {
   SKIP_WITHOUT_GPU();
+  struct Shape {
+    int32_t D, rope_dim, H, Hkv;
+  };
+  for (const Shape sh : {Shape{64, 64, 4, 2}, Shape{128, 64, 5, 1}, Shape{128, 128, 9, 3}, Shape{64, 40, 4, 2}})
   for (bool interleaved : {false, true}) {
-    const int32_t H = 4, Hkv = 2, D = 64, P = 4, T = 11;
+    const int32_t H = sh.H, Hkv = sh.Hkv, D = sh.D, P = 4, T = 11, R = sh.rope_dim;
+    SCOPED_TRACE(testing::Message() << "D " << D << " rope " << R << " H " << H << " Hkv " << Hkv
+                                    << " interleaved " << interleaved);
     const int64_t width = int64_t(H + 2 * Hkv) * D;
     auto qkv = rnd(size_t(T * width), 7), bias = rnd(size_t(width), 8, 0.5f);
     std::vector<int32_t> pos(T);
     std::vector<int64_t> slots(T);
-    for (int t = 0; t < T; ++t) pos[size_t(t)] = t, slots[size_t(t)] = t;  // pages 0..2 in order
-    std::vector<float> inv(D / 2);
-    for (int i = 0; i < D / 2; ++i) inv[size_t(i)] = float(std::pow(10000.0, -2.0 * i / D));
+    for (int t = 0; t < T; ++t) pos[size_t(t)] = t * 487, slots[size_t(t)] = t;  // pages 0..2 in order
+    std::vector<float> inv(size_t(R / 2));
+    for (int i = 0; i < R / 2; ++i) inv[size_t(i)] = float(std::pow(10000.0, -2.0 * i / R));
     // CPU: bias, split, rope, append, attention.
     std::vector<float> q(size_t(T * H * D)), k(size_t(T * Hkv * D)), v(size_t(T * Hkv * D));
     for (int t = 0; t < T; ++t)
@@ -207,8 +255,8 @@ TEST(OpsCuda, QkvRopeAppendAndExactAttention) {
         else if (e < (H + Hkv) * D) k[size_t(t * Hkv * D + e - H * D)] = val;
         else v[size_t(t * Hkv * D + e - (H + Hkv) * D)] = val;
       }
-    cpu::rope_apply(q.data(), T, H, D, D, pos.data(), inv.data(), interleaved);
-    cpu::rope_apply(k.data(), T, Hkv, D, D, pos.data(), inv.data(), interleaved);
+    cpu::rope_apply(q.data(), T, H, D, R, pos.data(), inv.data(), interleaved);
+    cpu::rope_apply(k.data(), T, Hkv, D, R, pos.data(), inv.data(), interleaved);
     const int64_t pages = 4;
     std::vector<float> kc(size_t(pages * P * Hkv * D)), vc(kc.size());
     PagedKvView cv{kc.data(), vc.data(), PagedKvLayout{P, Hkv, D, DType::DTYPE_F32}, pages};
@@ -222,7 +270,8 @@ TEST(OpsCuda, QkvRopeAppendAndExactAttention) {
     cu = {0, T};
     kvl = {T};
     bt = {0, 1, 2, 3};
-    AttentionBatch ab{1, cu.data(), kvl.data(), bt.data(), 4, true, 0.125f};
+    const float scale = 1.0f / std::sqrt(float(D));
+    AttentionBatch ab{1, cu.data(), kvl.data(), bt.data(), 4, true, scale};
     cpu::attention_paged(q.data(), H, cv, ab, aref.data());
 
     auto dqkv = up(qkv), dbias = up(bias), dinv = up(inv);
@@ -234,7 +283,7 @@ TEST(OpsCuda, QkvRopeAppendAndExactAttention) {
     a.positions = static_cast<const int32_t*>(dpos.get());
     a.slot_mapping = static_cast<const int64_t*>(dslots.get());
     a.inv_freq = static_cast<const float*>(dinv.get());
-    a.rope_dim = D;
+    a.rope_dim = R;
     a.interleaved = interleaved;
     a.T = T;
     a.H = H;
@@ -251,7 +300,7 @@ TEST(OpsCuda, QkvRopeAppendAndExactAttention) {
     std::vector<int32_t> seq(T, 0);
     auto dseq = up_raw(seq);
     AttentionBatch dab{1, static_cast<const int32_t*>(dcu.get()), static_cast<const int32_t*>(dkvl.get()),
-                       static_cast<const int32_t*>(dbt.get()), 4, true, 0.125f};
+                       static_cast<const int32_t*>(dbt.get()), 4, true, scale};
     auto dout = poisoned(aref.size());
     cuda::attention_exact(dq.get(), H, a.cache, dab, T, static_cast<const int32_t*>(dseq.get()), dout.get(),
                           DType::DTYPE_F32, nullptr);

@@ -32,6 +32,13 @@ void gemv(const void* x, const void* w, void* y, int64_t M, int64_t N, int64_t K
           cudaStream_t stream, int ksplit = 0);
 int gemv_default_ksplit(int64_t N, int64_t K);
 
+// y [M, F] = silu(x W_gate^T) * (x W_up^T) for W = [W_gate; W_up] ([2F, K], the checkpoint's fused
+// gate|up rows) in one pass, M <= 16: the GEMV above with the SwiGLU as its epilogue, so decode needs
+// no separate silu_mul kernel. Equal to gemv (out dtype = dtype) followed by silu_mul, bit for bit.
+// ksplit 1, 2 or 4; 0 picks the default.
+void gemv_silu_mul(const void* x, const void* w, void* y, int64_t M, int64_t F, int64_t K, DType dtype,
+                   cudaStream_t stream, int ksplit = 0);
+
 
 class Gemm {
  public:

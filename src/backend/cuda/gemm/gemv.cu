@@ -4,11 +4,14 @@
 // (each over a K slice, then added in shared memory) so that matrices with few columns still put
 // enough warps, and bytes in flight, on every SM. Launched as a programmatic dependent: the first
 // weight loads are issued before waiting for the previous kernel, hiding its tail and our ramp.
+// gemv_silu_mul is the same kernel over [W_gate; W_up] with SiLU(gate) * up as its epilogue.
 // (A Hopper variant streaming W through cp.async.bulk into a 4-stage shared-memory ring, one CTA
 // per SM, was measured at 46-49% of copy bandwidth against 60-90% here, and dropped.)
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
+#include <string>
 #include <type_traits>
 
 #include "backend/cuda/gemm/gemm.hpp"
@@ -58,14 +61,21 @@ __device__ __forceinline__ void load_chunk(uint4 (&wv)[kUnroll], const uint4* wr
 }
 
 // Block: 8 warps = 8 / KSPLIT output columns, KSPLIT warps per column. RMAX >= M rows of x.
-template <typename T, typename O, int RMAX, int KSPLIT>
+// GATED: W is [W_gate; W_up] ([2N, K]); the block's first half of columns are gate rows n, the second
+// half the up rows N + n of the same n, and the block writes y [M, N] = silu(gate) * up, with gate
+// and up rounded to T first, exactly as the GEMV's output followed by silu_mul would compute it.
+template <typename T, typename O, int RMAX, int KSPLIT, bool GATED>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_kernel(const T* __restrict__ x, const T* __restrict__ w,
                                                                    O* __restrict__ y, int M, int64_t N, int64_t K) {
   constexpr int kCols = kWarpsPerBlock / KSPLIT;
-  __shared__ float part[KSPLIT > 1 ? kWarpsPerBlock : 1][RMAX];
+  constexpr int kPairs = GATED ? kCols / 2 : kCols;  // output columns per block
+  static_assert(!GATED || kPairs >= 1, "a gated block needs a gate and an up column");
+  __shared__ float part[KSPLIT > 1 || GATED ? kWarpsPerBlock : 1][RMAX];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t n = int64_t(blockIdx.x) * kCols + warp / KSPLIT;
-  const bool active = n < N;
+  const int col = warp / KSPLIT;                         // column slot in the block
+  const int64_t n_out = int64_t(blockIdx.x) * kPairs + col % kPairs;
+  const bool active = n_out < N;
+  const int64_t n = GATED ? (col / kPairs) * N + n_out : n_out;  // weight row
   const int64_t KV = K / 8;  // 16-byte vectors per row
   const int64_t per = (KV + KSPLIT - 1) / KSPLIT;
   const int64_t v0 = (warp % KSPLIT) * per;
@@ -95,8 +105,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_kernel(const T* __re
     }
     if (c0 + 32 * kUnroll < v1) load_chunk(wv, wr, c0 + 32 * kUnroll + lane, v1);
   }
-  // Only now may the next kernel start placing CTAs: triggering at the top lets a whole chain of
-  // kernels launch ahead and park CTAs on the SMs (measured: slower at context 4096).
+  // Only now may the next kernel start placing CTAs. Triggering before the main loop was measured
+  // twice (whole model, H200): ctx 4096 5.34-5.39 vs 4.77 ms/step, ctx 128 no gain.
   dev::launch_dependents();
 #pragma unroll
   for (int r = 0; r < RMAX; ++r) {
@@ -104,13 +114,31 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_kernel(const T* __re
     for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
     acc[r] = s;
   }
-  if constexpr (KSPLIT == 1) {
+  if constexpr (GATED) {
+    if (lane == 0) {
+#pragma unroll
+      for (int r = 0; r < RMAX; ++r) part[warp][r] = acc[r];
+    }
+    __syncthreads();
+    // The first warp of each gate column finishes the pair: the up column sits kPairs slots later.
+    if (col < kPairs && warp % KSPLIT == 0 && active && lane < M) {
+      float g = 0.0f, u = 0.0f;
+#pragma unroll
+      for (int j = 0; j < KSPLIT; ++j) {
+        g += part[warp + j][lane];
+        u += part[warp + kPairs * KSPLIT + j][lane];
+      }
+      g = to_f32(from_f32<T>(g));
+      u = to_f32(from_f32<T>(u));
+      y[lane * N + n_out] = from_f32<O>(g / (1.0f + expf(-g)) * u);
+    }
+  } else if constexpr (KSPLIT == 1) {
     if (active && lane < M) {
       float s = 0.0f;
 #pragma unroll
       for (int r = 0; r < RMAX; ++r)
         if (r == lane) s = acc[r];
-      y[lane * N + n] = from_f32<O>(s);
+      y[lane * N + n_out] = from_f32<O>(s);
     }
   } else {
     if (lane == 0) {
@@ -122,36 +150,44 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_kernel(const T* __re
       float s = 0.0f;
 #pragma unroll
       for (int j = 0; j < KSPLIT; ++j) s += part[warp + j][lane];
-      y[lane * N + n] = from_f32<O>(s);
+      y[lane * N + n_out] = from_f32<O>(s);
     }
   }
 }
 
-template <typename T, typename O, int RMAX>
+template <typename T, typename O, int RMAX, bool GATED>
 void gemv_launch_r(const T* x, const T* w, O* y, int M, int64_t N, int64_t K, int ksplit, cudaStream_t stream) {
-  const auto grid = [&](int ks) { return dim3(static_cast<unsigned>((N * ks + kWarpsPerBlock - 1) / kWarpsPerBlock)); };
+  const int64_t slots = GATED ? 2 * N : N;  // warp columns: a gated block holds gate and up columns
+  const auto grid = [&](int ks) {
+    return dim3(static_cast<unsigned>((slots * ks + kWarpsPerBlock - 1) / kWarpsPerBlock));
+  };
   const dim3 block(kWarpsPerBlock * 32);
   switch (ksplit) {
-    case 1: launch_pdl(gemv_kernel<T, O, RMAX, 1>, grid(1), block, 0, stream, x, w, y, M, N, K); break;
-    case 2: launch_pdl(gemv_kernel<T, O, RMAX, 2>, grid(2), block, 0, stream, x, w, y, M, N, K); break;
-    case 4: launch_pdl(gemv_kernel<T, O, RMAX, 4>, grid(4), block, 0, stream, x, w, y, M, N, K); break;
-    case 8: launch_pdl(gemv_kernel<T, O, RMAX, 8>, grid(8), block, 0, stream, x, w, y, M, N, K); break;
-    default: ops_fail("gemv: ksplit " + std::to_string(ksplit) + " (1, 2, 4 or 8)");
+    case 1: launch_pdl(gemv_kernel<T, O, RMAX, 1, GATED>, grid(1), block, 0, stream, x, w, y, M, N, K); break;
+    case 2: launch_pdl(gemv_kernel<T, O, RMAX, 2, GATED>, grid(2), block, 0, stream, x, w, y, M, N, K); break;
+    case 4: launch_pdl(gemv_kernel<T, O, RMAX, 4, GATED>, grid(4), block, 0, stream, x, w, y, M, N, K); break;
+    case 8:
+      if constexpr (!GATED) {
+        launch_pdl(gemv_kernel<T, O, RMAX, 8, false>, grid(8), block, 0, stream, x, w, y, M, N, K);
+        break;
+      }
+      [[fallthrough]];
+    default: ops_fail("gemv: ksplit " + std::to_string(ksplit) + (GATED ? " (1, 2 or 4 when gated)" : " (1, 2, 4 or 8)"));
   }
 }
 
-template <typename T, typename O>
+template <typename T, typename O, bool GATED>
 void gemv_launch(const void* x, const void* w, void* y, int64_t M, int64_t N, int64_t K, int ksplit,
                  cudaStream_t stream) {
   const auto* xt = static_cast<const T*>(x);
   const auto* wt = static_cast<const T*>(w);
   auto* yt = static_cast<O*>(y);
   const int m = static_cast<int>(M);
-  if (M <= 1) gemv_launch_r<T, O, 1>(xt, wt, yt, m, N, K, ksplit, stream);
-  else if (M <= 2) gemv_launch_r<T, O, 2>(xt, wt, yt, m, N, K, ksplit, stream);
-  else if (M <= 4) gemv_launch_r<T, O, 4>(xt, wt, yt, m, N, K, ksplit, stream);
-  else if (M <= 8) gemv_launch_r<T, O, 8>(xt, wt, yt, m, N, K, ksplit, stream);
-  else gemv_launch_r<T, O, 16>(xt, wt, yt, m, N, K, ksplit, stream);
+  if (M <= 1) gemv_launch_r<T, O, 1, GATED>(xt, wt, yt, m, N, K, ksplit, stream);
+  else if (M <= 2) gemv_launch_r<T, O, 2, GATED>(xt, wt, yt, m, N, K, ksplit, stream);
+  else if (M <= 4) gemv_launch_r<T, O, 4, GATED>(xt, wt, yt, m, N, K, ksplit, stream);
+  else if (M <= 8) gemv_launch_r<T, O, 8, GATED>(xt, wt, yt, m, N, K, ksplit, stream);
+  else gemv_launch_r<T, O, 16, GATED>(xt, wt, yt, m, N, K, ksplit, stream);
 }
 
 }  // namespace
@@ -176,12 +212,20 @@ void gemv(const void* x, const void* w, void* y, int64_t M, int64_t N, int64_t K
   if (ksplit <= 0) ksplit = gemv_default_ksplit(N, K);
   const bool out_f32 = out_dtype == DType::DTYPE_F32;
   if (dtype == DType::DTYPE_BF16) {
-    if (out_f32) gemv_launch<__nv_bfloat16, float>(x, w, y, M, N, K, ksplit, stream);
-    else gemv_launch<__nv_bfloat16, __nv_bfloat16>(x, w, y, M, N, K, ksplit, stream);
+    if (out_f32) gemv_launch<__nv_bfloat16, float, false>(x, w, y, M, N, K, ksplit, stream);
+    else gemv_launch<__nv_bfloat16, __nv_bfloat16, false>(x, w, y, M, N, K, ksplit, stream);
   } else {
-    if (out_f32) gemv_launch<__half, float>(x, w, y, M, N, K, ksplit, stream);
-    else gemv_launch<__half, __half>(x, w, y, M, N, K, ksplit, stream);
+    if (out_f32) gemv_launch<__half, float, false>(x, w, y, M, N, K, ksplit, stream);
+    else gemv_launch<__half, __half, false>(x, w, y, M, N, K, ksplit, stream);
   }
+}
+
+void gemv_silu_mul(const void* x, const void* w, void* y, int64_t M, int64_t F, int64_t K, DType dtype,
+                   cudaStream_t stream, int ksplit) {
+  if (!gemv_supported(x, w, M, K, dtype)) ops_fail("gemv_silu_mul: unsupported shape, type or alignment");
+  if (ksplit <= 0) ksplit = std::min(gemv_default_ksplit(2 * F, K), 4);
+  if (dtype == DType::DTYPE_BF16) gemv_launch<__nv_bfloat16, __nv_bfloat16, true>(x, w, y, M, F, K, ksplit, stream);
+  else gemv_launch<__half, __half, true>(x, w, y, M, F, K, ksplit, stream);
 }
 
 }  // namespace pagoda::cuda

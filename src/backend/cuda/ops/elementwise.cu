@@ -263,6 +263,109 @@ __global__ void qkv_rope_append_pair_kernel(QkvRopeAppendArgs a) {
   dst[i1] = from_f32<C>(o1);
 }
 
+// 8 consecutive elements <-> f32, as one 16-byte access for 16-bit types (two for f32).
+template <typename T>
+__device__ __forceinline__ void load8(const T* p, float* f) {
+  if constexpr (sizeof(T) == 2) {
+    const uint4 v = *reinterpret_cast<const uint4*>(p);
+    const T* h = reinterpret_cast<const T*>(&v);
+#pragma unroll
+    for (int k = 0; k < 8; ++k) f[k] = to_f32(h[k]);
+  } else {
+    const float4 a = reinterpret_cast<const float4*>(p)[0], b = reinterpret_cast<const float4*>(p)[1];
+    f[0] = a.x, f[1] = a.y, f[2] = a.z, f[3] = a.w, f[4] = b.x, f[5] = b.y, f[6] = b.z, f[7] = b.w;
+  }
+}
+template <typename T>
+__device__ __forceinline__ void store8(T* p, const float* f) {
+  if constexpr (sizeof(T) == 2) {
+    uint4 v;
+    T* h = reinterpret_cast<T*>(&v);
+#pragma unroll
+    for (int k = 0; k < 8; ++k) h[k] = from_f32<T>(f[k]);
+    *reinterpret_cast<uint4*>(p) = v;
+  } else {
+    reinterpret_cast<float4*>(p)[0] = make_float4(f[0], f[1], f[2], f[3]);
+    reinterpret_cast<float4*>(p)[1] = make_float4(f[4], f[5], f[6], f[7]);
+  }
+}
+
+constexpr int kRopeVecThreads = 128;
+
+// Same contract and arithmetic as qkv_rope_append_pair_kernel, 8 elements per thread: a block holds
+// one token and kRopeVecThreads / (D / 8) of its heads, so each access is 16 bytes and the token's
+// cos/sin pairs are taken once per block (shared memory) instead of once per head. The one-pair-
+// per-thread kernel moved 2-byte elements and ran prefill's RoPE at ~10% of memory bandwidth.
+// Needs D % 8 == 0, rope_dim % 16 == 0 and 16-byte aligned buffers (checked by the launcher).
+// A NeoX-style (non-interleaved) unit loads its partner vector (d +- rope_dim / 2) too and writes
+// its own half of the rotation, so every thread writes exactly one vector.
+template <typename A, typename C>
+__global__ void __launch_bounds__(kRopeVecThreads) qkv_rope_append_vec_kernel(QkvRopeAppendArgs a) {
+  dev::launch_dependents();     // PDL: let the next kernel start loading its weights now
+  dev::grid_dependency_wait();  // nothing before this reads or writes activations
+  extern __shared__ float2 rot[];  // [rope_dim / 2] (cos, sin) for this token
+  const int64_t t = blockIdx.x;
+  const int32_t H = a.H, Hkv = a.cache.layout.num_kv_heads, D = a.cache.layout.head_dim;
+  const int32_t half = a.rope_dim / 2, units = D / 8;
+  const int32_t heads_per_block = kRopeVecThreads / units;
+  for (int32_t j = threadIdx.x; j < half; j += blockDim.x) {
+    // The pair kernel's angle: f64 product and range reduction, f32 sincosf on [-pi, pi].
+    const double ang = double(a.positions[t]) * double(a.inv_freq[j]);
+    constexpr double kTwoPi = 6.283185307179586476925286766559;
+    const float r = static_cast<float>(fma(-kTwoPi, rint(ang * (1.0 / kTwoPi)), ang));
+    float si, co;
+    sincosf(r, &si, &co);
+    rot[j] = make_float2(co, si);
+  }
+  __syncthreads();
+  const int32_t head = int32_t(blockIdx.y) * heads_per_block + int32_t(threadIdx.x) / units;
+  if (head >= H + 2 * Hkv || int32_t(threadIdx.x) >= heads_per_block * units) return;
+  const int32_t d0 = (int32_t(threadIdx.x) % units) * 8;
+  const A* row = static_cast<const A*>(a.qkv) + t * int64_t(H + 2 * Hkv) * D + int64_t(head) * D;
+  const float* bias = a.bias ? a.bias + int64_t(head) * D : nullptr;
+  auto load = [&](int32_t d, float* f) {
+    load8(row + d, f);
+    if (bias) {
+#pragma unroll
+      for (int k = 0; k < 8; ++k) f[k] += bias[d + k];
+    }
+  };
+  float x[8], o[8];
+  load(d0, x);
+  if (head < H + Hkv && d0 < a.rope_dim) {
+    if (a.interleaved) {  // pairs (2j, 2j + 1), j = d0 / 2 .. d0 / 2 + 3
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        const float2 c = rot[d0 / 2 + k];
+        o[2 * k] = fmaf(x[2 * k], c.x, -x[2 * k + 1] * c.y);
+        o[2 * k + 1] = fmaf(x[2 * k], c.y, x[2 * k + 1] * c.x);
+      }
+    } else {  // pairs (j, j + half): the low vector writes x0 cos - x1 sin, the high one x0 sin + x1 cos
+      const bool low = d0 < half;
+      float y[8];
+      load(low ? d0 + half : d0 - half, y);
+#pragma unroll
+      for (int k = 0; k < 8; ++k) {
+        const float2 c = rot[(low ? d0 : d0 - half) + k];
+        o[k] = low ? fmaf(x[k], c.x, -y[k] * c.y) : fmaf(y[k], c.y, x[k] * c.x);
+      }
+    }
+  } else {
+#pragma unroll
+    for (int k = 0; k < 8; ++k) o[k] = x[k];
+  }
+  if (head < H) {
+    store8(static_cast<A*>(a.q_out) + (t * H + head) * D + d0, o);
+    return;
+  }
+  const int64_t slot = a.slot_mapping[t];
+  if (slot < 0) return;
+  const int64_t P = a.cache.layout.page_size;
+  const bool is_k = head < H + Hkv;
+  const int32_t kvh = is_k ? head - H : head - H - Hkv;
+  store8(static_cast<C*>(is_k ? a.cache.k : a.cache.v) + kv_offset(a.cache.layout, slot / P, slot % P, kvh) + d0, o);
+}
+
 // silu_mul for F % 8 == 0 and 16-byte aligned buffers: 8 elements per thread, token from blockIdx.y.
 template <typename T>
 __global__ void silu_mul_vec_kernel(const T* gu, int64_t F, T* out) {
@@ -412,7 +515,14 @@ void qkv_rope_append(const QkvRopeAppendArgs& a, DType act, cudaStream_t stream)
       using C = decltype(ctag);
       const int32_t D = a.cache.layout.head_dim;
       const unsigned heads = static_cast<unsigned>(a.H + 2 * a.cache.layout.num_kv_heads);
-      if (D % 2 == 0 && D / 2 <= 1024 && a.T <= 0x7fffffff) {
+      const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+      const bool vec = D % 8 == 0 && D / 8 <= kRopeVecThreads && a.rope_dim % 16 == 0 && aligned(a.qkv) &&
+                       aligned(a.q_out) && aligned(a.cache.k) && aligned(a.cache.v) && a.T <= 0x7fffffff;
+      if (vec) {
+        const int32_t per_block = kRopeVecThreads / (D / 8);
+        const dim3 grid(static_cast<unsigned>(a.T), (heads + per_block - 1) / per_block);
+        launch_pdl(qkv_rope_append_vec_kernel<A, C>, grid, kRopeVecThreads, sizeof(float2) * (a.rope_dim / 2), stream, a);
+      } else if (D % 2 == 0 && D / 2 <= 1024 && a.T <= 0x7fffffff) {
         const unsigned threads = static_cast<unsigned>((D / 2 + 31) / 32 * 32);
         launch_pdl(qkv_rope_append_pair_kernel<A, C>, dim3(static_cast<unsigned>(a.T), heads), threads, 0, stream, a);
       } else {
