@@ -1,6 +1,7 @@
 // Stand-alone driver of the CUDA model bench (the same suite as `pagoda bench --device cuda`), for
 // runs where the full CLI is not built: bench_model_cuda CONFIG.json [--profile] [--dtype T], and lists
 // that narrow a run to a few shapes (for a profiler): --contexts 128 --batches 512 --batch-context 192.
+// --model DIR_OR_FILE loads real weights instead (start-up then includes reading them from disk).
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -34,7 +35,7 @@ int main(int argc, char** argv) {
   if (argc < 2) {
     fmt::print(stderr,
                "usage: {} CONFIG.json [--profile] [--dtype bfloat16|float16|float32] [--no-gemm-sweep] [--decode-only]\n"
-               "       [--contexts N,..] [--batches N,..] [--batch-context N] [--prefill N,..]\n",
+               "       [--model PATH] [--contexts N,..] [--batches N,..] [--batch-context N] [--prefill N,..]\n",
                argv[0]);
     return 2;
   }
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
       else if (!std::strcmp(argv[i], "--dtype") && has_value) o.gpu.dtype = argv[++i];
       else if (!std::strcmp(argv[i], "--no-gemm-sweep")) o.gemm_sweep = false;
       else if (!std::strcmp(argv[i], "--decode-only")) o.prefill_lengths.clear(), o.decode_batches.clear();
+      else if (!std::strcmp(argv[i], "--model") && has_value) o.model_path = argv[++i], o.random_weights = false;
       else if (!std::strcmp(argv[i], "--contexts") && has_value) o.decode_contexts = parse_list(argv[++i]);
       else if (!std::strcmp(argv[i], "--batches") && has_value) o.decode_batches = parse_list(argv[++i]);
       else if (!std::strcmp(argv[i], "--prefill") && has_value) o.prefill_lengths = parse_list(argv[++i]);
