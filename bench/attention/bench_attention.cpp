@@ -178,12 +178,16 @@ void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng) {
 // pdl false: plain launches (impl suffix "-nopdl"); ceiling: also time a device-to-device copy of
 // the same byte count (K+V/2 read + written) in the same graph harness, op "decode-ceiling".
 // ctx_lo > 0: ragged lengths uniform in [ctx_lo, ctx] (op "decode-ragged"; bytes = their sum).
+// item_warps >= 0 forces the decode kernel (0: 4-warp CTA per item; 1, 2, 4: warp per item; impl
+// suffix "-w<n>"); the JSON field "kernel" always says which one ran.
 struct DecodeCase {
   int B = 1, ctx = 1, ctx_lo = 0;
   bool memset_counters = false;
   int forced_splits = 0;
+  int item_warps = -1;
   bool pdl = true;
   bool ceiling = false;
+  int items_per_warp = 0;  // > 0: overrides the plan's (warp kernel); impl suffix "-i<n>"
 };
 
 void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
@@ -205,7 +209,8 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
   uint16_t* o = dalloc<uint16_t>(std::size_t(B) * H * D);
   fill_random(q, std::size_t(B) * H * D, rng);
   pagoda::PagedKvLayout layout{P, HKV, D, pagoda::DType::DTYPE_BF16};
-  auto plan = pagoda::cuda::decode_plan(B, H, layout, 1, ctx, num_sms, dc.forced_splits);
+  auto plan = pagoda::cuda::decode_plan(B, H, layout, 1, ctx, num_sms, dc.forced_splits, dc.item_warps);
+  if (dc.items_per_warp > 0) plan.items_per_warp = dc.items_per_warp;
   void* ws = plan.workspace_bytes ? dalloc<unsigned char>(plan.workspace_bytes) : nullptr;
   if (ws != nullptr) ck(cudaMemset(ws, 0xFF, plan.workspace_bytes), "poison ws");
   plan.programmatic_launch = dc.pdl;
@@ -230,12 +235,15 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
     pagoda::cuda::attention_decode(plan, q, view, ab, o, nullptr, ws, s);
   }, &eager);
   const char* op = dc.forced_splits > 0 ? "decode-sweep" : dc.ctx_lo > 0 ? "decode-ragged" : "decode";
-  const std::string impl = std::string("pagoda") + (dc.memset_counters ? "-memset" : dc.pdl ? "" : "-nopdl");
+  const std::string impl = std::string("pagoda") + (dc.memset_counters ? "-memset" : dc.pdl ? "" : "-nopdl") +
+                           (dc.item_warps >= 0 ? "-w" + std::to_string(dc.item_warps) : "") +
+                           (dc.items_per_warp > 0 ? "-i" + std::to_string(dc.items_per_warp) : "");
   for (int graph = 1; graph >= 0; --graph)
     std::printf(
-        "{\"op\":\"%s\",\"impl\":\"%s%s\",\"batch\":%d,\"ctx\":%d,\"ctx_lo\":%d,\"splits\":%d,\"us\":%.2f,"
-        "\"tbps\":%.3f}\n",
-        op, impl.c_str(), graph ? "" : "-nograph", B, ctx, dc.ctx_lo, plan.num_splits, graph ? us : eager,
+        "{\"op\":\"%s\",\"impl\":\"%s%s\",\"batch\":%d,\"ctx\":%d,\"ctx_lo\":%d,\"splits\":%d,\"kernel\":%d,"
+        "\"per_warp\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
+        op, impl.c_str(), graph ? "" : "-nograph", B, ctx, dc.ctx_lo, plan.num_splits, plan.item_warps,
+        plan.items_per_warp, graph ? us : eager,
         kv_bytes / (graph ? us : eager) * 1e-6);
   if (dc.ceiling) {
     const std::size_t half = std::size_t(kv_sum) * HKV * D * sizeof(uint16_t);  // one of K / V: read, write
@@ -263,7 +271,9 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
 // B1 8k / 32k, op "decode-sweep", whose first launch is B1 8k at 32 splits, the one gpu_session.sh
 // ncu-decode profiles; then the decode cases), "decode-cases" (the decode cases only: the issue's
 // shapes, then the serving shapes), "ncu" (one 16k paged prefill with the default key tile, for a
-// profiler run) or "ncu-serve" (one B512 ctx 192 decode, the serving steady state, for a profiler run).
+// profiler run), "ncu-serve [item_warps]" (one B512 ctx 192 decode, the serving steady state, for a
+// profiler run; argv[2] forces the kernel)
+// or "kernels" (the decode cases, then every decode kernel forced at the serving shapes).
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "all";
   int sms = 0;
@@ -274,7 +284,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (mode == "ncu-serve") {
-    bench_decode({512, 192}, sms, rng);
+    DecodeCase dc{512, 192};
+    dc.item_warps = argc > 2 ? std::atoi(argv[2]) : -1;
+    bench_decode(dc, sms, rng);
     return 0;
   }
   if (mode == "decode") {
@@ -286,7 +298,7 @@ int main(int argc, char** argv) {
       }
   }
   for (int L : {1024, 2048, 4096, 8192, 16384}) {
-    if (mode == "decode" || mode == "decode-cases") break;
+    if (mode == "decode" || mode == "decode-cases" || mode == "kernels") break;
     bench_prefill(L, false, 0, rng);
     bench_prefill(L, true, 0, rng);
     bench_prefill(L, true, 32, rng);
@@ -303,7 +315,7 @@ int main(int argc, char** argv) {
     DecodeCase dc{c[0], c[1]};
     dc.ceiling = true;
     bench_decode(dc, sms, rng);
-    if (mode == "decode-cases") continue;
+    if (mode == "decode-cases" || mode == "kernels") continue;
     dc.ceiling = false;
     dc.pdl = false;
     bench_decode(dc, sms, rng);
@@ -313,5 +325,31 @@ int main(int argc, char** argv) {
   }
   // The engine's view of the serving steady state: lengths spread over [129, 256].
   for (int B : {256, 512}) bench_decode({B, 256, 129}, sms, rng);
+  if (mode != "kernels") return 0;
+  // Every decode kernel forced at the serving shapes and at the short end of the shapes
+  // ((warps per CTA, items per warp); 0 = the 4-warp CTA kernel), then the ragged serving batch.
+  const int serve[][2] = {{512, 192}, {256, 256}, {256, 512}, {1024, 160}, {128, 2048}, {64, 4096}};
+  const int variants[][2] = {{0, 1}, {1, 1}, {2, 1}, {4, 1}, {2, 2}};
+  for (const auto& c : serve)
+    for (const auto& v : variants) {
+      DecodeCase dc{c[0], c[1]};
+      dc.item_warps = v[0];
+      dc.items_per_warp = v[0] > 0 ? v[1] : 0;
+      bench_decode(dc, sms, rng);
+    }
+  for (const auto& v : variants) {
+    DecodeCase dc{512, 256, 129};
+    dc.item_warps = v[0];
+    dc.items_per_warp = v[0] > 0 ? v[1] : 0;
+    bench_decode(dc, sms, rng);
+  }
+  // The warp kernel with forced splits (the per-warp merge), uniform and ragged.
+  const int split_cases[][3] = {{256, 256, 0}, {256, 512, 0}, {512, 192, 0}, {512, 256, 129}};
+  for (const auto& c : split_cases) {
+    DecodeCase dc{c[0], c[1], c[2]};
+    dc.item_warps = 2;
+    dc.forced_splits = 2;
+    bench_decode(dc, sms, rng);
+  }
   return 0;
 }

@@ -1,5 +1,6 @@
 // CUDA attention kernels against a float64 reference over sweeps of lengths (1, 7, 33, 100, 1000,
-// 4097), page sizes (1, 16, 64), GQA ratios (1, 4, 8, MQA), ragged batches, causal and not;
+// 4097), page sizes (1, 16, 64), GQA ratios (1, 4, 8, MQA), ragged batches, causal and not, and both
+// decode kernels (4-warp CTA per item; warp per item at many short sequences);
 // outputs poisoned before every run. Skips cleanly when no GPU is present.
 #include <gtest/gtest.h>
 
@@ -290,12 +291,12 @@ struct DecodeRun {
 };
 
 DecodeRun decode_run(const PagedCase& c, DeviceCase& dc, int max_kv, int forced_splits = 0, bool unified = false,
-                     float bound = 0.0f) {
+                     float bound = 0.0f, int item_warps = -1) {
   int sms = 0;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
   DecodeRun r;
   r.plan = pagoda::cuda::decode_plan(int32_t(c.q_lens.size()), c.H, c.layout(), max_of(c.q_lens), max_kv, sms,
-                                     forced_splits);
+                                     forced_splits, item_warps);
   r.plan.unified_max = unified;
   r.plan.max_bound = bound;
   r.workspace = DeviceBuffer<unsigned char>(r.plan.workspace_bytes);
@@ -336,6 +337,92 @@ TEST(CudaAttention, DecodeSweep) {
       }
     }
   }
+}
+
+// The serving shape: many sequences with short, ragged KVs (lengths 1, 7, 33, 100, 200 and odd page
+// counts), run by the warp-per-item kernel (1, 2 and 4 warps per CTA, 1-3 items per warp) with 1 split
+// and with forced splits (the per-warp merge), against float64; outputs poisoned first. The workspace is zeroed
+// once and shared by every launch, so each launch must also leave the split counters at zero.
+TEST(CudaAttention, DecodeWarpKernelManyShort) {
+  REQUIRE_GPU();
+  std::mt19937 rng(2718);
+  const std::vector<int32_t> base = {1, 7, 33, 100, 200, 17, 48, 129, 255, 256, 64, 15, 16, 161, 97, 3};
+  struct Shape {
+    DType dt;
+    int D, H, Hkv, P, q_len, B;
+  };
+  const Shape shapes[] = {
+      {DType::DTYPE_BF16, 128, 32, 8, 16, 1, 300},  // Llama-3-8B heads, many sequences
+      {DType::DTYPE_BF16, 128, 32, 8, 16, 3, 40},   // speculative verify: 24 rows = 2 row groups
+      {DType::DTYPE_F16, 64, 16, 2, 1, 1, 37},      // GQA 8, page size 1
+      {DType::DTYPE_BF16, 64, 4, 4, 64, 1, 37},     // GQA 1, pages of 64
+      {DType::DTYPE_F16, 128, 6, 1, 16, 3, 21},     // MQA (G = 6): 18 rows = 2 row groups
+  };
+  int sms = 0;
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+  for (const Shape& sh : shapes) {
+    PagedCase c;
+    c.dtype = sh.dt;
+    c.D = sh.D;
+    c.H = sh.H;
+    c.Hkv = sh.Hkv;
+    c.P = sh.P;
+    for (int b = 0; b < sh.B; ++b) c.kv_lens.push_back(std::max(base[b % base.size()] + (b / int(base.size())) % 5, sh.q_len));
+    c.q_lens.assign(c.kv_lens.size(), sh.q_len);
+    c.build(rng);
+    DeviceCase dc(c);
+    const int max_kv = max_of(c.kv_lens);
+    // (warps per CTA, items per warp, splits): each CTA shape, items run back to back (3 spans KV
+    // heads and, at 2 row groups, items without query rows), and the per-warp merge.
+    const int combos[][3] = {{1, 1, 1}, {2, 1, 1}, {4, 1, 1}, {2, 2, 1}, {4, 3, 1}, {1, 3, 3}, {2, 2, 5}, {4, 1, 3}};
+    for (const auto& cb : combos) {
+      const int item_warps = cb[0], per_warp = cb[1], splits = cb[2];
+      auto plan = pagoda::cuda::decode_plan(int32_t(c.q_lens.size()), c.H, c.layout(), sh.q_len, max_kv, sms, splits,
+                                            item_warps);
+      plan.items_per_warp = per_warp;
+      ASSERT_EQ(plan.item_warps, item_warps);
+      ASSERT_EQ(plan.num_splits > 1, splits > 1);  // the planner rounds split lengths to 16 keys
+      DeviceBuffer<unsigned char> ws(plan.workspace_bytes);
+      ws.poison();
+      pagoda::cuda::decode_workspace_init(ws.ptr, plan.workspace_bytes, nullptr);
+      plan.workspace_initialized = true;
+      for (int rep = 0; rep < (splits > 1 ? 2 : 1); ++rep) {
+        dc.poison();
+        pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, nullptr);
+        CUDA_OK(cudaDeviceSynchronize());
+        const auto out = dc.out.download();
+        const auto lse = dc.lse.download();
+        const std::string l = label(c, "decode-warp") + " q" + std::to_string(sh.q_len) + " B" + std::to_string(sh.B) +
+                              " item_warps " + std::to_string(item_warps) + " per warp " + std::to_string(per_warp) +
+                              " splits " + std::to_string(plan.num_splits) + " rep " + std::to_string(rep);
+        ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
+      }
+      if (plan.num_splits > 1) {
+        const std::size_t n = std::size_t(c.q_lens.size()) * c.Hkv * plan.row_groups;
+        std::vector<int32_t> counters(n);
+        CUDA_OK(cudaMemcpy(counters.data(), ws.ptr, n * sizeof(int32_t), cudaMemcpyDeviceToHost));
+        for (int32_t v : counters) ASSERT_EQ(v, 0) << "a split counter was left non-zero";
+      }
+    }
+  }
+}
+
+// The planner sends the serving shapes (many short KVs) to the warp-per-item kernel and keeps the
+// 4-warp CTA kernel for the long-context shapes. Runs without a GPU too (the occupancy
+// query then falls back to defaults).
+TEST(CudaAttention, DecodePlanPicksKernelByShape) {
+  PagedKvLayout L;
+  L.page_size = 16;
+  L.num_kv_heads = 8;
+  L.head_dim = 128;
+  L.dtype = DType::DTYPE_BF16;
+  int sms = 132;
+  if (gpu_present()) cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+  for (auto [B, ctx] : {std::pair{512, 192}, {256, 256}, {512, 256}, {1024, 160}, {256, 512}})
+    EXPECT_GT(pagoda::cuda::decode_plan(B, 32, L, 1, ctx, sms).item_warps, 0) << "B" << B << " ctx " << ctx;
+  for (auto [B, ctx] : {std::pair{1, 8192}, {1, 32768}, {1, 131072}, {16, 8192}, {64, 4096}, {128, 2048}})
+    EXPECT_EQ(pagoda::cuda::decode_plan(B, 32, L, 1, ctx, sms).item_warps, 0) << "B" << B << " ctx " << ctx;
+  EXPECT_THROW(pagoda::cuda::decode_plan(512, 32, L, 1, 192, sms, 0, 3), pagoda::Error);
 }
 
 // The batched paged decode must equal each sequence decoded alone from a contiguous buffer, bit

@@ -19,6 +19,12 @@ constexpr int DECODE_MIN_SPLIT = 128;  // below this a split's fixed cost outwei
 // partial write) and per-split merge cost (the last CTA reads one partial per split).
 constexpr double DECODE_CTA_COST = 96.0;
 constexpr double DECODE_MERGE_COST = 4.0;
+// The warp-per-item kernel (many short KVs): chosen when every sequence's KV fits in
+// DECODE_WARP_MAX_KV keys and the items fill every warp slot of the device at least once. 2 warps per
+// CTA: measured level with 4 and 1-5% ahead of 1 at the serving shapes (H200).
+constexpr int DECODE_WARP_MAX_KV = 1024;
+constexpr int DECODE_WARP_ITEM_WARPS = 2;
+constexpr int DECODE_WARP_DEFAULT_CTAS_PER_SM = 8;
 
 std::size_t align256(std::size_t n) { return (n + 255) & ~std::size_t(255); }
 
@@ -133,7 +139,7 @@ void attention_prefill(const void* q, int32_t H, const PagedKvView& cache, const
 }
 
 DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout, int32_t max_q_len,
-                       int32_t max_kv_len, int32_t num_sms, int32_t forced_splits) {
+                       int32_t max_kv_len, int32_t num_sms, int32_t forced_splits, int32_t forced_item_warps) {
   layout_check(layout, "decode_plan");
   PAGODA_CHECK(num_seqs > 0 && num_seqs <= 65535 && H > 0 && H % layout.num_kv_heads == 0,
                "decode_plan: bad shape (B {}, H {}, Hkv {})", num_seqs, H, layout.num_kv_heads);
@@ -141,6 +147,8 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
                max_q_len, max_kv_len);
   PAGODA_CHECK(num_sms > 0, "decode_plan: num_sms must be positive");
   PAGODA_CHECK(forced_splits >= 0, "decode_plan: negative forced split count");
+  PAGODA_CHECK(forced_item_warps < 0 || decode_item_warps_supported(forced_item_warps),
+               "decode_plan: item warps {} (0, 1, 2 or 4)", forced_item_warps);
   DecodePlan plan;
   plan.num_seqs = num_seqs;
   plan.num_heads = H;
@@ -149,27 +157,47 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
   plan.rows_per_cta = DECODE_ROWS_PER_CTA;
   plan.row_groups = int32_t((rows + DECODE_ROWS_PER_CTA - 1) / DECODE_ROWS_PER_CTA);
   PAGODA_CHECK(int64_t(plan.row_groups) * layout.num_kv_heads <= 65535, "decode_plan: too many query rows");
-  // Split count from a cost model in units of keys: a wave is every SM holding as many decode CTAs
-  // as fit (asked of the runtime); time ~ waves * (keys per split + per-CTA fixed cost), plus a
-  // merge cost per split (the last CTA reads every partial). A half-empty last wave costs as much
-  // as a full one, so the split count that fills whole waves wins; ties go to fewer splits.
-  int occ = decode_ctas_per_sm(layout.dtype, layout.head_dim);
+  const int64_t items = int64_t(num_seqs) * layout.num_kv_heads * plan.row_groups;
+  // Kernel: short KVs in numbers that fill the device go one warp per item; the 4-warp CTA kernel
+  // otherwise (a long item needs its 4 warps' rings to keep enough bytes in flight).
+  auto warp_slots = [&](int item_warps) {
+    int occ = decode_ctas_per_sm(layout.dtype, layout.head_dim, item_warps);
+    if (occ <= 0) occ = DECODE_WARP_DEFAULT_CTAS_PER_SM / item_warps;
+    return int64_t(num_sms) * occ * item_warps;
+  };
+  if (forced_item_warps >= 0) {
+    plan.item_warps = forced_item_warps;
+  } else if (max_kv_len <= DECODE_WARP_MAX_KV && items >= warp_slots(DECODE_WARP_ITEM_WARPS)) {
+    plan.item_warps = DECODE_WARP_ITEM_WARPS;
+  }
+  // Items per warp stay 1: running 2 items back to back through one ring measured +1-2% at uniform
+  // lengths (B512 ctx 192, B1024 ctx 160) and -3% at ragged ones (B512, [129, 256]): fewer, longer
+  // warps leave a longer tail when lengths differ (dev/kernels/attention_notes.md, decode v13).
+  // Split count (4-warp CTA kernel) from a cost model in units of keys: a wave is every SM holding
+  // as many decode CTAs as fit (asked of the runtime); time ~ waves * (keys per split + per-CTA fixed
+  // cost), plus a merge cost per split (the last CTA reads every partial). A half-empty last wave
+  // costs as much as a full one, so the split count that fills whole waves wins; ties go to fewer
+  // splits.
+  int occ = decode_ctas_per_sm(layout.dtype, layout.head_dim, 0);
   if (occ <= 0) occ = DECODE_DEFAULT_CTAS_PER_SM;
   const int64_t wave = int64_t(num_sms) * occ;
-  const int64_t base_ctas = int64_t(num_seqs) * layout.num_kv_heads * plan.row_groups;
   const int64_t max_splits = std::max<int64_t>(
       1, std::min<int64_t>((max_kv_len + DECODE_MIN_SPLIT - 1) / DECODE_MIN_SPLIT, 2 * wave));
   int64_t splits = 1;
   double best = 0.0;
   for (int64_t s = 1; s <= max_splits; ++s) {
     const int64_t per = (int64_t(max_kv_len) + s - 1) / s;
-    const int64_t waves = (base_ctas * s + wave - 1) / wave;
+    const int64_t waves = (items * s + wave - 1) / wave;
     const double cost = double(waves) * double(per + DECODE_CTA_COST) + (s > 1 ? DECODE_MERGE_COST * s : 0.0);
     if (s == 1 || cost < best * 0.98) {
       best = cost;
       splits = s;
     }
   }
+  // The warp kernel runs unsplit: it is chosen only when its items fill the device, and measured
+  // with 2-3 forced splits at B256 ctx 256 / 512 it lost 20-45% to the extra partials and merges
+  // (before the merge's loads were predicated; see the notes).
+  if (plan.item_warps > 0) splits = 1;
   if (forced_splits > 0) splits = forced_splits;
   splits = std::clamp<int64_t>(splits, 1, max_kv_len);
   int64_t split_tokens = (max_kv_len + splits - 1) / splits;
@@ -199,7 +227,8 @@ void attention_decode(const DecodePlan& plan, const void* q, const PagedKvView& 
   PAGODA_CHECK(batch.num_seqs == plan.num_seqs, "attention_decode: plan made for {} sequences, batch has {}",
                plan.num_seqs, batch.num_seqs);
   PAGODA_CHECK(plan.num_splits >= 1 && plan.split_tokens > 0 && plan.split_tokens % DECODE_SPLIT_ALIGN == 0 &&
-                   plan.rows_per_cta == DECODE_ROWS_PER_CTA,
+                   plan.rows_per_cta == DECODE_ROWS_PER_CTA && decode_item_warps_supported(plan.item_warps) &&
+                   plan.items_per_warp >= 1 && plan.items_per_warp <= 8,
                "attention_decode: plan was not made by decode_plan");
   DecodeParams dp;
   dp.attn = params_make(q, plan.num_heads, cache, batch, out, lse, "attention_decode");
@@ -207,6 +236,8 @@ void attention_decode(const DecodePlan& plan, const void* q, const PagedKvView& 
                "attention_decode: plan made for another head grouping");
   dp.num_splits = plan.num_splits;
   dp.split_tokens = plan.split_tokens;
+  dp.row_groups = plan.row_groups;
+  dp.items_per_warp = plan.items_per_warp;
   dp.programmatic_launch = plan.programmatic_launch && pdl_enabled();
   const std::size_t rows_all = std::size_t(plan.total_q_tokens) * plan.num_heads;
   if (plan.num_splits > 1) {
@@ -220,7 +251,7 @@ void attention_decode(const DecodePlan& plan, const void* q, const PagedKvView& 
     if (!plan.workspace_initialized)
       cuda_check(cudaMemsetAsync(ws, 0, counter_bytes, stream), "attention_decode: counter reset");
   }
-  cuda_check(decode_launch(dp, cache.layout.dtype, cache.layout.head_dim, plan.row_groups, stream),
+  cuda_check(decode_launch(dp, cache.layout.dtype, cache.layout.head_dim, plan.item_warps, stream),
              "attention_decode");
 }
 

@@ -44,6 +44,13 @@ struct DecodePlan {
   int32_t row_groups = 1;
   int32_t num_splits = 1;
   int32_t split_tokens = 0;
+  // Which decode kernel runs the items (one item = sequence, KV head, row group, split). 0: one CTA of
+  // 4 warps per item, the warps sharing its tiles (long KV). 1, 2 or 4: one warp per item, that many
+  // per CTA (many short KVs: no CTA ring to fill and drain per item). Set by decode_plan.
+  int32_t item_warps = 0;
+  // Warp kernel only: items each warp runs back to back through one ring (1-8; consecutive KV heads
+  // of one sequence), so only the first pays the ring's fill. Set by decode_plan; may be changed.
+  int32_t items_per_warp = 1;
   int64_t total_q_tokens = 0;  // T: rows of q/out
   std::size_t workspace_bytes = 0;
   // Kept for callers of the first version; the decode kernel no longer has a unified-max mode (it
@@ -64,8 +71,10 @@ struct DecodePlan {
 
 // max_kv_len bounds every sequence's KV length for the step (pass the cache capacity to keep one
 // plan, and one captured graph, across steps). num_sms = device multiprocessor count.
+// forced_splits > 0 and forced_item_warps >= 0 (0, 1, 2 or 4) override the planner's choices (bench, tests).
 DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout, int32_t max_q_len,
-                       int32_t max_kv_len, int32_t num_sms, int32_t forced_splits = 0);
+                       int32_t max_kv_len, int32_t num_sms, int32_t forced_splits = 0,
+                       int32_t forced_item_warps = -1);
 
 // Zeroes a decode workspace of `bytes` bytes (once, after allocating it; see
 // DecodePlan::workspace_initialized). Any plan whose workspace_bytes fits may then share it.

@@ -22,9 +22,14 @@ constexpr int DECODE_SPLIT_ALIGN = 16;   // keys per decode warp tile; split len
 constexpr int prefill_default_key_tile(int /*head_dim*/) { return 64; }
 cudaError_t prefill_launch(const AttentionParams& p, DType dtype, int head_dim, int max_q_len, cudaStream_t stream,
                            int key_tile = 0);
-cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int row_groups, cudaStream_t stream);
+// Decode kernels (flash_decode.cuh) by item_warps: 0 = one 4-warp CTA per item (flash_decode_kernel);
+// 1, 2 or 4 = one warp per item, that many per CTA (flash_decode_warp_kernel).
+inline bool decode_item_warps_supported(int item_warps) {
+  return item_warps == 0 || item_warps == 1 || item_warps == 2 || item_warps == 4;
+}
+cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int item_warps, cudaStream_t stream);
 // Resident decode CTAs per SM for this instantiation (0 if it cannot be asked: no device).
-int decode_ctas_per_sm(DType dtype, int head_dim);
+int decode_ctas_per_sm(DType dtype, int head_dim, int item_warps);
 cudaError_t kv_append_launch(const KvAppendParams& p, DType dtype, cudaStream_t stream);
 
 }  // namespace pagoda::cuda

@@ -33,6 +33,8 @@ struct DecodeParams {
   AttentionParams attn;
   int32_t num_splits = 1;
   int32_t split_tokens = 0;      // KV positions per split, a multiple of 16 (the last may be short)
+  int32_t row_groups = 1;        // 16-row groups per KV head (items per sequence = Hkv * row_groups)
+  int32_t items_per_warp = 1;    // warp-per-item kernel: items each warp runs back to back
   float* partial_out = nullptr;  // [splits, T, H, D] float
   float* partial_lse = nullptr;  // [splits, T, H] log2 domain
   int32_t* counters = nullptr;   // [B, Hkv * row_groups] arrivals; zero before and after a launch

@@ -1,5 +1,6 @@
-// Launcher for the split-KV decode kernel with its fused merge (flash_decode.cuh): picks the
-// instantiation through attention_dispatch.hpp and raises the dynamic shared-memory limit.
+// Launchers for the decode kernels with their fused split merge (flash_decode.cuh): pick the
+// instantiation through attention_dispatch.hpp and the kernel by item_warps, raise the dynamic
+// shared-memory limit, and answer occupancy questions for the planner.
 #include "backend/cuda/attention_dispatch.hpp"
 #include "backend/cuda/attention_launch.hpp"
 #include "backend/cuda/flash_decode.cuh"
@@ -10,39 +11,55 @@ namespace pagoda::cuda {
 static_assert(DecodeTraits<64>::TILE == DECODE_SPLIT_ALIGN && DecodeTraits<128>::TILE == DECODE_SPLIT_ALIGN);
 static_assert(DecodeTraits<128>::ROWS == DECODE_ROWS_PER_CTA);
 
-cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int row_groups, cudaStream_t stream) {
-  cudaError_t err = cudaErrorInvalidValue;
+namespace {
+
+// Calls f(kernel, threads, smem_bytes) with the instantiation for (dtype, head dim, item_warps);
+// returns false when there is none.
+template <typename F>
+bool with_decode_kernel(DType dtype, int head_dim, int item_warps, F&& f) {
+  bool found = false;
   dispatch_dtype(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     dispatch_head_dim(head_dim, [&](auto dtag) {
       constexpr int D = decltype(dtag)::value;
       using Tr = DecodeTraits<D>;
-      auto kernel = flash_decode_kernel<T, D>;
-      err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::SMEM_BYTES);
-      if (err != cudaSuccess) return;
-      const dim3 grid(unsigned(dp.num_splits), unsigned(dp.attn.num_kv_heads * row_groups),
-                      unsigned(dp.attn.num_seqs));
-      err = launch_maybe_pdl(dp.programmatic_launch, kernel, grid, dim3(Tr::THREADS), Tr::SMEM_BYTES, stream, dp);
-      if (err == cudaSuccess) err = cudaGetLastError();
+      found = true;
+      switch (item_warps) {
+        case 0: f(flash_decode_kernel<T, D>, Tr::THREADS, Tr::SMEM_BYTES); break;
+        case 1: f(flash_decode_warp_kernel<T, D, 1>, 32, Tr::RING_BYTES); break;
+        case 2: f(flash_decode_warp_kernel<T, D, 2>, 64, 2 * Tr::RING_BYTES); break;
+        case 4: f(flash_decode_warp_kernel<T, D, 4>, 128, 4 * Tr::RING_BYTES); break;
+        default: found = false;
+      }
     });
+  });
+  return found;
+}
+
+}  // namespace
+
+cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int item_warps, cudaStream_t stream) {
+  cudaError_t err = cudaErrorInvalidValue;
+  with_decode_kernel(dtype, head_dim, item_warps, [&](auto kernel, int threads, int smem) {
+    err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+    if (err != cudaSuccess) return;
+    const int items = dp.attn.num_kv_heads * dp.row_groups;
+    const int per_cta = item_warps == 0 ? 1 : item_warps * dp.items_per_warp;
+    const dim3 grid(unsigned(dp.num_splits), unsigned((items + per_cta - 1) / per_cta), unsigned(dp.attn.num_seqs));
+    err = launch_maybe_pdl(dp.programmatic_launch, kernel, grid, dim3(unsigned(threads)), size_t(smem), stream, dp);
+    if (err == cudaSuccess) err = cudaGetLastError();
   });
   return err;
 }
 
-int decode_ctas_per_sm(DType dtype, int head_dim) {
+int decode_ctas_per_sm(DType dtype, int head_dim, int item_warps) {
   int n = 0;
-  dispatch_dtype(dtype, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    dispatch_head_dim(head_dim, [&](auto dtag) {
-      constexpr int D = decltype(dtag)::value;
-      using Tr = DecodeTraits<D>;
-      auto kernel = flash_decode_kernel<T, D>;
-      if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::SMEM_BYTES) != cudaSuccess ||
-          cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, Tr::THREADS, Tr::SMEM_BYTES) != cudaSuccess) {
-        cudaGetLastError();  // no device: the caller falls back to a default
-        n = 0;
-      }
-    });
+  with_decode_kernel(dtype, head_dim, item_warps, [&](auto kernel, int threads, int smem) {
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, threads, size_t(smem)) != cudaSuccess) {
+      cudaGetLastError();  // no device: the caller falls back to a default
+      n = 0;
+    }
   });
   return n;
 }

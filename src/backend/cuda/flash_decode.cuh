@@ -1,13 +1,18 @@
-// Flash-Decoding: a few query tokens per sequence against a long paged KV. Each CTA owns one
-// (sequence, KV head, 16-row group, KV split): the 16 rows are packed (token, head-in-group) pairs,
-// so one pass over the split's K/V serves the whole query-head group, on the tensor cores
-// (mma.sync m16n8k16; rows past the group are zero padding). Each warp streams its own 16-key
-// tiles (tile w, w + 4, ...) through a private STAGES-deep cp.async ring, so no CTA barrier sits in
-// the main loop and every warp keeps STAGES - 1 tiles (8 KB each at D = 128) in flight.
-// Splits of one row group merge in the kernel: every CTA writes a float partial + LSE, and the
-// last to arrive (atomic counter, left at zero again) combines them in split order, so the result
-// does not depend on arrival order. A sequence with one active split writes its output directly.
-// On sm_90 it may be launched as a programmatic dependent: it reads nothing before
+// Flash-Decoding: a few query tokens per sequence against a paged KV. The unit of work is an item:
+// one (sequence, KV head, 16-row group, KV split); its 16 rows are packed (token, head-in-group) pairs,
+// so one pass over the split's K/V serves the whole query-head group, on the tensor cores (mma.sync
+// m16n8k16; rows past the group are zero padding). A warp streams 16-key tiles through a private
+// STAGES-deep cp.async ring, so no CTA barrier sits in the main loop and every warp keeps STAGES - 1
+// tiles (8 KB each at D = 128) in flight. Two kernels share that loop:
+// - flash_decode_kernel (long KV): one CTA of 4 warps per item, warp w takes tiles w, w + 4, ...,
+//   and the 4 warps combine in shared memory.
+// - flash_decode_warp_kernel (many short KVs): each warp owns a whole item and writes its result
+//   from registers; a CTA is 1-4 independent warps. Short items do not let a CTA ring reach steady
+//   state; many small independent warps keep the SM's bytes in flight while others start and end.
+// Splits of one item merge in the kernel: every split writes a float partial + LSE, and the last to
+// arrive (atomic counter, left at zero again) combines them in split order, so the result does not
+// depend on arrival order. An item with one active split writes its output directly.
+// On sm_90 either may be launched as a programmatic dependent: nothing is read before
 // griddepcontrol.wait, i.e. before the previous kernel in the stream has finished.
 #pragma once
 
@@ -29,11 +34,13 @@ struct DecodeTraits {
   static constexpr int TILE = 16;      // keys per warp tile: one mma K step of P V
   static constexpr int STAGES = 3;     // tiles per warp ring (STAGES - 1 in flight while computing)
   static constexpr int MERGE_BATCH = 32;  // splits whose partials one merge thread loads at once
+  static constexpr int WARP_MERGE_BATCH = 8;  // the same in the warp kernel (few splits, registers)
   static constexpr int CHUNKS = D / 8;  // 16-byte chunks per K/V row
   static constexpr int ROWS_PER_PASS = 32 / CHUNKS;
   static constexpr int PASSES = TILE / ROWS_PER_PASS;
   static constexpr int TILE_ELEMS = TILE * D;
-  static constexpr int SMEM_PIPE = WARPS * STAGES * 2 * TILE_ELEMS * 2;  // 16-bit K and V
+  static constexpr int RING_BYTES = STAGES * 2 * TILE_ELEMS * 2;  // one warp's ring: 16-bit K and V
+  static constexpr int SMEM_PIPE = WARPS * RING_BYTES;
   static constexpr int SMEM_COMBINE = WARPS * ROWS * (D + 2) * 4;        // o, m, l per warp
   static constexpr int SMEM_BYTES = SMEM_PIPE > SMEM_COMBINE ? SMEM_PIPE : SMEM_COMBINE;
   static_assert(D == 64 || D == 128, "head dim 64 or 128");
@@ -46,66 +53,37 @@ __device__ __forceinline__ int dswz(int r, int c) {
   return r * D + ((c ^ (r & 7)) << 3);
 }
 
-// Grid: (num_splits, Hkv * row_groups, B). Block: 128 threads. Dynamic smem: SMEM_BYTES.
-template <typename T, int D>
-__global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp) {
-  using Tr = DecodeTraits<D>;
-  constexpr int ROWS = Tr::ROWS, TILE = Tr::TILE, STAGES = Tr::STAGES, WARPS = Tr::WARPS;
-  constexpr int MERGE_BATCH = Tr::MERGE_BATCH;
-  const AttentionParams& p = dp.attn;
-  extern __shared__ __align__(128) unsigned char smem_raw[];
-  __shared__ int s_last;
+// Which tiles of a split a warp walks (first, first + stride, ...) and their pages. Block-table
+// prefetch: lane j holds the page of the warp's tile (base + j), so 32 tiles' page lookups cost one
+// round trip instead of one dependent trip per refill. Computed from the split's bounds alone
+// (entries past the sequence's end lie inside its block-table row and are read but never used), so
+// the first batch can be asked for together with the sequence's q range and KV length.
+struct DecodeWalk {
+  const int32_t* bt;  // this sequence's block-table row
+  int start;          // first key of the split
+  int first, stride;  // tile indices within the split
+  int tiles_cap;      // tiles per full split
+  int P, max_pages;
+  bool tile_in_page;  // split_tokens is a multiple of TILE, so with P % TILE == 0 a tile never crosses a page
 
-  // Launched as a programmatic dependent (when the plan asks): nothing is read before the previous
-  // kernel has finished; the next kernel may place its CTAs as soon as every CTA here is resident.
-  dev::grid_dependency_wait();
-  dev::launch_dependents();
-  PAGODA_DECODE_PROBE(0);
-  const int split = blockIdx.x;
-  const int row_groups = gridDim.y / p.num_kv_heads;
-  const int kvh = blockIdx.y / row_groups;
-  const int rg = blockIdx.y % row_groups;
-  const int b = blockIdx.z;
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  const int start = split * dp.split_tokens;
-  const int32_t* bt = p.block_table + int64_t(b) * p.max_pages;
-  const int P = p.page_size;
-  // split_tokens is a multiple of TILE, so with P % TILE == 0 a tile never crosses a page.
-  const bool tile_in_page = P % TILE == 0;
-  // Block-table prefetch: lane j holds the page of this warp's tile (base + j), so 32 tiles' page
-  // lookups cost one round trip instead of one dependent trip per refill. The first batch is asked
-  // for together with the sequence's q range and KV length, from the split's bounds alone (entries
-  // past the sequence's end lie inside its block-table row and are read but never used), so the
-  // first K/V request waits on one round trip, not three. Refreshed every 32 tiles.
-  const int tiles_cap = dp.split_tokens / TILE;
-  auto fetch_pages = [&](int base) {
-    const int tile = warp + (base + lane) * WARPS;
+  __device__ __forceinline__ int key0(int i, int tile) const { return start + (first + i * stride) * tile; }
+  template <int TILE>
+  __device__ __forceinline__ int fetch_pages(int base, int lane) const {
+    const int tile = first + (base + lane) * stride;
     const int key0 = start + tile * TILE;
-    return (tile_in_page && tile < tiles_cap && key0 / P < p.max_pages) ? __ldg(bt + key0 / P) : 0;
-  };
-  int pf_page = fetch_pages(0);
-  const int q_start = p.cu_seqlens_q[b];
-  const int q_len = p.cu_seqlens_q[b + 1] - q_start;
-  const int kv_len = max(p.kv_lens[b], 0);  // loaded before the first use of the loads above
-  // Rows of the partial buffers; asked for here so that the partial write does not wait on it.
-  const int64_t T_rows = int64_t(p.cu_seqlens_q[p.num_seqs]) * p.num_heads;
-  const int G = p.group;
-  const int rows_total = q_len * G;
-  const int row0 = rg * ROWS;
-  if (row0 >= rows_total) return;
-  // Splits past the sequence's end take no part (and are not counted); split 0 always runs so that
-  // an empty KV still writes its (zero) output.
-  if (split > 0 && start >= kv_len) return;
-  const int end = min(kv_len, start + dp.split_tokens);
-  const int active = max(1, (kv_len + dp.split_tokens - 1) / dp.split_tokens);
-  const int q_off = kv_len - q_len;
-  const int Hkv = p.num_kv_heads, H = p.num_heads;
-  const int g = lane / 4, t = lane % 4;
+    return (tile_in_page && tile < tiles_cap && key0 / P < max_pages) ? __ldg(bt + key0 / P) : 0;
+  }
+};
 
-  // Q as mma A fragments (rows g and g + 8; padding rows are zeros), straight from global memory.
+// Q as mma A fragments (rows g and g + 8 of the row group starting at row0; padding rows are zeros),
+// straight from global memory, and each row's last visible key (-1 for padding rows).
+template <typename T, int D>
+__device__ __forceinline__ void decode_load_q(const AttentionParams& p, int q_start, int rows_total, int row0,
+                                              int kvh, int q_off, int kv_len, int lane, uint32_t (&qf)[D / 16][4],
+                                              int (&lim)[2]) {
+  const int G = p.group, H = p.num_heads;
+  const int g = lane / 4, t = lane % 4;
   const T* q = static_cast<const T*>(p.q);
-  uint32_t qf[D / 16][4];
-  int lim[2];
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
     const int rho = row0 + g + 8 * i;
@@ -119,45 +97,138 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
     }
     lim[i] = !ok ? -1 : p.causal ? min(q_off + rho / G, kv_len - 1) : kv_len - 1;
   }
+}
 
-  // This warp's ring: [STAGES][TILE][D] for K, then V.
-  T* sK = reinterpret_cast<T*>(smem_raw) + warp * STAGES * 2 * Tr::TILE_ELEMS;
-  T* sV = sK + STAGES * Tr::TILE_ELEMS;
+// Issues one K/V tile's cp.async copies into a ring slot (sK, sV): keys key0 .. key0 + TILE - 1 of KV
+// head kvh; keys at or past end are zero-filled. tile_row: the cache row of key0 when tile_in_page
+// (the caller looked the page up), else each row's page is read from the block-table row bt.
+template <typename T, int D>
+__device__ __forceinline__ void decode_tile_load(const AttentionParams& p, const int32_t* bt, bool tile_in_page,
+                                                 int64_t tile_row, int key0, int end, int kvh, int lane, T* sK,
+                                                 T* sV) {
+  using Tr = DecodeTraits<D>;
+  const int P = p.page_size, Hkv = p.num_kv_heads;
   const T* kc = static_cast<const T*>(p.k);
   const T* vc = static_cast<const T*>(p.v);
-  const int n_tiles = (end - start + TILE - 1) / TILE;
-  const int my_tiles = warp < n_tiles ? (n_tiles - warp + WARPS - 1) / WARPS : 0;
   const int ld_c = lane % Tr::CHUNKS, ld_r = lane / Tr::CHUNKS;
   const int64_t head_off = int64_t(kvh) * D + ld_c * 8;
+#pragma unroll
+  for (int ps = 0; ps < Tr::PASSES; ++ps) {
+    const int r = ld_r + ps * Tr::ROWS_PER_PASS;
+    const int key = key0 + r;
+    const bool ok = key < end;
+    int64_t off = 0;
+    if (ok) {
+      const int64_t row = tile_in_page ? tile_row + r : int64_t(bt[key / P]) * P + key % P;
+      off = row * Hkv * D + head_off;
+    }
+    const int so = dswz<D>(r, ld_c);
+    dev::cp_async_16(dev::smem_u32(sK + so), kc + off, ok ? 16 : 0);
+    dev::cp_async_16(dev::smem_u32(sV + so), vc + off, ok ? 16 : 0);
+  }
+}
+
+// One tile (tK, tV in shared memory, keys from key0) folded into a warp's online-softmax state:
+// S = Q K^T on the tensor cores, masked past end and past each row's causal limit, then O += P V.
+// o is unnormalised, m_run in the log2 domain, l_run this thread's partial row sums.
+template <typename T, int D>
+__device__ __forceinline__ void decode_tile_compute(const T* tK, const T* tV, int key0, int end, float scale_log2,
+                                                    int lane, const uint32_t (&qf)[D / 16][4], const int (&lim)[2],
+                                                    float (&o)[D / 8][4], float (&m_run)[2], float (&l_run)[2]) {
+  const int t = lane % 4;
+  // S [16 rows x 16 keys] = Q K^T.
+  float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    uint32_t b0[2], b1[2];
+    const int r = (lane % 8) + 8 * (lane / 16);
+    dev::ldmatrix_x4(dev::smem_u32(tK + dswz<D>(r, 2 * kk + (lane / 8) % 2)), b0[0], b0[1], b1[0], b1[1]);
+    dev::mma_16816<T>(s[0], qf[kk], b0);
+    dev::mma_16816<T>(s[1], qf[kk], b1);
+  }
+  // Scale into the log2 domain; mask keys past the split or past each row's causal limit.
+#pragma unroll
+  for (int nt = 0; nt < 2; ++nt) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int key = key0 + nt * 8 + 2 * t + (e & 1);
+      s[nt][e] = (key < end && key <= lim[e / 2]) ? s[nt][e] * scale_log2 : -INFINITY;
+    }
+  }
+  // Online softmax per row; O is rescaled only when some row's max moved.
+  float alpha[2];
+#pragma unroll
+  for (int i2 = 0; i2 < 2; ++i2) {
+    float mx = fmaxf(fmaxf(s[0][2 * i2], s[0][2 * i2 + 1]), fmaxf(s[1][2 * i2], s[1][2 * i2 + 1]));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    const float m_new = fmaxf(m_run[i2], mx);
+    const float m_use = m_new == -INFINITY ? 0.0f : m_new;
+    alpha[i2] = exp2f(m_run[i2] - m_use);
+    m_run[i2] = m_new;
+    float sum = 0.0f;
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt) {
+      s[nt][2 * i2] = exp2f(s[nt][2 * i2] - m_use);
+      s[nt][2 * i2 + 1] = exp2f(s[nt][2 * i2 + 1] - m_use);
+      sum += s[nt][2 * i2] + s[nt][2 * i2 + 1];
+    }
+    l_run[i2] = l_run[i2] * alpha[i2] + sum;
+  }
+  if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
+#pragma unroll
+    for (int dt = 0; dt < D / 8; ++dt) {
+      o[dt][0] *= alpha[0];
+      o[dt][1] *= alpha[0];
+      o[dt][2] *= alpha[1];
+      o[dt][3] *= alpha[1];
+    }
+  }
+  // O += P V: the S accumulator layout is mma's A layout once packed to 16 bits.
+  uint32_t a[4];
+  a[0] = dev::pack2<T>(s[0][0], s[0][1]);
+  a[1] = dev::pack2<T>(s[0][2], s[0][3]);
+  a[2] = dev::pack2<T>(s[1][0], s[1][1]);
+  a[3] = dev::pack2<T>(s[1][2], s[1][3]);
+#pragma unroll
+  for (int dq = 0; dq < D / 16; ++dq) {
+    uint32_t b0[2], b1[2];
+    const int r = (lane % 8) + 8 * ((lane / 8) % 2);
+    dev::ldmatrix_x4_trans(dev::smem_u32(tV + dswz<D>(r, 2 * dq + lane / 16)), b0[0], b0[1], b1[0], b1[1]);
+    dev::mma_16816<T>(o[2 * dq], a, b0);
+    dev::mma_16816<T>(o[2 * dq + 1], a, b1);
+  }
+}
+
+// One warp's pass over its tiles of [start, end) (tiles walk.first, walk.first + walk.stride, ...)
+// of one item: the online softmax state o, m_run, l_run as in decode_tile_compute.
+// sK / sV: this warp's ring. pf_page: the walk's first prefetched page batch (fetch_pages(0)).
+template <typename T, int D>
+__device__ __forceinline__ void decode_stream(const AttentionParams& p, const DecodeWalk& walk, int end, int kvh,
+                                              int lane, T* sK, T* sV, int pf_page, const uint32_t (&qf)[D / 16][4],
+                                              const int (&lim)[2], float (&o)[D / 8][4], float (&m_run)[2],
+                                              float (&l_run)[2]) {
+  using Tr = DecodeTraits<D>;
+  constexpr int TILE = Tr::TILE, STAGES = Tr::STAGES;
+  const int n_tiles = (end - walk.start + TILE - 1) / TILE;
+  const int my_tiles =
+      walk.first < n_tiles ? (n_tiles - walk.first + walk.stride - 1) / walk.stride : 0;
 
   auto load_tile = [&](int i, int slot) {
-    const int key0 = start + (warp + i * WARPS) * TILE;
+    const int key0 = walk.key0(i, TILE);
     int64_t tile_row = 0;
-    if (tile_in_page) {
-      if (i > 0 && i % 32 == 0) pf_page = fetch_pages(i);  // i is warp-uniform, visited in order
-      tile_row = int64_t(__shfl_sync(0xffffffffu, pf_page, i % 32)) * P + key0 % P;
+    if (walk.tile_in_page) {
+      if (i > 0 && i % 32 == 0) pf_page = walk.fetch_pages<TILE>(i, lane);  // i is warp-uniform, in order
+      tile_row = int64_t(__shfl_sync(0xffffffffu, pf_page, i % 32)) * walk.P + key0 % walk.P;
     }
-#pragma unroll
-    for (int ps = 0; ps < Tr::PASSES; ++ps) {
-      const int r = ld_r + ps * Tr::ROWS_PER_PASS;
-      const int key = key0 + r;
-      const bool ok = key < end;
-      int64_t off = 0;
-      if (ok) {
-        const int64_t row = tile_in_page ? tile_row + r : int64_t(bt[key / P]) * P + key % P;
-        off = row * Hkv * D + head_off;
-      }
-      const int so = slot * Tr::TILE_ELEMS + dswz<D>(r, ld_c);
-      dev::cp_async_16(dev::smem_u32(sK + so), kc + off, ok ? 16 : 0);
-      dev::cp_async_16(dev::smem_u32(sV + so), vc + off, ok ? 16 : 0);
-    }
+    decode_tile_load<T, D>(p, walk.bt, walk.tile_in_page, tile_row, key0, end, kvh, lane,
+                           sK + slot * Tr::TILE_ELEMS, sV + slot * Tr::TILE_ELEMS);
   };
 
-  float o[D / 8][4];
 #pragma unroll
   for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
-  float m_run[2] = {-INFINITY, -INFINITY};
-  float l_run[2] = {0.0f, 0.0f};
+  m_run[0] = m_run[1] = -INFINITY;
+  l_run[0] = l_run[1] = 0.0f;
 
 #pragma unroll
   for (int i = 0; i < STAGES - 1; ++i) {
@@ -171,172 +242,44 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
     // Refill the slot this warp finished reading last iteration.
     if (i + STAGES - 1 < my_tiles) load_tile(i + STAGES - 1, (i + STAGES - 1) % STAGES);
     dev::cp_async_commit();
-
     const int slot = i % STAGES;
-    const T* tK = sK + slot * Tr::TILE_ELEMS;
-    const T* tV = sV + slot * Tr::TILE_ELEMS;
-    const int key0 = start + (warp + i * WARPS) * TILE;
-
-    // S [16 rows x 16 keys] = Q K^T.
-    float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
-#pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk) {
-      uint32_t b0[2], b1[2];
-      const int r = (lane % 8) + 8 * (lane / 16);
-      dev::ldmatrix_x4(dev::smem_u32(tK + dswz<D>(r, 2 * kk + (lane / 8) % 2)), b0[0], b0[1], b1[0], b1[1]);
-      dev::mma_16816<T>(s[0], qf[kk], b0);
-      dev::mma_16816<T>(s[1], qf[kk], b1);
-    }
-    // Scale into the log2 domain; mask keys past the split or past each row's causal limit.
-#pragma unroll
-    for (int nt = 0; nt < 2; ++nt) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int key = key0 + nt * 8 + 2 * t + (e & 1);
-        s[nt][e] = (key < end && key <= lim[e / 2]) ? s[nt][e] * p.scale_log2 : -INFINITY;
-      }
-    }
-    // Online softmax per row; O is rescaled only when some row's max moved.
-    float alpha[2];
-#pragma unroll
-    for (int i2 = 0; i2 < 2; ++i2) {
-      float mx = fmaxf(fmaxf(s[0][2 * i2], s[0][2 * i2 + 1]), fmaxf(s[1][2 * i2], s[1][2 * i2 + 1]));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float m_new = fmaxf(m_run[i2], mx);
-      const float m_use = m_new == -INFINITY ? 0.0f : m_new;
-      alpha[i2] = exp2f(m_run[i2] - m_use);
-      m_run[i2] = m_new;
-      float sum = 0.0f;
-#pragma unroll
-      for (int nt = 0; nt < 2; ++nt) {
-        s[nt][2 * i2] = exp2f(s[nt][2 * i2] - m_use);
-        s[nt][2 * i2 + 1] = exp2f(s[nt][2 * i2 + 1] - m_use);
-        sum += s[nt][2 * i2] + s[nt][2 * i2 + 1];
-      }
-      l_run[i2] = l_run[i2] * alpha[i2] + sum;
-    }
-    if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
-#pragma unroll
-      for (int dt = 0; dt < D / 8; ++dt) {
-        o[dt][0] *= alpha[0];
-        o[dt][1] *= alpha[0];
-        o[dt][2] *= alpha[1];
-        o[dt][3] *= alpha[1];
-      }
-    }
-    // O += P V: the S accumulator layout is mma's A layout once packed to 16 bits.
-    uint32_t a[4];
-    a[0] = dev::pack2<T>(s[0][0], s[0][1]);
-    a[1] = dev::pack2<T>(s[0][2], s[0][3]);
-    a[2] = dev::pack2<T>(s[1][0], s[1][1]);
-    a[3] = dev::pack2<T>(s[1][2], s[1][3]);
-#pragma unroll
-    for (int dq = 0; dq < D / 16; ++dq) {
-      uint32_t b0[2], b1[2];
-      const int r = (lane % 8) + 8 * ((lane / 8) % 2);
-      dev::ldmatrix_x4_trans(dev::smem_u32(tV + dswz<D>(r, 2 * dq + lane / 16)), b0[0], b0[1], b1[0], b1[1]);
-      dev::mma_16816<T>(o[2 * dq], a, b0);
-      dev::mma_16816<T>(o[2 * dq + 1], a, b1);
-    }
+    decode_tile_compute<T, D>(sK + slot * Tr::TILE_ELEMS, sV + slot * Tr::TILE_ELEMS, walk.key0(i, TILE), end,
+                              p.scale_log2, lane, qf, lim, o, m_run, l_run);
     __syncwarp();
   }
   dev::cp_async_wait<0>();
-  __syncthreads();  // every warp is done with its ring: the smem becomes the combine area
-  PAGODA_DECODE_PROBE(2);
+}
 
-  // Per-warp state to shared memory: o [WARPS][ROWS][D], then m, l [WARPS][ROWS].
-  float* sm_o = reinterpret_cast<float*>(smem_raw);
-  float* sm_m = sm_o + WARPS * ROWS * D;
-  float* sm_l = sm_m + WARPS * ROWS;
-#pragma unroll
-  for (int i2 = 0; i2 < 2; ++i2) {
-    float l = l_run[i2];
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    const int r = g + 8 * i2;
-    float* dst = sm_o + (warp * ROWS + r) * D;
-#pragma unroll
-    for (int dt = 0; dt < D / 8; ++dt)
-      *reinterpret_cast<float2*>(dst + dt * 8 + 2 * t) = make_float2(o[dt][2 * i2], o[dt][2 * i2 + 1]);
-    if (t == 0) {
-      sm_m[warp * ROWS + r] = m_run[i2];
-      sm_l[warp * ROWS + r] = l;
-    }
-  }
-  __syncthreads();
-
-  const int nrows = min(ROWS, rows_total - row0);
+// The fused split merge of one item, run by the last split to arrive: nthreads threads (tid in
+// [0, nthreads)) combine the partials of rows [row0, row0 + nrows) in split order, in batches of
+// MERGE_BATCH splits whose loads are all issued before any is used (a few L2 round trips rather than
+// one per split), and write out (and lse).
+template <typename T, int D, int MERGE_BATCH>
+__device__ __forceinline__ void decode_merge(const DecodeParams& dp, int q_start, int kvh, int row0, int nrows,
+                                             int active, int64_t T_rows, int tid, int nthreads) {
   constexpr int C4 = D / 4;  // float4 columns per row
-  auto out_row = [&](int r) {
+  const AttentionParams& p = dp.attn;
+  const int G = p.group, H = p.num_heads;
+  for (int idx = tid; idx < nrows * C4; idx += nthreads) {
+    const int r = idx / C4, c = idx % C4;
     const int rho = row0 + r;
-    return (int64_t(q_start) + rho / G) * H + kvh * G + rho % G;
-  };
-  for (int idx = tid; idx < nrows * C4; idx += Tr::THREADS) {
-    const int r = idx / C4, c = idx % C4;
-    float M = -INFINITY;
-#pragma unroll
-    for (int w = 0; w < WARPS; ++w) M = fmaxf(M, sm_m[w * ROWS + r]);
-    const float m_use = M == -INFINITY ? 0.0f : M;
-    float L = 0.0f;
-    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-#pragma unroll
-    for (int w = 0; w < WARPS; ++w) {
-      const float wt = exp2f(sm_m[w * ROWS + r] - m_use);
-      L += sm_l[w * ROWS + r] * wt;
-      const float4 v = reinterpret_cast<const float4*>(sm_o + (w * ROWS + r) * D)[c];
-      acc.x = fmaf(wt, v.x, acc.x);
-      acc.y = fmaf(wt, v.y, acc.y);
-      acc.z = fmaf(wt, v.z, acc.z);
-      acc.w = fmaf(wt, v.w, acc.w);
-    }
-    const float inv = L > 0.0f ? 1.0f / L : 0.0f;
-    const float lse2 = L > 0.0f ? m_use + log2f(L) : -INFINITY;
-    const int64_t row = out_row(r);
-    if (active == 1) {
-      T* dst = static_cast<T*>(p.out) + row * D + c * 4;
-      *reinterpret_cast<uint2*>(dst) =
-          make_uint2(dev::pack2<T>(acc.x * inv, acc.y * inv), dev::pack2<T>(acc.z * inv, acc.w * inv));
-      if (c == 0 && p.lse != nullptr) p.lse[row] = lse2 * dev::LN2;
-    } else {
-      reinterpret_cast<float4*>(dp.partial_out + (int64_t(split) * T_rows + row) * D)[c] =
-          make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv);
-      if (c == 0) dp.partial_lse[int64_t(split) * T_rows + row] = lse2;
-    }
-  }
-  PAGODA_DECODE_PROBE(3);
-  if (active == 1) return;
-
-  // Fused merge: the last CTA of this (sequence, KV head, row group) to arrive combines every
-  // split. Writers fence before counting; the last one fences again and reads through L2.
-  __threadfence();
-  __syncthreads();
-  if (tid == 0) {
-    int* ctr = dp.counters + int64_t(blockIdx.z) * gridDim.y + blockIdx.y;
-    const int old = atomicAdd(ctr, 1);
-    const bool last = old == active - 1;
-    if (last) atomicExch(ctr, 0);  // every other split has counted: ready for the next launch
-    s_last = last;
-  }
-  __syncthreads();
-  if (!s_last) return;
-  PAGODA_DECODE_PROBE(4);
-  __threadfence();
-  for (int idx = tid; idx < nrows * C4; idx += Tr::THREADS) {
-    const int r = idx / C4, c = idx % C4;
-    const int64_t row = out_row(r);
+    const int64_t row = (int64_t(q_start) + rho / G) * H + kvh * G + rho % G;
     float M = -INFINITY, L = 0.0f;
     float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-    // Batches of MERGE_BATCH splits: all their loads are issued before any is used, so the merge
-    // costs a few L2 round trips rather than one per split.
     for (int s0 = 0; s0 < active; s0 += MERGE_BATCH) {
       float ls[MERGE_BATCH];
       float4 v[MERGE_BATCH];
+      // Predicated loads: splits past the last active one cost no memory request (a warp-per-item
+      // merge of 2 splits would otherwise read 32 copies of the last partial).
 #pragma unroll
       for (int u = 0; u < MERGE_BATCH; ++u) {
-        const int sp = min(s0 + u, active - 1);
-        ls[u] = __ldcg(dp.partial_lse + int64_t(sp) * T_rows + row);
-        v[u] = __ldcg(reinterpret_cast<const float4*>(dp.partial_out + (int64_t(sp) * T_rows + row) * D) + c);
+        const int sp = s0 + u;
+        ls[u] = -INFINITY;
+        v[u] = make_float4(0.f, 0.f, 0.f, 0.f);
+        if (sp < active) {
+          ls[u] = __ldcg(dp.partial_lse + int64_t(sp) * T_rows + row);
+          v[u] = __ldcg(reinterpret_cast<const float4*>(dp.partial_out + (int64_t(sp) * T_rows + row) * D) + c);
+        }
       }
       // Max first, then independent weights: no serial rescale chain through the batch. The
       // sums still run in split order, so the result does not depend on arrival order.
@@ -372,7 +315,298 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
         make_uint2(dev::pack2<T>(acc.x * inv, acc.y * inv), dev::pack2<T>(acc.z * inv, acc.w * inv));
     if (c == 0 && p.lse != nullptr) p.lse[row] = L > 0.0f ? (M + log2f(L)) * dev::LN2 : -INFINITY;
   }
+}
+
+// Grid: (num_splits, Hkv * row_groups, B). Block: 128 threads. Dynamic smem: SMEM_BYTES.
+template <typename T, int D>
+__global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp) {
+  using Tr = DecodeTraits<D>;
+  constexpr int ROWS = Tr::ROWS, TILE = Tr::TILE, STAGES = Tr::STAGES, WARPS = Tr::WARPS;
+  const AttentionParams& p = dp.attn;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  __shared__ int s_last;
+
+  // Launched as a programmatic dependent (when the plan asks): nothing is read before the previous
+  // kernel has finished; the next kernel may place its CTAs as soon as every CTA here is resident.
+  dev::grid_dependency_wait();
+  dev::launch_dependents();
+  PAGODA_DECODE_PROBE(0);
+  const int split = blockIdx.x;
+  const int row_groups = gridDim.y / p.num_kv_heads;
+  const int kvh = blockIdx.y / row_groups;
+  const int rg = blockIdx.y % row_groups;
+  const int b = blockIdx.z;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  DecodeWalk walk;
+  walk.bt = p.block_table + int64_t(b) * p.max_pages;
+  walk.start = split * dp.split_tokens;
+  walk.first = warp;
+  walk.stride = WARPS;
+  walk.tiles_cap = dp.split_tokens / TILE;
+  walk.P = p.page_size;
+  walk.max_pages = p.max_pages;
+  walk.tile_in_page = p.page_size % TILE == 0;
+  // The first page batch is asked for together with the sequence's q range and KV length, so the
+  // first K/V request waits on one round trip, not three.
+  const int pf_page = walk.fetch_pages<TILE>(0, lane);
+  const int q_start = p.cu_seqlens_q[b];
+  const int q_len = p.cu_seqlens_q[b + 1] - q_start;
+  const int kv_len = max(p.kv_lens[b], 0);  // loaded before the first use of the loads above
+  // Rows of the partial buffers; asked for here so that the partial write does not wait on it.
+  const int64_t T_rows = int64_t(p.cu_seqlens_q[p.num_seqs]) * p.num_heads;
+  const int G = p.group;
+  const int rows_total = q_len * G;
+  const int row0 = rg * ROWS;
+  if (row0 >= rows_total) return;
+  // Splits past the sequence's end take no part (and are not counted); split 0 always runs so that
+  // an empty KV still writes its (zero) output.
+  if (split > 0 && walk.start >= kv_len) return;
+  const int end = min(kv_len, walk.start + dp.split_tokens);
+  const int active = max(1, (kv_len + dp.split_tokens - 1) / dp.split_tokens);
+  const int H = p.num_heads;
+  const int g = lane / 4, t = lane % 4;
+
+  uint32_t qf[D / 16][4];
+  int lim[2];
+  decode_load_q<T, D>(p, q_start, rows_total, row0, kvh, kv_len - q_len, kv_len, lane, qf, lim);
+
+  // This warp's ring: [STAGES][TILE][D] for K, then V.
+  T* sK = reinterpret_cast<T*>(smem_raw) + warp * STAGES * 2 * Tr::TILE_ELEMS;
+  T* sV = sK + STAGES * Tr::TILE_ELEMS;
+  float o[D / 8][4];
+  float m_run[2], l_run[2];
+  decode_stream<T, D>(p, walk, end, kvh, lane, sK, sV, pf_page, qf, lim, o, m_run, l_run);
+  __syncthreads();  // every warp is done with its ring: the smem becomes the combine area
+  PAGODA_DECODE_PROBE(2);
+
+  // Per-warp state to shared memory: o [WARPS][ROWS][D], then m, l [WARPS][ROWS].
+  float* sm_o = reinterpret_cast<float*>(smem_raw);
+  float* sm_m = sm_o + WARPS * ROWS * D;
+  float* sm_l = sm_m + WARPS * ROWS;
+#pragma unroll
+  for (int i2 = 0; i2 < 2; ++i2) {
+    float l = l_run[i2];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    const int r = g + 8 * i2;
+    float* dst = sm_o + (warp * ROWS + r) * D;
+#pragma unroll
+    for (int dt = 0; dt < D / 8; ++dt)
+      *reinterpret_cast<float2*>(dst + dt * 8 + 2 * t) = make_float2(o[dt][2 * i2], o[dt][2 * i2 + 1]);
+    if (t == 0) {
+      sm_m[warp * ROWS + r] = m_run[i2];
+      sm_l[warp * ROWS + r] = l;
+    }
+  }
+  __syncthreads();
+
+  const int nrows = min(ROWS, rows_total - row0);
+  constexpr int C4 = D / 4;  // float4 columns per row
+  for (int idx = tid; idx < nrows * C4; idx += Tr::THREADS) {
+    const int r = idx / C4, c = idx % C4;
+    float M = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < WARPS; ++w) M = fmaxf(M, sm_m[w * ROWS + r]);
+    const float m_use = M == -INFINITY ? 0.0f : M;
+    float L = 0.0f;
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+    for (int w = 0; w < WARPS; ++w) {
+      const float wt = exp2f(sm_m[w * ROWS + r] - m_use);
+      L += sm_l[w * ROWS + r] * wt;
+      const float4 v = reinterpret_cast<const float4*>(sm_o + (w * ROWS + r) * D)[c];
+      acc.x = fmaf(wt, v.x, acc.x);
+      acc.y = fmaf(wt, v.y, acc.y);
+      acc.z = fmaf(wt, v.z, acc.z);
+      acc.w = fmaf(wt, v.w, acc.w);
+    }
+    const float inv = L > 0.0f ? 1.0f / L : 0.0f;
+    const float lse2 = L > 0.0f ? m_use + log2f(L) : -INFINITY;
+    const int rho = row0 + r;
+    const int64_t row = (int64_t(q_start) + rho / G) * H + kvh * G + rho % G;
+    if (active == 1) {
+      T* dst = static_cast<T*>(p.out) + row * D + c * 4;
+      *reinterpret_cast<uint2*>(dst) =
+          make_uint2(dev::pack2<T>(acc.x * inv, acc.y * inv), dev::pack2<T>(acc.z * inv, acc.w * inv));
+      if (c == 0 && p.lse != nullptr) p.lse[row] = lse2 * dev::LN2;
+    } else {
+      reinterpret_cast<float4*>(dp.partial_out + (int64_t(split) * T_rows + row) * D)[c] =
+          make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv);
+      if (c == 0) dp.partial_lse[int64_t(split) * T_rows + row] = lse2;
+    }
+  }
+  PAGODA_DECODE_PROBE(3);
+  if (active == 1) return;
+
+  // Fused merge: the last CTA of this (sequence, KV head, row group) to arrive combines every
+  // split. Writers fence before counting; the last one fences again and reads through L2.
+  __threadfence();
+  __syncthreads();
+  if (tid == 0) {
+    int* ctr = dp.counters + int64_t(blockIdx.z) * gridDim.y + blockIdx.y;
+    const int old = atomicAdd(ctr, 1);
+    const bool last = old == active - 1;
+    if (last) atomicExch(ctr, 0);  // every other split has counted: ready for the next launch
+    s_last = last;
+  }
+  __syncthreads();
+  if (!s_last) return;
+  PAGODA_DECODE_PROBE(4);
+  __threadfence();
+  decode_merge<T, D, Tr::MERGE_BATCH>(dp, q_start, kvh, row0, nrows, active, T_rows, tid, Tr::THREADS);
   PAGODA_DECODE_PROBE(5);
+}
+
+// Grid: (num_splits, ceil(Hkv * row_groups / (WARPS * items_per_warp)), B). Block: 32 * WARPS threads.
+// Warp w of CTA y runs items [(y * WARPS + w) * items_per_warp, + items_per_warp) of sequence
+// blockIdx.z (item = kvh * row_groups + rg; row groups past the sequence's query rows are skipped)
+// back to back through one ring: the next item's first tiles are in flight while this one finishes,
+// and the items share the block-table row, the lengths and the page prefetch. Dynamic smem: WARPS
+// rings. No CTA barrier anywhere: a warp with no item, or past its sequence's end, simply returns.
+template <typename T, int D, int WARPS>
+__global__ void __launch_bounds__(32 * WARPS) flash_decode_warp_kernel(const DecodeParams dp) {
+  using Tr = DecodeTraits<D>;
+  constexpr int ROWS = Tr::ROWS, TILE = Tr::TILE, STAGES = Tr::STAGES, TE = Tr::TILE_ELEMS;
+  const AttentionParams& p = dp.attn;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+
+  dev::grid_dependency_wait();
+  dev::launch_dependents();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int RG = dp.row_groups;
+  const int items = p.num_kv_heads * RG;
+  const int item_lo = (int(blockIdx.y) * WARPS + warp) * dp.items_per_warp;
+  if (item_lo >= items) return;
+  const int item_hi = min(items, item_lo + dp.items_per_warp);
+  const int split = blockIdx.x;
+  const int b = blockIdx.z;
+  const int32_t* bt = p.block_table + int64_t(b) * p.max_pages;
+  const int start = split * dp.split_tokens;
+  const int P = p.page_size;
+  // split_tokens is a multiple of TILE, so with P % TILE == 0 a tile never crosses a page.
+  const bool tile_in_page = P % TILE == 0;
+  const int tiles_cap = dp.split_tokens / TILE;
+  // Block-table prefetch as in DecodeWalk: lane j holds the page of tile (base + j) of the split,
+  // asked for with the lengths; every item of this warp reads the same pages.
+  auto fetch_pages = [&](int base) {
+    const int tile = base + lane;
+    const int key0 = start + tile * TILE;
+    return (tile_in_page && tile < tiles_cap && key0 / P < p.max_pages) ? __ldg(bt + key0 / P) : 0;
+  };
+  int pf_page = fetch_pages(0);
+  int pf_base = 0;
+  const int q_start = p.cu_seqlens_q[b];
+  const int q_len = p.cu_seqlens_q[b + 1] - q_start;
+  const int kv_len = max(p.kv_lens[b], 0);
+  const int64_t T_rows = int64_t(p.cu_seqlens_q[p.num_seqs]) * p.num_heads;
+  const int G = p.group, H = p.num_heads;
+  const int rows_total = q_len * G;
+  const int live_groups = (rows_total + ROWS - 1) / ROWS;  // row groups with at least one query row
+  if (split > 0 && start >= kv_len) return;
+  const int end = min(kv_len, start + dp.split_tokens);
+  const int active = max(1, (kv_len + dp.split_tokens - 1) / dp.split_tokens);
+  const int n_tiles = max(0, (end - start + TILE - 1) / TILE);
+  const int g = lane / 4, t = lane % 4;
+  auto next_item = [&](int it) {
+    while (it < item_hi && it % RG >= live_groups) ++it;
+    return it;
+  };
+
+  T* sK = reinterpret_cast<T*>(smem_raw) + warp * STAGES * 2 * TE;
+  T* sV = sK + STAGES * TE;
+  // Load side of the ring: the next tile to ask for is tile ld_t of item ld_item.
+  int ld_item = next_item(item_lo), ld_t = 0, ld_slot = 0;
+  auto load_next = [&]() {
+    if (ld_item < item_hi && n_tiles > 0) {
+      const int key0 = start + ld_t * TILE;
+      int64_t tile_row = 0;
+      if (tile_in_page) {
+        if (ld_t / 32 != pf_base) {  // warp-uniform; a fresh batch every 32 tiles (and back at a new item)
+          pf_base = ld_t / 32;
+          pf_page = fetch_pages(pf_base * 32);
+        }
+        tile_row = int64_t(__shfl_sync(0xffffffffu, pf_page, ld_t % 32)) * P + key0 % P;
+      }
+      decode_tile_load<T, D>(p, bt, tile_in_page, tile_row, key0, end, ld_item / RG, lane, sK + ld_slot * TE,
+                             sV + ld_slot * TE);
+      if (++ld_t == n_tiles) {
+        ld_t = 0;
+        ld_item = next_item(ld_item + 1);
+      }
+    }
+    ld_slot = ld_slot + 1 == STAGES ? 0 : ld_slot + 1;
+    dev::cp_async_commit();  // an empty group past the last tile keeps the wait counts uniform
+  };
+#pragma unroll
+  for (int i = 0; i < STAGES - 1; ++i) load_next();
+
+  int cs = 0;  // compute side: the slot of the next tile to fold in
+  for (int it = next_item(item_lo); it < item_hi; it = next_item(it + 1)) {
+    const int kvh = it / RG, row0 = (it % RG) * ROWS;
+    uint32_t qf[D / 16][4];
+    int lim[2];
+    decode_load_q<T, D>(p, q_start, rows_total, row0, kvh, kv_len - q_len, kv_len, lane, qf, lim);
+    float o[D / 8][4];
+#pragma unroll
+    for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+    float m_run[2] = {-INFINITY, -INFINITY};
+    float l_run[2] = {0.0f, 0.0f};
+    for (int ti = 0; ti < n_tiles; ++ti) {
+      dev::cp_async_wait<STAGES - 2>();
+      __syncwarp();
+      load_next();  // refills the slot folded in last iteration (possibly with the next item's tile)
+      decode_tile_compute<T, D>(sK + cs * TE, sV + cs * TE, start + ti * TILE, end, p.scale_log2, lane, qf, lim, o,
+                                m_run, l_run);
+      cs = cs + 1 == STAGES ? 0 : cs + 1;
+      __syncwarp();
+    }
+
+    // The item's result from registers: thread (g, t) holds rows g and g + 8, columns 8 dt + 2 t (+1).
+#pragma unroll
+    for (int i2 = 0; i2 < 2; ++i2) {
+      float L = l_run[i2];
+      L += __shfl_xor_sync(0xffffffffu, L, 1);
+      L += __shfl_xor_sync(0xffffffffu, L, 2);
+      const int rho = row0 + g + 8 * i2;
+      if (rho >= rows_total) continue;
+      const float m_use = m_run[i2] == -INFINITY ? 0.0f : m_run[i2];
+      const float inv = L > 0.0f ? 1.0f / L : 0.0f;
+      const float lse2 = L > 0.0f ? m_use + log2f(L) : -INFINITY;
+      const int64_t row = (int64_t(q_start) + rho / G) * H + kvh * G + rho % G;
+      if (active == 1) {
+        T* dst = static_cast<T*>(p.out) + row * D + 2 * t;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; ++dt)
+          *reinterpret_cast<uint32_t*>(dst + dt * 8) = dev::pack2<T>(o[dt][2 * i2] * inv, o[dt][2 * i2 + 1] * inv);
+        if (t == 0 && p.lse != nullptr) p.lse[row] = lse2 * dev::LN2;
+      } else {
+        float* dst = dp.partial_out + (int64_t(split) * T_rows + row) * D + 2 * t;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; ++dt)
+          *reinterpret_cast<float2*>(dst + dt * 8) = make_float2(o[dt][2 * i2] * inv, o[dt][2 * i2 + 1] * inv);
+        if (t == 0) dp.partial_lse[int64_t(split) * T_rows + row] = lse2;
+      }
+    }
+    if (active == 1) continue;
+    // Fused merge, as in flash_decode_kernel but per warp (the next item's tiles stay in flight):
+    // the last split of this item to arrive combines every split. Writers fence before counting;
+    // the last one fences again.
+    __threadfence();
+    __syncwarp();
+    int last = 0;
+    if (lane == 0) {
+      int* ctr = dp.counters + int64_t(b) * items + it;
+      const int old = atomicAdd(ctr, 1);
+      last = old == active - 1;
+      if (last) atomicExch(ctr, 0);  // every other split has counted: ready for the next launch
+    }
+    if (__shfl_sync(0xffffffffu, last, 0)) {
+      __threadfence();
+      decode_merge<T, D, Tr::WARP_MERGE_BATCH>(dp, q_start, kvh, row0, min(ROWS, rows_total - row0), active, T_rows,
+                                               lane, 32);
+    }
+  }
+  dev::cp_async_wait<0>();
 }
 
 }  // namespace pagoda::cuda
