@@ -99,6 +99,9 @@ struct StepShape {
   int32_t B = 0, max_pages = 0, max_q_len = 0, max_kv_len = 0;
   int64_t R = 0;  // rows needing logits (the LM head runs over R rows in pieces)
   bool decode = false;      // one new token per sequence: the Flash-Decoding path, graph-capturable
+  // Leading sequences with one new token (the scheduler puts running requests first): in a mixed
+  // step they go to the decode kernel and only the rest to the prefill kernel.
+  int32_t lead_decode = 0, lead_decode_max_kv = 0;
   double kv_read_tokens = 0;  // sum of kv_lens (attention bytes for --profile)
   double attn_pairs = 0;      // causal (query, key) pairs (attention FLOPs for --profile)
 };
@@ -475,6 +478,8 @@ class LlamaCuda final : public ModelCuda {
       s.attn_pairs += double(q) * (double(kv) - double(q - 1) / 2.0);
     }
     s.decode = s.max_q_len == 1 && s.T == s.B;
+    while (s.lead_decode < s.B && b.cu_seqlens_q[size_t(s.lead_decode) + 1] - b.cu_seqlens_q[size_t(s.lead_decode)] == 1)
+      s.lead_decode_max_kv = std::max(s.lead_decode_max_kv, b.kv_lens[size_t(s.lead_decode++)]);
     return s;
   }
 
@@ -505,6 +510,10 @@ class LlamaCuda final : public ModelCuda {
     }
     for (int64_t r = 0; r < R_pad; ++r) m.rows[r] = r < int64_t(b.logit_rows.size()) ? b.logit_rows[size_t(r)] : static_cast<int32_t>(r);
   }
+
+  // A mixed step (prefill chunks after decoding sequences) runs its decode rows through the
+  // Flash-Decoding kernel: the prefill kernel's 128-row query tiles would hold one token each.
+  bool mixed_split(const StepShape& s) const { return fast_attention() && !s.decode && s.lead_decode > 0 && s.lead_decode < s.B; }
 
   size_t decode_workspace_bytes(int32_t B, int32_t max_kv_len) const {
 #ifdef PAGODA_HAVE_CUDA_ATTENTION
@@ -594,10 +603,22 @@ class LlamaCuda final : public ModelCuda {
     ab.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
 #ifdef PAGODA_HAVE_CUDA_ATTENTION
     cuda::DecodePlan plan;
-    const bool use_decode = fast_attention() && s.decode;
+    const bool use_decode = fast_attention() && s.decode, use_mixed = mixed_split(s);
     if (use_decode) {
       plan = cuda::decode_plan(s.B, static_cast<int32_t>(H), layout_, 1, s.max_kv_len, num_sms_);
       PAGODA_ASSERT(plan.workspace_bytes <= decode_ws_bytes);
+    }
+    // Mixed: sequences [0, lead) decode, [lead, B) prefill; each kernel sees its own slice of the
+    // step's arrays (the query offsets in cu stay absolute, so q and out are shared).
+    AttentionBatch ab_dec = ab, ab_pre = ab;
+    if (use_mixed) {
+      plan = cuda::decode_plan(s.lead_decode, static_cast<int32_t>(H), layout_, 1, s.lead_decode_max_kv, num_sms_);
+      PAGODA_ASSERT(plan.workspace_bytes <= decode_ws_bytes);
+      ab_dec.num_seqs = s.lead_decode;
+      ab_pre.num_seqs = s.B - s.lead_decode;
+      ab_pre.cu_seqlens_q = m.cu + s.lead_decode;
+      ab_pre.kv_lens = m.kv_lens + s.lead_decode;
+      ab_pre.block_table = m.block_table + int64_t(s.lead_decode) * s.max_pages;
     }
 #endif
     const double norm_bytes = double(T * hidden) * (8 + 2 * e);
@@ -632,6 +653,12 @@ class LlamaCuda final : public ModelCuda {
 #ifdef PAGODA_HAVE_CUDA_ATTENTION
         if (use_decode) {
           cuda::attention_decode(plan, q_.get(), view, ab, attn_.get(), nullptr, decode_ws, stream_);
+          return;
+        }
+        if (use_mixed) {
+          cuda::attention_decode(plan, q_.get(), view, ab_dec, attn_.get(), nullptr, decode_ws, stream_);
+          cuda::attention_prefill(q_.get(), static_cast<int32_t>(H), view, ab_pre, s.max_q_len, attn_.get(), nullptr,
+                                  stream_);
           return;
         }
         if (fast_attention()) {
@@ -777,7 +804,9 @@ class LlamaCuda final : public ModelCuda {
     if (meta_dev_.bytes() < ml.bytes) meta_dev_ = DeviceBuffer(ml.bytes * 2);
     PAGODA_CUDA_CHECK(cudaMemcpyAsync(meta_dev_.get(), host, ml.bytes, cudaMemcpyHostToDevice, stream_));
     const StepMeta m = ml.bind(meta_dev_.get());
-    const size_t ws = s.decode ? decode_workspace_bytes(s.B, s.max_kv_len) : 0;
+    const size_t ws = s.decode        ? decode_workspace_bytes(s.B, s.max_kv_len)
+                      : mixed_split(s) ? decode_workspace_bytes(s.lead_decode, s.lead_decode_max_kv)
+                                       : 0;
     if (decode_ws_.bytes() < ws) decode_ws_ = DeviceBuffer(ws);
     if (sampling) upload_sampling(*sampling, out_index);
     launch_layers(s, m, decode_ws_.get(), decode_ws_.bytes());

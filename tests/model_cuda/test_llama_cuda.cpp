@@ -248,6 +248,62 @@ TEST(ModelCuda, GraphsEqualEagerAndChunkedEqualsWhole) {
   EXPECT_GE(ag.top1, 0.99);
 }
 
+// A mixed step (three decoding sequences first, then a prefill chunk of a cached sequence and a
+// new prompt) runs decode rows through the decode kernel and the rest through the prefill kernel,
+// each on its slice of the step's arrays. Its logits must match the same work done as a
+// decode-only step and a prefill-only step on a second instance of the model.
+TEST(ModelCuda, MixedStepSplitsDecodeAndPrefill) {
+  SKIP_WITHOUT_GPU();
+  for (int shape : {0, 2}) {  // head dims 64 and 128
+    const std::string path = test::write_random_hf_model(kShapes[size_t(shape)], 17);
+    auto mixed = gpu_model(path, "bfloat16", 4096, 16, false), split = gpu_model(path, "bfloat16", 4096, 16, false);
+    const int64_t V = mixed->config().vocab_size;
+    const int32_t P = 16, pages = 16;  // sequence s owns pages [16 s, 16 s + 16)
+    const std::vector<int32_t> ctx = {40, 100, 17, 33, 0};  // cached tokens before the mixed step
+    const std::vector<int32_t> fresh = {1, 1, 1, 20, 50};   // new tokens in the mixed step
+    std::vector<std::vector<int32_t>> toks;
+    for (size_t i = 0; i < ctx.size(); ++i) toks.push_back(random_tokens(ctx[i] + fresh[i], V, 200 + i));
+    // A batch of sequences `seqs`, each computing tokens [from[i], to[i]) of its own stream.
+    auto batch = [&](const std::vector<int>& seqs, const std::vector<int32_t>& from, const std::vector<int32_t>& to) {
+      ForwardBatch b;
+      b.max_pages_per_seq = pages;
+      b.cu_seqlens_q.push_back(0);
+      for (size_t k = 0; k < seqs.size(); ++k) {
+        const int sq = seqs[k];
+        for (int32_t t = from[k]; t < to[k]; ++t) {
+          b.logit_rows.push_back(static_cast<int32_t>(b.tokens.size()));
+          b.tokens.push_back(toks[size_t(sq)][size_t(t)]);
+          b.positions.push_back(t);
+          b.slot_mapping.push_back(int64_t(sq) * pages * P + t);
+        }
+        b.cu_seqlens_q.push_back(static_cast<int32_t>(b.tokens.size()));
+        b.kv_lens.push_back(to[k]);
+        for (int32_t p = 0; p < pages; ++p) b.block_table.push_back(sq * pages + p);
+      }
+      return b;
+    };
+    auto logits = [&](Model& m, const ForwardBatch& b) {
+      std::vector<float> l(b.logit_rows.size() * size_t(V));
+      m.forward(b, l.data());
+      std::vector<std::vector<float>> rows;
+      for (size_t r = 0; r < b.logit_rows.size(); ++r) rows.emplace_back(l.begin() + int64_t(r) * V, l.begin() + int64_t(r + 1) * V);
+      return rows;
+    };
+    const ForwardBatch warm = batch({0, 1, 2, 3}, {0, 0, 0, 0}, {40, 100, 17, 33});
+    logits(*mixed, warm);
+    logits(*split, warm);
+    const auto got = logits(*mixed, batch({0, 1, 2, 3, 4}, {40, 100, 17, 33, 0}, {41, 101, 18, 53, 50}));
+    auto ref = logits(*split, batch({0, 1, 2}, {40, 100, 17}, {41, 101, 18}));
+    for (auto& r : logits(*split, batch({3, 4}, {33, 0}, {53, 50}))) ref.push_back(std::move(r));
+    ASSERT_EQ(got.size(), ref.size());
+    const Agreement a = compare(ref, got, 0.06);
+    std::printf("[ %s ] mixed vs split steps: max row rel L2 %.3g, top-1 %.4f over %zu rows\n",
+                kShapes[size_t(shape)].name.c_str(), a.max_rel, a.top1, ref.size());
+    EXPECT_LE(a.max_rel, 2e-2);
+    EXPECT_GE(a.top1_decisive, 0.99);
+  }
+}
+
 GenerationParams greedy(int n) {
   GenerationParams p;
   p.max_tokens = n;
