@@ -20,10 +20,11 @@ constexpr int DECODE_MIN_SPLIT = 128;  // below this a split's fixed cost outwei
 constexpr double DECODE_CTA_COST = 96.0;
 constexpr double DECODE_MERGE_COST = 4.0;
 // The warp-per-item kernel (many short KVs): chosen when every sequence's KV fits in
-// DECODE_WARP_MAX_KV keys and the items fill every warp slot of the device at least once. 2 warps per
-// CTA: measured level with 4 and 1-5% ahead of 1 at the serving shapes (H200).
+// DECODE_WARP_MAX_KV keys and the items fill every warp slot of the device at least once. 4 warps per
+// CTA (4 KV heads of one sequence): at ragged lengths (B512, [129, 256]) 3-4% ahead of 2 warps, at
+// uniform ones within 1% of it; 1 warp per CTA measured 1-6% behind (H200).
 constexpr int DECODE_WARP_MAX_KV = 1024;
-constexpr int DECODE_WARP_ITEM_WARPS = 2;
+constexpr int DECODE_WARP_ITEM_WARPS = 4;
 constexpr int DECODE_WARP_DEFAULT_CTAS_PER_SM = 8;
 
 std::size_t align256(std::size_t n) { return (n + 255) & ~std::size_t(255); }
@@ -195,8 +196,8 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
     }
   }
   // The warp kernel runs unsplit: it is chosen only when its items fill the device, and measured
-  // with 2-3 forced splits at B256 ctx 256 / 512 it lost 20-45% to the extra partials and merges
-  // (before the merge's loads were predicated; see the notes).
+  // with 2-3 forced splits at B256-512, ctx 192-512 (uniform and ragged) it lost 15-45% to the
+  // extra partials and merges.
   if (plan.item_warps > 0) splits = 1;
   if (forced_splits > 0) splits = forced_splits;
   splits = std::clamp<int64_t>(splits, 1, max_kv_len);
