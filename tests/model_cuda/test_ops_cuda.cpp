@@ -174,10 +174,14 @@ TEST(OpsCuda, GemvChainUnderProgrammaticLaunch) {
   auto dw32 = up(w), dnw = up(nw), dx0 = up(x0);
   cuda::DeviceBuffer bw(size_t(D * D) * 2);
   cuda::convert_from_f32(static_cast<const float*>(dw32.get()), bw.get(), DType::DTYPE_BF16, D * D, nullptr);
+  // The chain runs on a non-blocking stream, which does not wait for the legacy default stream:
+  // the setup above must be finished first (without this the test raced its own inputs and failed
+  // under compute-sanitizer, whose slower launches changed who won).
+  PAGODA_CUDA_CHECK(cudaDeviceSynchronize());
   cuda::Gemm gemm;
   const auto run = [&](cudaStream_t st, bool sync_each) {
     cuda::DeviceBuffer x(size_t(D) * 4), h(size_t(D) * 2), y(size_t(D) * 2);
-    PAGODA_CUDA_CHECK(cudaMemcpy(x.get(), dx0.get(), size_t(D) * 4, cudaMemcpyDeviceToDevice));
+    PAGODA_CUDA_CHECK(cudaMemcpyAsync(x.get(), dx0.get(), size_t(D) * 4, cudaMemcpyDeviceToDevice, st));
     for (int64_t i = 0; i < steps; ++i) {
       cuda::add_rmsnorm(static_cast<float*>(x.get()), i == 0 ? nullptr : y.get(), static_cast<const float*>(dnw.get()),
                         1, D, 1e-5f, h.get(), DType::DTYPE_BF16, st);

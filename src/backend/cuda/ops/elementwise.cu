@@ -102,7 +102,14 @@ constexpr int kNormVpt = 4;
 template <typename T, bool GATHER>
 __global__ void add_rmsnorm_vec_kernel(float* x, const T* delta, const int32_t* rows, const float* w, int64_t hidden,
                                        float eps, T* out) {
-  dev::launch_dependents();     // PDL: let the next kernel start loading its weights now
+  dev::launch_dependents();  // PDL: let the next kernel start loading its weights now
+  // The norm weight does not come from the previous kernel: its loads go out before the wait.
+  float4 g[kNormVpt];
+#pragma unroll
+  for (int j = 0; j < kNormVpt; ++j) {
+    const int64_t i = (int64_t(j) * blockDim.x + threadIdx.x) * 4;
+    if (i < hidden) g[j] = *reinterpret_cast<const float4*>(w + i);
+  }
   dev::grid_dependency_wait();  // nothing before this reads or writes activations
   __shared__ double red[32];
   const int64_t r = blockIdx.x;
@@ -131,11 +138,9 @@ __global__ void add_rmsnorm_vec_kernel(float* x, const T* delta, const int32_t* 
 #pragma unroll
   for (int j = 0; j < kNormVpt; ++j) {
     const int64_t i = (int64_t(j) * blockDim.x + threadIdx.x) * 4;
-    if (i < hidden) {
-      const float4 g = *reinterpret_cast<const float4*>(w + i);
-      store4(o + i, make_float4((v[j].x * scale) * g.x, (v[j].y * scale) * g.y, (v[j].z * scale) * g.z,
-                                (v[j].w * scale) * g.w));
-    }
+    if (i < hidden)
+      store4(o + i, make_float4((v[j].x * scale) * g[j].x, (v[j].y * scale) * g[j].y, (v[j].z * scale) * g[j].z,
+                                (v[j].w * scale) * g[j].w));
   }
 }
 
@@ -301,8 +306,7 @@ constexpr int kRopeVecThreads = 128;
 // its own half of the rotation, so every thread writes exactly one vector.
 template <typename A, typename C>
 __global__ void __launch_bounds__(kRopeVecThreads) qkv_rope_append_vec_kernel(QkvRopeAppendArgs a) {
-  dev::launch_dependents();     // PDL: let the next kernel start loading its weights now
-  dev::grid_dependency_wait();  // nothing before this reads or writes activations
+  dev::launch_dependents();  // PDL: let the next kernel start loading its weights now
   extern __shared__ float2 rot[];  // [rope_dim / 2] (cos, sin) for this token
   const int64_t t = blockIdx.x;
   const int32_t H = a.H, Hkv = a.cache.layout.num_kv_heads, D = a.cache.layout.head_dim;
@@ -317,6 +321,9 @@ __global__ void __launch_bounds__(kRopeVecThreads) qkv_rope_append_vec_kernel(Qk
     sincosf(r, &si, &co);
     rot[j] = make_float2(co, si);
   }
+  // Positions and frequencies are step inputs uploaded before the step, not a previous kernel's
+  // output, so the angles above overlap the wait; the projection's output is read only after it.
+  dev::grid_dependency_wait();
   __syncthreads();
   const int32_t head = int32_t(blockIdx.y) * heads_per_block + int32_t(threadIdx.x) / units;
   if (head >= H + 2 * Hkv || int32_t(threadIdx.x) >= heads_per_block * units) return;
