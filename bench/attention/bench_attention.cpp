@@ -39,10 +39,14 @@ T* dupload(const std::vector<T>& h) {
 }
 
 // Fills device memory with random bf16 in [-2, 2) using a host pattern repeated (cheap, non-zero).
+// The pattern is drawn once per process (the B1 sweep fills hundreds of buffers).
 void fill_random(uint16_t* d, std::size_t n, std::mt19937& rng) {
-  std::vector<uint16_t> h(std::min<std::size_t>(n, 1 << 22));
-  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
-  for (auto& x : h) x = pagoda::f32_to_bf16(u(rng));
+  static std::vector<uint16_t> h;
+  if (h.empty()) {
+    h.resize(1 << 22);
+    std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+    for (auto& x : h) x = pagoda::f32_to_bf16(u(rng));
+  }
   for (std::size_t off = 0; off < n; off += h.size())
     ck(cudaMemcpy(d + off, h.data(), std::min(h.size(), n - off) * 2, cudaMemcpyHostToDevice), "fill");
 }
@@ -180,6 +184,8 @@ void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng) {
 // ctx_lo > 0: ragged lengths uniform in [ctx_lo, ctx] (op "decode-ragged"; bytes = their sum).
 // item_warps >= 0 forces the decode kernel (0: 4-warp CTA per item; 1, 2, 4: warp per item; impl
 // suffix "-w<n>"); the JSON field "kernel" always says which one ran.
+// plan_kv > 0: the plan is made for that many keys while the sequences hold ctx (the model plans
+// its captured graphs for a power-of-two bucket of at least 256 keys; field "plan_kv").
 struct DecodeCase {
   int B = 1, ctx = 1, ctx_lo = 0;
   bool memset_counters = false;
@@ -188,6 +194,8 @@ struct DecodeCase {
   bool pdl = true;
   bool ceiling = false;
   int items_per_warp = 0;  // > 0: overrides the plan's (warp kernel); impl suffix "-i<n>"
+  int plan_kv = 0;
+  const char* op = nullptr;  // overrides the op name
 };
 
 void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
@@ -209,7 +217,8 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
   uint16_t* o = dalloc<uint16_t>(std::size_t(B) * H * D);
   fill_random(q, std::size_t(B) * H * D, rng);
   pagoda::PagedKvLayout layout{P, HKV, D, pagoda::DType::DTYPE_BF16};
-  auto plan = pagoda::cuda::decode_plan(B, H, layout, 1, ctx, num_sms, dc.forced_splits, dc.item_warps);
+  const int plan_kv = dc.plan_kv > 0 ? dc.plan_kv : ctx;
+  auto plan = pagoda::cuda::decode_plan(B, H, layout, 1, plan_kv, num_sms, dc.forced_splits, dc.item_warps);
   if (dc.items_per_warp > 0) plan.items_per_warp = dc.items_per_warp;
   void* ws = plan.workspace_bytes ? dalloc<unsigned char>(plan.workspace_bytes) : nullptr;
   if (ws != nullptr) ck(cudaMemset(ws, 0xFF, plan.workspace_bytes), "poison ws");
@@ -234,17 +243,19 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
     view.num_pages = int64_t(B) * bt.max_pages;
     pagoda::cuda::attention_decode(plan, q, view, ab, o, nullptr, ws, s);
   }, &eager);
-  const char* op = dc.forced_splits > 0 ? "decode-sweep" : dc.ctx_lo > 0 ? "decode-ragged" : "decode";
+  const char* op = dc.op != nullptr         ? dc.op
+                   : dc.forced_splits > 0 ? "decode-sweep"
+                   : dc.ctx_lo > 0        ? "decode-ragged"
+                                          : "decode";
   const std::string impl = std::string("pagoda") + (dc.memset_counters ? "-memset" : dc.pdl ? "" : "-nopdl") +
                            (dc.item_warps >= 0 ? "-w" + std::to_string(dc.item_warps) : "") +
                            (dc.items_per_warp > 0 ? "-i" + std::to_string(dc.items_per_warp) : "");
   for (int graph = 1; graph >= 0; --graph)
     std::printf(
-        "{\"op\":\"%s\",\"impl\":\"%s%s\",\"batch\":%d,\"ctx\":%d,\"ctx_lo\":%d,\"splits\":%d,\"kernel\":%d,"
-        "\"per_warp\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
-        op, impl.c_str(), graph ? "" : "-nograph", B, ctx, dc.ctx_lo, plan.num_splits, plan.item_warps,
-        plan.items_per_warp, graph ? us : eager,
-        kv_bytes / (graph ? us : eager) * 1e-6);
+        "{\"op\":\"%s\",\"impl\":\"%s%s\",\"batch\":%d,\"ctx\":%d,\"ctx_lo\":%d,\"plan_kv\":%d,\"splits\":%d,"
+        "\"kernel\":%d,\"per_warp\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
+        op, impl.c_str(), graph ? "" : "-nograph", B, ctx, dc.ctx_lo, plan_kv, plan.num_splits, plan.item_warps,
+        plan.items_per_warp, graph ? us : eager, kv_bytes / (graph ? us : eager) * 1e-6);
   if (dc.ceiling) {
     const std::size_t half = std::size_t(kv_sum) * HKV * D * sizeof(uint16_t);  // one of K / V: read, write
     const double cus = time_graph_us(copies, 30, [&](int c, cudaStream_t s) {
@@ -265,6 +276,70 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
   cudaFree(bt.bt);
 }
 
+// Batch-1 decode latency (op "decode-b1"): at each context, the planned launch, the planned launch
+// without PDL, then the 4-warp CTA kernel at forced split counts
+// and the warp kernel (1, 2, 4 warps per CTA) at forced split counts; 128 keys is also planned for
+// the model's 256-key bucket (its graphs plan for a power of two of at least 256 keys). Graph replays of PDL launches back to back, so "us" is per call in a
+// chain of decodes; "-nograph" lines are eager launches.
+void b1_sweep(int sms, std::mt19937& rng) {
+  for (int ctx : {128, 256, 512, 1024, 2048, 4096, 8192, 32768, 131072}) {
+    auto run = [&](DecodeCase dc) {
+      dc.op = "decode-b1";
+      bench_decode(dc, sms, rng);
+    };
+    DecodeCase base{1, ctx};
+    run(base);
+    if (ctx == 128) {
+      DecodeCase dc = base;
+      dc.plan_kv = 256;
+      run(dc);
+    }
+    DecodeCase nopdl = base;
+    nopdl.pdl = false;
+    run(nopdl);
+    if (ctx > 8192) continue;
+    for (int s : {1, 2, 4, 8, 16, 32, 64}) {
+      if (ctx / s < 64) break;
+      DecodeCase dc = base;
+      dc.item_warps = 0;
+      dc.forced_splits = s;
+      run(dc);
+    }
+    for (int w : {1, 2, 4})
+      for (int s : {1, 2, 4, 8, 16, 32}) {
+        if (ctx / s < 64) break;
+        DecodeCase dc = base;
+        dc.item_warps = w;
+        dc.forced_splits = s;
+        run(dc);
+      }
+  }
+}
+
+// The before/after table: batch-1 latency at 128 .. 128k keys with the plan's choices (128 keys
+// also planned for 256, as the model does), then the shapes and the serving shapes
+// (uniform and ragged), each with the copy ceiling of the same bytes.
+void latency_cases(int sms, std::mt19937& rng) {
+  for (int ctx : {128, 256, 512, 1024, 2048, 4096, 8192, 32768, 131072}) {
+    DecodeCase dc{1, ctx};
+    dc.op = "decode-b1";
+    dc.ceiling = true;
+    bench_decode(dc, sms, rng);
+    dc.ceiling = false;
+    if (ctx == 128) {
+      dc.plan_kv = 256;
+      bench_decode(dc, sms, rng);
+    }
+  }
+  const int cases[][2] = {{16, 8192}, {64, 4096}, {128, 2048}, {512, 192}, {256, 256}, {256, 512}, {1024, 160}};
+  for (const auto& c : cases) {
+    DecodeCase dc{c[0], c[1]};
+    dc.ceiling = true;
+    bench_decode(dc, sms, rng);
+  }
+  for (int B : {256, 512}) bench_decode({B, 256, 129}, sms, rng);
+}
+
 }  // namespace
 
 // argv[1]: "all" (default), "prefill" (prefill cases only), "decode" (a forced split-count sweep at
@@ -273,7 +348,9 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
 // shapes, then the serving shapes), "ncu" (one 16k paged prefill with the default key tile, for a
 // profiler run), "ncu-serve [item_warps]" (one B512 ctx 192 decode, the serving steady state, for a
 // profiler run; argv[2] forces the kernel)
-// or "kernels" (the decode cases, then every decode kernel forced at the serving shapes).
+// or "kernels" (the decode cases, then every decode kernel forced at the serving shapes), "b1" (the
+// batch-1 latency sweep over kernels and split counts), "latency" (the before/after
+// table: batch 1 at 128 .. 128k keys, the other shapes and the serving shapes).
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "all";
   int sms = 0;
@@ -287,6 +364,14 @@ int main(int argc, char** argv) {
     DecodeCase dc{512, 192};
     dc.item_warps = argc > 2 ? std::atoi(argv[2]) : -1;
     bench_decode(dc, sms, rng);
+    return 0;
+  }
+  if (mode == "b1") {
+    b1_sweep(sms, rng);
+    return 0;
+  }
+  if (mode == "latency") {
+    latency_cases(sms, rng);
     return 0;
   }
   if (mode == "decode") {

@@ -6,6 +6,7 @@
 
 #include <random>
 #include <string>
+#include <tuple>
 
 #include "backend/cuda/attention.hpp"
 #include "backend/cuda/flash_prefill_sm90.hpp"
@@ -423,6 +424,21 @@ TEST(CudaAttention, DecodePlanPicksKernelByShape) {
   for (auto [B, ctx] : {std::pair{1, 8192}, {1, 32768}, {1, 131072}, {16, 8192}, {64, 4096}, {128, 2048}})
     EXPECT_EQ(pagoda::cuda::decode_plan(B, 32, L, 1, ctx, sms).item_warps, 0) << "B" << B << " ctx " << ctx;
   EXPECT_THROW(pagoda::cuda::decode_plan(512, 32, L, 1, 192, sms, 0, 3), pagoda::Error);
+  // Batch 1 (H200, 132 SMs: the counts measured fastest in bench_attention b1): no split up to 256
+  // keys (a merge costs more than it saves), then splits of whole 64-key steps.
+  if (sms == 132) {
+    for (auto [ctx, splits, tokens] : {std::tuple{128, 1, 128}, {256, 1, 256}, {512, 8, 64}, {1024, 16, 64},
+                                       {2048, 16, 128}, {4096, 32, 128}, {8192, 32, 256}}) {
+      const auto p = pagoda::cuda::decode_plan(1, 32, L, 1, ctx, sms);
+      EXPECT_EQ(p.item_warps, 0) << "B1 ctx " << ctx;
+      EXPECT_EQ(p.num_splits, splits) << "B1 ctx " << ctx;
+      EXPECT_EQ(p.split_tokens, tokens) << "B1 ctx " << ctx;
+    }
+  }
+  for (int ctx : {300, 777, 5000, 65536}) {
+    const auto p = pagoda::cuda::decode_plan(1, 32, L, 1, ctx, sms);
+    if (p.num_splits > 1) EXPECT_EQ(p.split_tokens % 64, 0) << "B1 ctx " << ctx;
+  }
 }
 
 // The batched paged decode must equal each sequence decoded alone from a contiguous buffer, bit
@@ -647,6 +663,88 @@ TEST(CudaAttention, DecodeProgrammaticLaunchSeesPreviousKernel) {
     ASSERT_TRUE(first == out) << "repeat " << rep << " differs from the first";
   }
   cudaStreamDestroy(s);
+}
+
+// Batch-1 latency plans (short and long KVs, one sequence and a ragged few): the planner's choice
+// (64-key split steps) and every decode kernel at 1 and several splits, each launched as a
+// programmatic dependent right after kv_append writes each sequence's newest token over NaN slots.
+// Outputs poisoned, float64 reference, one workspace zeroed once and shared: every launch must
+// leave the split counters at zero.
+TEST(CudaAttention, DecodeLatencyPlans) {
+  REQUIRE_GPU();
+  std::mt19937 rng(4242);
+  int sms = 0;
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+  const std::vector<std::vector<int32_t>> batches = {{130}, {1000}, {4097}, {4097, 1, 130}};
+  for (const auto& lens : batches) {
+    PagedCase c;
+    c.dtype = DType::DTYPE_BF16;
+    c.D = 128;
+    c.H = 32;
+    c.Hkv = 8;
+    c.P = 16;
+    c.kv_lens = lens;
+    c.q_lens.assign(lens.size(), 1);
+    c.build(rng);
+    DeviceCase dc(c);
+    const int B = int(lens.size()), max_kv = max_of(lens);
+    std::vector<uint16_t> kn(std::size_t(B) * c.Hkv * c.D), vn(kn.size());
+    std::vector<int64_t> slots(B);
+    std::vector<uint16_t> k_nan = c.k, v_nan = c.v;
+    for (int b = 0; b < B; ++b) {
+      const int pos = c.kv_lens[b] - 1;
+      slots[b] = int64_t(c.block_table[std::size_t(b) * c.max_pages + pos / c.P]) * c.P + pos % c.P;
+      for (int h = 0; h < c.Hkv; ++h) {
+        const std::size_t src = c.kv_index(b, pos, h), dst = (std::size_t(b) * c.Hkv + h) * c.D;
+        for (int d = 0; d < c.D; ++d) {
+          kn[dst + d] = c.k[src + d];
+          vn[dst + d] = c.v[src + d];
+          k_nan[src + d] = v_nan[src + d] = 0x7FC0;  // bf16 quiet NaN
+        }
+      }
+    }
+    DeviceBuffer<uint16_t> dk(kn.size()), dv(vn.size());
+    DeviceBuffer<int64_t> dslots(slots.size());
+    dk.upload(kn);
+    dv.upload(vn);
+    dslots.upload(slots);
+    // (item_warps, splits); -1 / 0: the planner's choice.
+    const int combos[][2] = {{-1, 0}, {0, 1}, {0, 3}, {0, 16}, {1, 1}, {1, 4}, {2, 16}, {4, 3}, {1, 32}};
+    std::vector<pagoda::cuda::DecodePlan> plans;
+    std::size_t ws_bytes = 0;
+    for (const auto& cb : combos) {
+      plans.push_back(pagoda::cuda::decode_plan(B, c.H, c.layout(), 1, max_kv, sms, cb[1], cb[0]));
+      ws_bytes = std::max(ws_bytes, plans.back().workspace_bytes);
+    }
+    DeviceBuffer<unsigned char> ws(ws_bytes);
+    ws.poison();
+    pagoda::cuda::decode_workspace_init(ws.ptr, ws_bytes, nullptr);
+    cudaStream_t s;
+    CUDA_OK(cudaStreamCreate(&s));
+    for (auto plan : plans) {
+      {
+        plan.workspace_initialized = true;
+        plan.programmatic_launch = true;
+        dc.k.upload(k_nan);
+        dc.v.upload(v_nan);
+        dc.poison();
+        CUDA_OK(cudaDeviceSynchronize());
+        pagoda::cuda::kv_append(dc.view, dk.ptr, dv.ptr, B, dslots.ptr, nullptr, s);
+        pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, s);
+        CUDA_OK(cudaStreamSynchronize(s));
+        const auto out = dc.out.download();
+        const auto lse = dc.lse.download();
+        const std::string l = "decode-latency B" + std::to_string(B) + " max_kv " + std::to_string(max_kv) +
+                              " item_warps " + std::to_string(plan.item_warps) + " splits " +
+                              std::to_string(plan.num_splits);
+        ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
+      }
+    }
+    std::vector<int32_t> counters(std::size_t(B) * c.Hkv);
+    CUDA_OK(cudaMemcpy(counters.data(), ws.ptr, counters.size() * sizeof(int32_t), cudaMemcpyDeviceToHost));
+    for (int32_t v : counters) ASSERT_EQ(v, 0) << "a split counter was left non-zero";
+    cudaStreamDestroy(s);
+  }
 }
 
 // The plan's unified-max fields (kept for API stability; the kernel ignores them) must not change

@@ -14,11 +14,18 @@ namespace pagoda::cuda {
 namespace {
 
 constexpr int DECODE_DEFAULT_CTAS_PER_SM = 2;  // when the runtime cannot be asked (no device)
-constexpr int DECODE_MIN_SPLIT = 128;  // below this a split's fixed cost outweighs its bytes
+// A planned split of the 4-warp CTA kernel is a whole number of 64-key steps (one 16-key tile per
+// warp) and at least one: at batch 1 a split of 144 keys (one warp with 3 tiles, two ring trips)
+// measured 11.1 us against 9.6 us at 128 keys (H200, 2048 keys). Forced split counts keep 16.
+constexpr int DECODE_SPLIT_STEP = 64;
 // Split-count cost model, in key-equivalents: per-CTA fixed cost (Q load, pipeline fill, combine,
 // partial write) and per-split merge cost (the last CTA reads one partial per split).
 constexpr double DECODE_CTA_COST = 96.0;
 constexpr double DECODE_MERGE_COST = 4.0;
+// Fixed cost of merging at all (partial write, fence, counter, the last CTA's partial loads and
+// write: three more dependent L2 trips). Fitted at batch 1 (H200, graph replays): 128 keys in 1
+// split 5.4 us vs 2 splits of 64 keys 7.4 us, with ~0.018 us per key of a split.
+constexpr double DECODE_MERGE_FIXED_COST = 170.0;
 // The warp-per-item kernel (many short KVs): chosen when every sequence's KV fits in
 // DECODE_WARP_MAX_KV keys and the items fill every warp slot of the device at least once. 4 warps per
 // CTA (4 KV heads of one sequence): at ragged lengths (B512, [129, 256]) 3-4% ahead of 2 warps, at
@@ -176,23 +183,29 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
   // warps leave a longer tail when lengths differ (dev/kernels/attention_notes.md, decode v13).
   // Split count (4-warp CTA kernel) from a cost model in units of keys: a wave is every SM holding
   // as many decode CTAs as fit (asked of the runtime); time ~ waves * (keys per split + per-CTA fixed
-  // cost), plus a merge cost per split (the last CTA reads every partial). A half-empty last wave
+  // cost), plus, with more than one split, a fixed merge cost and one per split (the last CTA reads
+  // every partial). A half-empty last wave
   // costs as much as a full one, so the split count that fills whole waves wins; ties go to fewer
   // splits.
   int occ = decode_ctas_per_sm(layout.dtype, layout.head_dim, 0);
   if (occ <= 0) occ = DECODE_DEFAULT_CTAS_PER_SM;
   const int64_t wave = int64_t(num_sms) * occ;
   const int64_t max_splits = std::max<int64_t>(
-      1, std::min<int64_t>((max_kv_len + DECODE_MIN_SPLIT - 1) / DECODE_MIN_SPLIT, 2 * wave));
-  int64_t splits = 1;
+      1, std::min<int64_t>((max_kv_len + DECODE_SPLIT_STEP - 1) / DECODE_SPLIT_STEP, 2 * wave));
+  int64_t splits = 1, planned_tokens = 0;
   double best = 0.0;
   for (int64_t s = 1; s <= max_splits; ++s) {
-    const int64_t per = (int64_t(max_kv_len) + s - 1) / s;
-    const int64_t waves = (items * s + wave - 1) / wave;
-    const double cost = double(waves) * double(per + DECODE_CTA_COST) + (s > 1 ? DECODE_MERGE_COST * s : 0.0);
+    // The split length this count gives once rounded to whole 64-key steps, and the splits it makes.
+    const int64_t per = ((int64_t(max_kv_len) + s - 1) / s + DECODE_SPLIT_STEP - 1) / DECODE_SPLIT_STEP *
+                        DECODE_SPLIT_STEP;
+    const int64_t n = (int64_t(max_kv_len) + per - 1) / per;
+    const int64_t waves = (items * n + wave - 1) / wave;
+    const double cost = double(waves) * double(per + DECODE_CTA_COST) +
+                        (n > 1 ? DECODE_MERGE_FIXED_COST + DECODE_MERGE_COST * double(n) : 0.0);
     if (s == 1 || cost < best * 0.98) {
       best = cost;
-      splits = s;
+      splits = n;
+      planned_tokens = per;
     }
   }
   // The warp kernel runs unsplit: it is chosen only when its items fill the device, and measured
@@ -203,6 +216,7 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
   splits = std::clamp<int64_t>(splits, 1, max_kv_len);
   int64_t split_tokens = (max_kv_len + splits - 1) / splits;
   split_tokens = (split_tokens + DECODE_SPLIT_ALIGN - 1) / DECODE_SPLIT_ALIGN * DECODE_SPLIT_ALIGN;
+  if (plan.item_warps == 0 && forced_splits == 0 && splits > 1) split_tokens = planned_tokens;
   splits = (max_kv_len + split_tokens - 1) / split_tokens;
   PAGODA_CHECK(splits <= 65535, "decode_plan: too many splits");
   plan.num_splits = int32_t(splits);
