@@ -11,7 +11,7 @@
 // kernels (but slower in the whole model at context 4096); capping CTAs per SM with shared memory
 // 65.9-78%; 32-warp CTAs 75.1%; persistent row-sweep GEMV 52-81%. Plain read kernels of the same
 // sizes without a dependency wait ran at 103%: the loss is the dependency boundary, not the access
-// pattern. Build (here): nvcc -std=c++17 -O3 -gencode=arch=compute_90a,code=sm_90a dev/kernels/gemv_chain_probe.cu -o X
+// pattern. Build (here): nvcc -std=c++17 -O3 -Isrc -gencode=arch=compute_90a,code=sm_90a dev/kernels/gemv_chain_probe.cu -o X
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -19,6 +19,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
+
+#include "backend/cuda/pdl_launch.cuh"
 
 #define CK(x)                                                                         \
   do {                                                                                \
@@ -29,8 +31,8 @@
     }                                                                                 \
   } while (0)
 
-__device__ __forceinline__ void dep_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
-__device__ __forceinline__ void dep_trigger() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
+__device__ __forceinline__ void dep_wait() { pagoda::cuda::dev::grid_dependency_wait(); }
+__device__ __forceinline__ void dep_trigger() { pagoda::cuda::dev::launch_dependents(); }
 
 __device__ __forceinline__ uint4 load_stream(const uint4* p) {
   uint4 v;
@@ -209,6 +211,7 @@ __global__ void read_shape(const uint4* p, size_t n, float* out) {
   if (s == 1.2345f) out[0] = s;
 }
 
+// The project's launcher (backend/cuda/pdl_launch.cuh), with this variant's PDL switch and smem cap.
 struct Launch {
   bool pdl;
   cudaStream_t st;
@@ -216,17 +219,7 @@ struct Launch {
   template <typename... P, typename... A>
   void operator()(void (*k)(P...), dim3 g, dim3 b, A... a) {
     if (smem > 48 * 1024) CK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
-    cudaLaunchConfig_t cfg{};
-    cfg.dynamicSmemBytes = smem;
-    cfg.gridDim = g;
-    cfg.blockDim = b;
-    cfg.stream = st;
-    cudaLaunchAttribute at[1];
-    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    at[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = at;
-    cfg.numAttrs = pdl ? 1 : 0;
-    CK(cudaLaunchKernelEx(&cfg, k, a...));
+    CK(pagoda::cuda::launch_maybe_pdl(pdl, k, g, b, smem, st, a...));
   }
 };
 

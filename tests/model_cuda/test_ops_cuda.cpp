@@ -98,27 +98,43 @@ TEST(OpsCuda, GemmFp32AndBf16) {
 
 // Every K split and row count of the GEMV against a float64 product of the same bf16-rounded
 // inputs: N and K chosen so column blocks and K slices end mid-chunk.
+// A host f32 array on the device as bf16, with the rounded values read back so that references see
+// exactly what the kernels see.
+struct Bf16Operand {
+  cuda::DeviceBuffer dev;
+  std::vector<float> rounded;
+};
+Bf16Operand bf16_operand(const std::vector<float>& v) {
+  const int64_t n = static_cast<int64_t>(v.size());
+  auto f32 = up(v);
+  Bf16Operand o{cuda::DeviceBuffer(v.size() * 2), {}};
+  cuda::convert_from_f32(static_cast<const float*>(f32.get()), o.dev.get(), DType::DTYPE_BF16, n, nullptr);
+  o.rounded = down_bf16(o.dev, v.size());
+  return o;
+}
+
+// x [M, K] . w [N, K]^T in float64.
+std::vector<double> xwt_f64(const std::vector<float>& x, const std::vector<float>& w, int64_t M, int64_t N, int64_t K) {
+  std::vector<double> y(size_t(M * N));
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double s = 0;
+      for (int64_t k = 0; k < K; ++k) s += double(x[size_t(m * K + k)]) * w[size_t(n * K + k)];
+      y[size_t(m * N + n)] = s;
+    }
+  return y;
+}
+
 TEST(OpsCuda, GemvEveryKsplit) {
   SKIP_WITHOUT_GPU();
   const int64_t N = 203, K = 4104;
   for (int64_t M : {1, 2, 3, 5, 8, 9, 16}) {
-    auto x = rnd(size_t(M * K), 11), w = rnd(size_t(N * K), 12, 0.05f);
-    auto dx = up(x), dw = up(w);
-    cuda::DeviceBuffer bx(size_t(M * K) * 2), bw(size_t(N * K) * 2);
-    cuda::convert_from_f32(static_cast<const float*>(dx.get()), bx.get(), DType::DTYPE_BF16, M * K, nullptr);
-    cuda::convert_from_f32(static_cast<const float*>(dw.get()), bw.get(), DType::DTYPE_BF16, N * K, nullptr);
-    // The reference sees the same bf16 values: read them back from the device.
-    const std::vector<float> xr = down_bf16(bx, size_t(M * K)), wr = down_bf16(bw, size_t(N * K));
-    std::vector<float> ref(size_t(M * N));
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t n = 0; n < N; ++n) {
-        double s = 0;
-        for (int64_t k = 0; k < K; ++k) s += double(xr[size_t(m * K + k)]) * wr[size_t(n * K + k)];
-        ref[size_t(m * N + n)] = float(s);
-      }
+    const Bf16Operand bx = bf16_operand(rnd(size_t(M * K), 11)), bw = bf16_operand(rnd(size_t(N * K), 12, 0.05f));
+    const std::vector<double> y64 = xwt_f64(bx.rounded, bw.rounded, M, N, K);
+    const std::vector<float> ref(y64.begin(), y64.end());
     for (int ks : {1, 2, 4, 8}) {
       auto dy = poisoned(size_t(M * N));
-      cuda::gemv(bx.get(), bw.get(), dy.get(), M, N, K, DType::DTYPE_BF16, DType::DTYPE_F32, nullptr, ks);
+      cuda::gemv(bx.dev.get(), bw.dev.get(), dy.get(), M, N, K, DType::DTYPE_BF16, DType::DTYPE_F32, nullptr, ks);
       EXPECT_LT(rel(down(dy, size_t(M * N)), ref), 1e-6) << "M=" << M << " ksplit=" << ks;
     }
   }
@@ -131,28 +147,20 @@ TEST(OpsCuda, GemvSiluMulEqualsGemvThenSiluMul) {
   SKIP_WITHOUT_GPU();
   const int64_t F = 203, K = 2056;
   for (int64_t M : {1, 2, 5, 16}) {
-    auto x = rnd(size_t(M * K), 31), w = rnd(size_t(2 * F * K), 32, 0.05f);
-    auto dx = up(x), dw = up(w);
-    cuda::DeviceBuffer bx(size_t(M * K) * 2), bw(size_t(2 * F * K) * 2);
-    cuda::convert_from_f32(static_cast<const float*>(dx.get()), bx.get(), DType::DTYPE_BF16, M * K, nullptr);
-    cuda::convert_from_f32(static_cast<const float*>(dw.get()), bw.get(), DType::DTYPE_BF16, 2 * F * K, nullptr);
-    const std::vector<float> xr = down_bf16(bx, size_t(M * K)), wr = down_bf16(bw, size_t(2 * F * K));
+    const Bf16Operand bx = bf16_operand(rnd(size_t(M * K), 31)), bw = bf16_operand(rnd(size_t(2 * F * K), 32, 0.05f));
+    const std::vector<double> gu = xwt_f64(bx.rounded, bw.rounded, M, 2 * F, K);  // [M, 2F]: gate | up
     std::vector<float> ref(size_t(M * F));
     for (int64_t m = 0; m < M; ++m)
       for (int64_t f = 0; f < F; ++f) {
-        double g = 0, u = 0;
-        for (int64_t k = 0; k < K; ++k) {
-          g += double(xr[size_t(m * K + k)]) * wr[size_t(f * K + k)];
-          u += double(xr[size_t(m * K + k)]) * wr[size_t((F + f) * K + k)];
-        }
+        const double g = gu[size_t(m * 2 * F + f)], u = gu[size_t(m * 2 * F + F + f)];
         ref[size_t(m * F + f)] = float(g / (1.0 + std::exp(-g)) * u);
       }
     for (int ks : {1, 2, 4}) {
-      cuda::DeviceBuffer gu(size_t(M * 2 * F) * 2), two_pass(size_t(M * F) * 2), fused(size_t(M * F) * 2);
+      cuda::DeviceBuffer gu_out(size_t(M * 2 * F) * 2), two_pass(size_t(M * F) * 2), fused(size_t(M * F) * 2);
       PAGODA_CUDA_CHECK(cudaMemset(fused.get(), 0xff, size_t(M * F) * 2));  // NaN in bf16
-      cuda::gemv(bx.get(), bw.get(), gu.get(), M, 2 * F, K, DType::DTYPE_BF16, DType::DTYPE_BF16, nullptr, ks);
-      cuda::silu_mul(gu.get(), M, F, two_pass.get(), DType::DTYPE_BF16, nullptr);
-      cuda::gemv_silu_mul(bx.get(), bw.get(), fused.get(), M, F, K, DType::DTYPE_BF16, nullptr, ks);
+      cuda::gemv(bx.dev.get(), bw.dev.get(), gu_out.get(), M, 2 * F, K, DType::DTYPE_BF16, DType::DTYPE_BF16, nullptr, ks);
+      cuda::silu_mul(gu_out.get(), M, F, two_pass.get(), DType::DTYPE_BF16, nullptr);
+      cuda::gemv_silu_mul(bx.dev.get(), bw.dev.get(), fused.get(), M, F, K, DType::DTYPE_BF16, nullptr, ks);
       const auto a = down_bf16(two_pass, size_t(M * F)), b = down_bf16(fused, size_t(M * F));
       EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << "M=" << M << " ksplit=" << ks;
       EXPECT_LT(rel(b, ref), 1e-2) << "M=" << M << " ksplit=" << ks;  // gate, up and out each rounded to bf16

@@ -130,7 +130,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_kernel(const T* __re
       }
       g = to_f32(from_f32<T>(g));
       u = to_f32(from_f32<T>(u));
-      y[lane * N + n_out] = from_f32<O>(g / (1.0f + expf(-g)) * u);
+      y[lane * N + n_out] = from_f32<O>(silu_mul_f32(g, u));
     }
   } else if constexpr (KSPLIT == 1) {
     if (active && lane < M) {

@@ -207,6 +207,20 @@ __global__ void qkv_rope_append_kernel(QkvRopeAppendArgs a) {
   }
 }
 
+// RoPE angle of one (position, frequency) pair for the f32-rotation kernels: the angle in f64
+// (pos * inv_freq loses ~pos ulps in f32), reduced to [-pi, pi] in f64, then a float sincosf: its
+// fast path is ~1 ulp there, and one f64 sincos per pair per head made prefill's RoPE compute-bound.
+__device__ __forceinline__ void rope_sincos(int32_t pos, float inv_freq, float* si, float* co) {
+  const double ang = double(pos) * double(inv_freq);
+  constexpr double kTwoPi = 6.283185307179586476925286766559;
+  sincosf(static_cast<float>(fma(-kTwoPi, rint(ang * (1.0 / kTwoPi)), ang)), si, co);
+}
+
+// The rotation of one pair (x0, x1) by that angle: (x0 cos - x1 sin, x0 sin + x1 cos).
+__device__ __forceinline__ float2 rope_rotate(float x0, float x1, float co, float si) {
+  return make_float2(fmaf(x0, co, -x1 * si), fmaf(x0, si, x1 * co));
+}
+
 // Same contract as qkv_rope_append_kernel for an even head dim, one block per (token, head) and one
 // thread per element pair: rotated pairs (i0, i1) first, then the pass-through tail beyond rope_dim
 // as (2j, 2j + 1). No integer division by D and no shared table: each thread takes its own sincos
@@ -235,17 +249,11 @@ __global__ void qkv_rope_append_pair_kernel(QkvRopeAppendArgs a) {
   if (head < H + Hkv && j < half) {
     if (a.interleaved) i0 = 2 * j, i1 = 2 * j + 1;
     else i0 = j, i1 = j + half;
-    // Angle in f64 (pos * inv_freq loses ~pos ulps in f32), reduced to [-pi, pi] in f64, then a
-    // float sincosf: its fast path is ~1 ulp there, and one f64 sincos per pair per head made
-    // prefill's RoPE compute-bound.
-    const double ang = double(a.positions[t]) * double(a.inv_freq[j]);
-    constexpr double kTwoPi = 6.283185307179586476925286766559;
-    const float r = static_cast<float>(fma(-kTwoPi, rint(ang * (1.0 / kTwoPi)), ang));
     float si, co;
-    sincosf(r, &si, &co);
-    const float x0 = load(i0), x1 = load(i1);
-    o0 = fmaf(x0, co, -x1 * si);
-    o1 = fmaf(x0, si, x1 * co);
+    rope_sincos(a.positions[t], a.inv_freq[j], &si, &co);
+    const float2 r = rope_rotate(load(i0), load(i1), co, si);
+    o0 = r.x;
+    o1 = r.y;
   } else {
     if (head < H + Hkv) i0 = a.rope_dim + 2 * (j - half);
     else i0 = 2 * j;
@@ -313,12 +321,8 @@ __global__ void __launch_bounds__(kRopeVecThreads) qkv_rope_append_vec_kernel(Qk
   const int32_t half = a.rope_dim / 2, units = D / 8;
   const int32_t heads_per_block = kRopeVecThreads / units;
   for (int32_t j = threadIdx.x; j < half; j += blockDim.x) {
-    // The pair kernel's angle: f64 product and range reduction, f32 sincosf on [-pi, pi].
-    const double ang = double(a.positions[t]) * double(a.inv_freq[j]);
-    constexpr double kTwoPi = 6.283185307179586476925286766559;
-    const float r = static_cast<float>(fma(-kTwoPi, rint(ang * (1.0 / kTwoPi)), ang));
     float si, co;
-    sincosf(r, &si, &co);
+    rope_sincos(a.positions[t], a.inv_freq[j], &si, &co);
     rot[j] = make_float2(co, si);
   }
   // Positions and frequencies are step inputs uploaded before the step, not a previous kernel's
@@ -344,17 +348,19 @@ __global__ void __launch_bounds__(kRopeVecThreads) qkv_rope_append_vec_kernel(Qk
 #pragma unroll
       for (int k = 0; k < 4; ++k) {
         const float2 c = rot[d0 / 2 + k];
-        o[2 * k] = fmaf(x[2 * k], c.x, -x[2 * k + 1] * c.y);
-        o[2 * k + 1] = fmaf(x[2 * k], c.y, x[2 * k + 1] * c.x);
+        const float2 r = rope_rotate(x[2 * k], x[2 * k + 1], c.x, c.y);
+        o[2 * k] = r.x;
+        o[2 * k + 1] = r.y;
       }
-    } else {  // pairs (j, j + half): the low vector writes x0 cos - x1 sin, the high one x0 sin + x1 cos
+    } else {  // pairs (j, j + half): the low vector writes the pair's first output, the high one its second
       const bool low = d0 < half;
       float y[8];
       load(low ? d0 + half : d0 - half, y);
 #pragma unroll
       for (int k = 0; k < 8; ++k) {
         const float2 c = rot[(low ? d0 : d0 - half) + k];
-        o[k] = low ? fmaf(x[k], c.x, -y[k] * c.y) : fmaf(y[k], c.y, x[k] * c.x);
+        const float2 r = low ? rope_rotate(x[k], y[k], c.x, c.y) : rope_rotate(y[k], x[k], c.x, c.y);
+        o[k] = low ? r.x : r.y;
       }
     }
   } else {
@@ -391,7 +397,7 @@ __global__ void silu_mul_vec_kernel(const T* gu, int64_t F, T* out) {
 #pragma unroll
   for (int k = 0; k < kV; ++k) {
     const float gv = to_f32(g[k]);
-    o[k] = from_f32<T>(gv / (1.0f + expf(-gv)) * to_f32(u[k]));
+    o[k] = from_f32<T>(silu_mul_f32(gv, to_f32(u[k])));
   }
   *reinterpret_cast<uint4*>(out + t * F + f) = orr;
 }
@@ -404,7 +410,7 @@ __global__ void silu_mul_kernel(const T* gu, int64_t T_, int64_t F, T* out) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t t = i / F, f = i % F;
     const float g = to_f32(gu[t * 2 * F + f]), u = to_f32(gu[t * 2 * F + F + f]);
-    out[i] = from_f32<T>(g / (1.0f + expf(-g)) * u);
+    out[i] = from_f32<T>(silu_mul_f32(g, u));
   }
 }
 

@@ -24,6 +24,10 @@ __device__ __forceinline__ __half from_f32<__half>(float v) { return __float2hal
 template <>
 __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 
+// SwiGLU's element: silu(g) * u in f32. One definition for silu_mul and the gated GEMV's epilogue,
+// so that the fused path equals the two-kernel one bit for bit.
+__device__ __forceinline__ float silu_mul_f32(float g, float u) { return g / (1.0f + expf(-g)) * u; }
+
 // PagedKvLayout::offset for device code (the header's version is host-only).
 __device__ __forceinline__ int64_t kv_offset(const PagedKvLayout& l, int64_t page, int64_t slot, int64_t head) {
   return ((page * l.page_size + slot) * l.num_kv_heads + head) * int64_t(l.head_dim);
