@@ -61,6 +61,39 @@ struct DeviceCase {
 
 int max_of(const std::vector<int32_t>& v) { return *std::max_element(v.begin(), v.end()); }
 
+// Each sequence's newest token, taken out of a case for kv_append to write back: its K/V rows
+// ([B, Hkv, D], on the device), its cache slots, and copies of the cache with NaN in those slots,
+// so that a decode reading before kv_append finished would see the NaN.
+struct NewestTokens {
+  std::vector<uint16_t> k_nan, v_nan;
+  DeviceBuffer<uint16_t> dk, dv;
+  DeviceBuffer<int64_t> dslots;
+
+  explicit NewestTokens(const PagedCase& c) : k_nan(c.k), v_nan(c.v) {
+    const int B = int(c.kv_lens.size());
+    std::vector<uint16_t> kn(std::size_t(B) * c.Hkv * c.D), vn(kn.size());
+    std::vector<int64_t> slots(B);
+    for (int b = 0; b < B; ++b) {
+      const int pos = c.kv_lens[b] - 1;
+      slots[b] = int64_t(c.block_table[std::size_t(b) * c.max_pages + pos / c.P]) * c.P + pos % c.P;
+      for (int h = 0; h < c.Hkv; ++h) {
+        const std::size_t src = c.kv_index(b, pos, h), dst = (std::size_t(b) * c.Hkv + h) * c.D;
+        for (int d = 0; d < c.D; ++d) {
+          kn[dst + d] = c.k[src + d];
+          vn[dst + d] = c.v[src + d];
+          k_nan[src + d] = v_nan[src + d] = 0x7FC0;  // bf16 quiet NaN
+        }
+      }
+    }
+    dk = DeviceBuffer<uint16_t>(kn.size());
+    dv = DeviceBuffer<uint16_t>(vn.size());
+    dslots = DeviceBuffer<int64_t>(slots.size());
+    dk.upload(kn);
+    dv.upload(vn);
+    dslots.upload(slots);
+  }
+};
+
 struct HeadConfig {
   int H, Hkv;
 };
@@ -623,36 +656,17 @@ TEST(CudaAttention, DecodeProgrammaticLaunchSeesPreviousKernel) {
   pagoda::cuda::decode_workspace_init(ws.ptr, plan.workspace_bytes, nullptr);
   // The newest token of each sequence, [B, Hkv, D], its cache slot, and a cache with NaN there.
   const int B = 2;
-  std::vector<uint16_t> kn(std::size_t(B) * c.Hkv * c.D), vn(kn.size());
-  std::vector<int64_t> slots(B);
-  std::vector<uint16_t> k_nan = c.k, v_nan = c.v;
-  for (int b = 0; b < B; ++b) {
-    const int pos = c.kv_lens[b] - 1;
-    slots[b] = int64_t(c.block_table[std::size_t(b) * c.max_pages + pos / c.P]) * c.P + pos % c.P;
-    for (int h = 0; h < c.Hkv; ++h) {
-      const std::size_t src = c.kv_index(b, pos, h), dst = (std::size_t(b) * c.Hkv + h) * c.D;
-      for (int d = 0; d < c.D; ++d) {
-        kn[dst + d] = c.k[src + d];
-        vn[dst + d] = c.v[src + d];
-        k_nan[src + d] = v_nan[src + d] = 0x7FC0;  // bf16 quiet NaN
-      }
-    }
-  }
-  DeviceBuffer<uint16_t> dk(kn.size()), dv(vn.size());
-  DeviceBuffer<int64_t> dslots(slots.size());
-  dk.upload(kn);
-  dv.upload(vn);
-  dslots.upload(slots);
+  const NewestTokens nt(c);
   cudaStream_t s;
   CUDA_OK(cudaStreamCreate(&s));
   std::vector<uint16_t> first;
   for (int rep = 0; rep < 4; ++rep) {
     plan.programmatic_launch = rep < 3;
-    dc.k.upload(k_nan);
-    dc.v.upload(v_nan);
+    dc.k.upload(nt.k_nan);
+    dc.v.upload(nt.v_nan);
     dc.poison();
     CUDA_OK(cudaDeviceSynchronize());
-    pagoda::cuda::kv_append(dc.view, dk.ptr, dv.ptr, B, dslots.ptr, nullptr, s);
+    pagoda::cuda::kv_append(dc.view, nt.dk.ptr, nt.dv.ptr, B, nt.dslots.ptr, nullptr, s);
     pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, s);
     pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, s);
     CUDA_OK(cudaStreamSynchronize(s));
@@ -688,26 +702,7 @@ TEST(CudaAttention, DecodeLatencyPlans) {
     c.build(rng);
     DeviceCase dc(c);
     const int B = int(lens.size()), max_kv = max_of(lens);
-    std::vector<uint16_t> kn(std::size_t(B) * c.Hkv * c.D), vn(kn.size());
-    std::vector<int64_t> slots(B);
-    std::vector<uint16_t> k_nan = c.k, v_nan = c.v;
-    for (int b = 0; b < B; ++b) {
-      const int pos = c.kv_lens[b] - 1;
-      slots[b] = int64_t(c.block_table[std::size_t(b) * c.max_pages + pos / c.P]) * c.P + pos % c.P;
-      for (int h = 0; h < c.Hkv; ++h) {
-        const std::size_t src = c.kv_index(b, pos, h), dst = (std::size_t(b) * c.Hkv + h) * c.D;
-        for (int d = 0; d < c.D; ++d) {
-          kn[dst + d] = c.k[src + d];
-          vn[dst + d] = c.v[src + d];
-          k_nan[src + d] = v_nan[src + d] = 0x7FC0;  // bf16 quiet NaN
-        }
-      }
-    }
-    DeviceBuffer<uint16_t> dk(kn.size()), dv(vn.size());
-    DeviceBuffer<int64_t> dslots(slots.size());
-    dk.upload(kn);
-    dv.upload(vn);
-    dslots.upload(slots);
+    const NewestTokens nt(c);
     // (item_warps, splits); -1 / 0: the planner's choice.
     const int combos[][2] = {{-1, 0}, {0, 1}, {0, 3}, {0, 16}, {1, 1}, {1, 4}, {2, 16}, {4, 3}, {1, 32}};
     std::vector<pagoda::cuda::DecodePlan> plans;
@@ -725,11 +720,11 @@ TEST(CudaAttention, DecodeLatencyPlans) {
       {
         plan.workspace_initialized = true;
         plan.programmatic_launch = true;
-        dc.k.upload(k_nan);
-        dc.v.upload(v_nan);
+        dc.k.upload(nt.k_nan);
+        dc.v.upload(nt.v_nan);
         dc.poison();
         CUDA_OK(cudaDeviceSynchronize());
-        pagoda::cuda::kv_append(dc.view, dk.ptr, dv.ptr, B, dslots.ptr, nullptr, s);
+        pagoda::cuda::kv_append(dc.view, nt.dk.ptr, nt.dv.ptr, B, nt.dslots.ptr, nullptr, s);
         pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, s);
         CUDA_OK(cudaStreamSynchronize(s));
         const auto out = dc.out.download();
