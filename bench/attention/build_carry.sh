@@ -25,13 +25,19 @@ if ! [[ $O/flash_prefill_sm90.o -nt $S90.cu && $O/flash_prefill_sm90.o -nt $S90.
     -gencode arch=compute_90a,code=sm_90a -Xptxas -v -c $S90.cu -o $O/flash_prefill_sm90.o 2> $O/flash_prefill_sm90.ptxas.txt &
   pids+=($!)
 fi
+# The PDL tests' late writer (a test-only kernel).
+LW=tests/backend_cuda/pdl_late_writer
+if ! [[ $O/pdl_late_writer.o -nt $LW.cu && $O/pdl_late_writer.o -nt $LW.hpp ]]; then
+  nvcc -std=c++17 -O3 --expt-relaxed-constexpr -Isrc -Itests $ARCH -c $LW.cu -o $O/pdl_late_writer.o &
+  pids+=($!)
+fi
 for p in "${pids[@]}"; do wait "$p"; done
 grep -iE "warn|error" $O/flash_prefill_sm90.ptxas.txt || true
 CXX="g++ -O2 -std=c++20 -Isrc -Itests -I/usr/local/cuda/include -fopenmp"
 $CXX -c src/backend/cuda/attention.cpp -o $O/attention.o
 $CXX -c src/core/dtype.cpp -o $O/dtype.o
 LIBS="$O/attention.o $O/flash_prefill.o $O/flash_prefill_sm90.o $O/flash_decode.o $O/kv_append.o $O/dtype.o -L/usr/local/cuda/lib64 -lcudart -lfmt"
-$CXX -DPAGODA_FIXTURES_DIR='"tests/fixtures"' tests/backend_cuda/test_attention_cuda.cpp $LIBS -lgtest_main -lgtest -lpthread \
+$CXX -DPAGODA_FIXTURES_DIR='"tests/fixtures"' tests/backend_cuda/test_attention_cuda.cpp $O/pdl_late_writer.o $LIBS -lgtest_main -lgtest -lpthread \
   -o $B/carry/test_backend_cuda
 $CXX bench/attention/bench_attention.cpp $LIBS -o $B/carry/bench_attention
 cp -L /lib/x86_64-linux-gnu/libfmt.so.9 $B/carry/

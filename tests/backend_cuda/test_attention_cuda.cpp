@@ -11,6 +11,7 @@
 #include "backend/cuda/attention.hpp"
 #include "backend/cuda/flash_prefill_sm90.hpp"
 #include "backend_cuda/attention_fixture.hpp"
+#include "backend_cuda/pdl_late_writer.hpp"
 #include "core/error.hpp"
 
 namespace pagoda::test {
@@ -61,36 +62,60 @@ struct DeviceCase {
 
 int max_of(const std::vector<int32_t>& v) { return *std::max_element(v.begin(), v.end()); }
 
-// Each sequence's newest token, taken out of a case for kv_append to write back: its K/V rows
-// ([B, Hkv, D], on the device), its cache slots, and copies of the cache with NaN in those slots,
-// so that a decode reading before kv_append finished would see the NaN.
+// What a decode step's KV append writes, taken out of a case for a late writer to put back: each
+// sequence's newest q_len tokens' K/V rows ([N, Hkv, D] on the device) and their cache slots, and q
+// itself; plus copies of the cache and of q with NaN in those places. write_late launches the
+// late writer (pdl_late_writer.hpp): a programmatically dependent decode launched right after it
+// starts at once, and a read of a new row or of q before its griddepcontrol.wait sees NaN.
 struct NewestTokens {
-  std::vector<uint16_t> k_nan, v_nan;
-  DeviceBuffer<uint16_t> dk, dv;
+  std::vector<uint16_t> k_nan, v_nan, q_nan;
+  DeviceBuffer<uint16_t> dk, dv, dq;
   DeviceBuffer<int64_t> dslots;
+  int64_t n_rows = 0, row_elems = 0;
 
-  explicit NewestTokens(const PagedCase& c) : k_nan(c.k), v_nan(c.v) {
+  explicit NewestTokens(const PagedCase& c) : k_nan(c.k), v_nan(c.v), q_nan(c.q.size(), 0x7FC0) {  // bf16 quiet NaN
     const int B = int(c.kv_lens.size());
-    std::vector<uint16_t> kn(std::size_t(B) * c.Hkv * c.D), vn(kn.size());
-    std::vector<int64_t> slots(B);
+    row_elems = int64_t(c.Hkv) * c.D;
+    std::vector<uint16_t> kn, vn;
+    std::vector<int64_t> slots;
     for (int b = 0; b < B; ++b) {
-      const int pos = c.kv_lens[b] - 1;
-      slots[b] = int64_t(c.block_table[std::size_t(b) * c.max_pages + pos / c.P]) * c.P + pos % c.P;
-      for (int h = 0; h < c.Hkv; ++h) {
-        const std::size_t src = c.kv_index(b, pos, h), dst = (std::size_t(b) * c.Hkv + h) * c.D;
-        for (int d = 0; d < c.D; ++d) {
-          kn[dst + d] = c.k[src + d];
-          vn[dst + d] = c.v[src + d];
-          k_nan[src + d] = v_nan[src + d] = 0x7FC0;  // bf16 quiet NaN
+      for (int pos = c.kv_lens[b] - c.q_lens[b]; pos < c.kv_lens[b]; ++pos) {
+        slots.push_back(int64_t(c.block_table[std::size_t(b) * c.max_pages + pos / c.P]) * c.P + pos % c.P);
+        for (int h = 0; h < c.Hkv; ++h) {
+          const std::size_t src = c.kv_index(b, pos, h);
+          for (int d = 0; d < c.D; ++d) {
+            kn.push_back(c.k[src + d]);
+            vn.push_back(c.v[src + d]);
+            k_nan[src + d] = v_nan[src + d] = 0x7FC0;
+          }
         }
       }
     }
+    n_rows = int64_t(slots.size());
     dk = DeviceBuffer<uint16_t>(kn.size());
     dv = DeviceBuffer<uint16_t>(vn.size());
+    dq = DeviceBuffer<uint16_t>(c.q.size());
     dslots = DeviceBuffer<int64_t>(slots.size());
     dk.upload(kn);
     dv.upload(vn);
+    dq.upload(c.q);
     dslots.upload(slots);
+  }
+  // Puts the NaN copies into the case's device buffers (and poisons its outputs).
+  void poison(DeviceCase& dc) const {
+    dc.k.upload(k_nan);
+    dc.v.upload(v_nan);
+    dc.q.upload(q_nan);
+    dc.poison();
+  }
+  // The new K/V rows and q, written by a kernel that lets the next launch start first and then
+  // waits 50 us (decode CTAs are placed within a few us).
+  void write_late(DeviceCase& dc, cudaStream_t s) const {
+    LateRows sets[3];
+    sets[0] = {dc.k.ptr, dk.ptr, dslots.ptr, n_rows, row_elems};
+    sets[1] = {dc.v.ptr, dv.ptr, dslots.ptr, n_rows, row_elems};
+    sets[2] = {dc.q.ptr, dq.ptr, nullptr, 1, int64_t(dq.count)};
+    CUDA_OK(late_write_rows(sets, 3, 50, s));
   }
 };
 
@@ -628,11 +653,12 @@ TEST(CudaAttention, DecodeInitializedWorkspaceReplays) {
   cudaStreamDestroy(s);
 }
 
-// Decode launches as a programmatic dependent (PDL) by default: it must still see everything the
-// kernel before it wrote. kv_append writes each sequence's newest token into cache slots that hold
-// NaN until then, and two decodes follow back to back (sharing split counters and partials), three
-// times; a decode that read before kv_append finished would see the NaN. Then the same with a plain
-// launch (programmatic_launch = false), which must give identical bits.
+// Decode launches as a programmatic dependent (PDL) by default and reads old K/V rows before its
+// dependency wait: it must still see everything the kernel before it wrote. A late writer (lets the
+// decode start first, then waits 50 us) writes each sequence's newest token's K/V over NaN cache
+// slots and q over a NaN q, and two decodes follow back to back (sharing split counters and
+// partials), three times; a decode that read a new row or q before its wait would see the NaN.
+// Then the same with a plain launch (programmatic_launch = false), which must give identical bits.
 TEST(CudaAttention, DecodeProgrammaticLaunchSeesPreviousKernel) {
   REQUIRE_GPU();
   std::mt19937 rng(123);
@@ -654,19 +680,15 @@ TEST(CudaAttention, DecodeProgrammaticLaunchSeesPreviousKernel) {
   plan.workspace_initialized = true;
   DeviceBuffer<unsigned char> ws(plan.workspace_bytes);
   pagoda::cuda::decode_workspace_init(ws.ptr, plan.workspace_bytes, nullptr);
-  // The newest token of each sequence, [B, Hkv, D], its cache slot, and a cache with NaN there.
-  const int B = 2;
   const NewestTokens nt(c);
   cudaStream_t s;
   CUDA_OK(cudaStreamCreate(&s));
   std::vector<uint16_t> first;
   for (int rep = 0; rep < 4; ++rep) {
     plan.programmatic_launch = rep < 3;
-    dc.k.upload(nt.k_nan);
-    dc.v.upload(nt.v_nan);
-    dc.poison();
+    nt.poison(dc);
     CUDA_OK(cudaDeviceSynchronize());
-    pagoda::cuda::kv_append(dc.view, nt.dk.ptr, nt.dv.ptr, B, nt.dslots.ptr, nullptr, s);
+    nt.write_late(dc, s);
     pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, s);
     pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, s);
     CUDA_OK(cudaStreamSynchronize(s));
@@ -681,16 +703,25 @@ TEST(CudaAttention, DecodeProgrammaticLaunchSeesPreviousKernel) {
 
 // Batch-1 latency plans (short and long KVs, one sequence and a ragged few): the planner's choice
 // (64-key split steps) and every decode kernel at 1 and several splits, each launched as a
-// programmatic dependent right after kv_append writes each sequence's newest token over NaN slots.
-// Outputs poisoned, float64 reference, one workspace zeroed once and shared: every launch must
-// leave the split counters at zero.
+// programmatic dependent right after a late writer puts each sequence's newest q_len tokens' K/V
+// (over NaN slots) and q (over a NaN q) in place (NewestTokens). KV lengths 128 and 2048 end on a
+// whole 16-key tile, so the newest row sits in a full tile that the split kernel's prologue loads;
+// q_len 4 with KV lengths 50 and 200 makes a tile hold old rows and new rows whose first new row is
+// not the last key. A split kernel that issued such a tile before its dependency wait, or that took
+// only the last key as new, would read NaN. Outputs poisoned, float64 reference, one workspace zeroed once and shared: every
+// launch must leave the split counters at zero.
 TEST(CudaAttention, DecodeLatencyPlans) {
   REQUIRE_GPU();
   std::mt19937 rng(4242);
   int sms = 0;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
-  const std::vector<std::vector<int32_t>> batches = {{130}, {1000}, {4097}, {4097, 1, 130}};
-  for (const auto& lens : batches) {
+  struct LatencyCase {
+    std::vector<int32_t> lens;
+    int q_len;
+  };
+  const std::vector<LatencyCase> batches = {{{130}, 1}, {{1000}, 1}, {{4097}, 1}, {{4097, 1, 130}, 1}, {{128, 2048}, 1}, {{50, 200}, 4}};
+  for (const auto& bc : batches) {
+    const auto& lens = bc.lens;
     PagedCase c;
     c.dtype = DType::DTYPE_BF16;
     c.D = 128;
@@ -698,7 +729,7 @@ TEST(CudaAttention, DecodeLatencyPlans) {
     c.Hkv = 8;
     c.P = 16;
     c.kv_lens = lens;
-    c.q_lens.assign(lens.size(), 1);
+    c.q_lens.assign(lens.size(), bc.q_len);
     c.build(rng);
     DeviceCase dc(c);
     const int B = int(lens.size()), max_kv = max_of(lens);
@@ -708,7 +739,7 @@ TEST(CudaAttention, DecodeLatencyPlans) {
     std::vector<pagoda::cuda::DecodePlan> plans;
     std::size_t ws_bytes = 0;
     for (const auto& cb : combos) {
-      plans.push_back(pagoda::cuda::decode_plan(B, c.H, c.layout(), 1, max_kv, sms, cb[1], cb[0]));
+      plans.push_back(pagoda::cuda::decode_plan(B, c.H, c.layout(), bc.q_len, max_kv, sms, cb[1], cb[0]));
       ws_bytes = std::max(ws_bytes, plans.back().workspace_bytes);
     }
     DeviceBuffer<unsigned char> ws(ws_bytes);
@@ -720,18 +751,16 @@ TEST(CudaAttention, DecodeLatencyPlans) {
       {
         plan.workspace_initialized = true;
         plan.programmatic_launch = true;
-        dc.k.upload(nt.k_nan);
-        dc.v.upload(nt.v_nan);
-        dc.poison();
+        nt.poison(dc);
         CUDA_OK(cudaDeviceSynchronize());
-        pagoda::cuda::kv_append(dc.view, nt.dk.ptr, nt.dv.ptr, B, nt.dslots.ptr, nullptr, s);
+        nt.write_late(dc, s);
         pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, s);
         CUDA_OK(cudaStreamSynchronize(s));
         const auto out = dc.out.download();
         const auto lse = dc.lse.download();
         const std::string l = "decode-latency B" + std::to_string(B) + " max_kv " + std::to_string(max_kv) +
-                              " item_warps " + std::to_string(plan.item_warps) + " splits " +
-                              std::to_string(plan.num_splits);
+                              " q_len " + std::to_string(bc.q_len) + " item_warps " +
+                              std::to_string(plan.item_warps) + " splits " + std::to_string(plan.num_splits);
         ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
       }
     }

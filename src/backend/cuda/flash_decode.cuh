@@ -12,8 +12,9 @@
 // Splits of one item merge in the kernel: every split writes a float partial + LSE, and the last to
 // arrive (atomic counter, left at zero again) combines them in split order, so the result does not
 // depend on arrival order. An item with one active split writes its output directly.
-// On sm_90 either may be launched as a programmatic dependent: nothing is read before
-// griddepcontrol.wait, i.e. before the previous kernel in the stream has finished.
+// On sm_90 either may be launched as a programmatic dependent. The warp kernel reads nothing before
+// griddepcontrol.wait (the previous kernel in the stream has finished); the split kernel reads the
+// lengths, the block table and its first K/V tiles older than the step's new tokens before it.
 #pragma once
 
 #include "backend/cuda/attention_params.hpp"
@@ -67,6 +68,12 @@ struct DecodeWalk {
   bool tile_in_page;  // split_tokens is a multiple of TILE, so with P % TILE == 0 a tile never crosses a page
 
   __device__ __forceinline__ int key0(int i, int tile) const { return start + (first + i * stride) * tile; }
+  // How many tiles of [start, end) this warp walks.
+  template <int TILE>
+  __device__ __forceinline__ int my_tiles(int end) const {
+    const int n_tiles = (end - start + TILE - 1) / TILE;
+    return first < n_tiles ? (n_tiles - first + stride - 1) / stride : 0;
+  }
   template <int TILE>
   __device__ __forceinline__ int fetch_pages(int base, int lane) const {
     const int tile = first + (base + lane) * stride;
@@ -200,29 +207,38 @@ __device__ __forceinline__ void decode_tile_compute(const T* tK, const T* tV, in
   }
 }
 
+// Issues tile i of a warp's walk into ring slot `slot` (sK / sV: the warp's ring). pf_page: the page
+// batch that holds tile i (lane j: tile (i / 32) * 32 + j).
+template <typename T, int D>
+__device__ __forceinline__ void decode_walk_tile_load(const AttentionParams& p, const DecodeWalk& walk, int i,
+                                                      int slot, int end, int kvh, int lane, T* sK, T* sV,
+                                                      int pf_page) {
+  using Tr = DecodeTraits<D>;
+  const int key0 = walk.key0(i, Tr::TILE);
+  int64_t tile_row = 0;
+  if (walk.tile_in_page) tile_row = int64_t(__shfl_sync(0xffffffffu, pf_page, i % 32)) * walk.P + key0 % walk.P;
+  decode_tile_load<T, D>(p, walk.bt, walk.tile_in_page, tile_row, key0, end, kvh, lane, sK + slot * Tr::TILE_ELEMS,
+                         sV + slot * Tr::TILE_ELEMS);
+}
+
 // One warp's pass over its tiles of [start, end) (tiles walk.first, walk.first + walk.stride, ...)
 // of one item: the online softmax state o, m_run, l_run as in decode_tile_compute.
 // sK / sV: this warp's ring. pf_page: the walk's first prefetched page batch (fetch_pages(0)).
+// issued: how many of the first STAGES - 1 tiles the caller already issued into slots 0, 1, ..., one
+// cp.async group each (the split kernel issues tiles older than the step's new tokens before its
+// dependency wait); the rest of the prologue is issued here.
 template <typename T, int D>
 __device__ __forceinline__ void decode_stream(const AttentionParams& p, const DecodeWalk& walk, int end, int kvh,
-                                              int lane, T* sK, T* sV, int pf_page, const uint32_t (&qf)[D / 16][4],
-                                              const int (&lim)[2], float (&o)[D / 8][4], float (&m_run)[2],
-                                              float (&l_run)[2]) {
+                                              int lane, T* sK, T* sV, int pf_page, int issued,
+                                              const uint32_t (&qf)[D / 16][4], const int (&lim)[2],
+                                              float (&o)[D / 8][4], float (&m_run)[2], float (&l_run)[2]) {
   using Tr = DecodeTraits<D>;
   constexpr int TILE = Tr::TILE, STAGES = Tr::STAGES;
-  const int n_tiles = (end - walk.start + TILE - 1) / TILE;
-  const int my_tiles =
-      walk.first < n_tiles ? (n_tiles - walk.first + walk.stride - 1) / walk.stride : 0;
+  const int my_tiles = walk.my_tiles<TILE>(end);
 
   auto load_tile = [&](int i, int slot) {
-    const int key0 = walk.key0(i, TILE);
-    int64_t tile_row = 0;
-    if (walk.tile_in_page) {
-      if (i > 0 && i % 32 == 0) pf_page = walk.fetch_pages<TILE>(i, lane);  // i is warp-uniform, in order
-      tile_row = int64_t(__shfl_sync(0xffffffffu, pf_page, i % 32)) * walk.P + key0 % walk.P;
-    }
-    decode_tile_load<T, D>(p, walk.bt, walk.tile_in_page, tile_row, key0, end, kvh, lane,
-                           sK + slot * Tr::TILE_ELEMS, sV + slot * Tr::TILE_ELEMS);
+    if (walk.tile_in_page && i > 0 && i % 32 == 0) pf_page = walk.fetch_pages<TILE>(i, lane);  // warp-uniform, in order
+    decode_walk_tile_load<T, D>(p, walk, i, slot, end, kvh, lane, sK, sV, pf_page);
   };
 
 #pragma unroll
@@ -232,6 +248,7 @@ __device__ __forceinline__ void decode_stream(const AttentionParams& p, const De
 
 #pragma unroll
   for (int i = 0; i < STAGES - 1; ++i) {
+    if (i < issued) continue;
     if (i < my_tiles) load_tile(i, i);
     dev::cp_async_commit();
   }
@@ -322,10 +339,15 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   extern __shared__ __align__(128) unsigned char smem_raw[];
   __shared__ int s_last;
 
-  // Launched as a programmatic dependent (when the plan asks): nothing is read before the previous
-  // kernel has finished; the next kernel may place its CTAs as soon as every CTA here is resident.
-  dev::grid_dependency_wait();
-  dev::launch_dependents();
+  // Launched as a programmatic dependent (when the plan asks), the CTA may run while the previous
+  // kernel (the step's KV append) still writes. Before griddepcontrol.wait it reads only what that
+  // kernel cannot write: the lengths, the block table and the K/V rows older than the step's new
+  // tokens (the last q_len of each sequence); q and the new rows are read after it.
+  const int prewait_mode = dp.prewait_mode;
+  if (prewait_mode == 0) {
+    dev::grid_dependency_wait();
+    dev::launch_dependents();
+  }
   PAGODA_DECODE_PROBE(0);
   const int split = blockIdx.x;
   const int row_groups = gridDim.y / p.num_kv_heads;
@@ -353,6 +375,7 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   const int G = p.group;
   const int rows_total = q_len * G;
   const int row0 = rg * ROWS;
+  // A CTA that leaves here has read only what the previous kernel does not write.
   if (row0 >= rows_total) return;
   // Splits past the sequence's end take no part (and are not counted); split 0 always runs so that
   // an empty KV still writes its (zero) output.
@@ -362,16 +385,38 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   const int H = p.num_heads;
   const int g = lane / 4, t = lane % 4;
 
+  // This warp's ring: [STAGES][TILE][D] for K, then V.
+  T* sK = reinterpret_cast<T*>(smem_raw) + warp * STAGES * 2 * Tr::TILE_ELEMS;
+  T* sV = sK + STAGES * Tr::TILE_ELEMS;
+  // The warp's first tiles whose keys all precede the new tokens go out before the wait, so they
+  // land while the previous kernel finishes. Tiles are walked in key order, so these are a prefix of
+  // the prologue; a tile holding a new row, and all after it, are issued after the wait.
+  int issued = 0;
+  if (prewait_mode != 0) {
+    // TEMPORARY modes: 2 issues every prologue tile before the wait (unsafe control for the tests),
+    // 3 at most one tile per warp.
+    const int old_end = prewait_mode == 2 ? 0x7fff0000 : kv_len - q_len;
+    const int pre_max = prewait_mode == 3 ? 1 : STAGES - 1;
+    const int my_tiles = walk.my_tiles<TILE>(end);
+#pragma unroll
+    for (int i = 0; i < STAGES - 1; ++i) {
+      if (issued == i && i < pre_max && i < my_tiles && walk.key0(i, TILE) + TILE <= old_end) {
+        decode_walk_tile_load<T, D>(p, walk, i, i, end, kvh, lane, sK, sV, pf_page);
+        dev::cp_async_commit();
+        ++issued;
+      }
+    }
+    dev::grid_dependency_wait();
+    dev::launch_dependents();
+  }
+
   uint32_t qf[D / 16][4];
   int lim[2];
   decode_load_q<T, D>(p, q_start, rows_total, row0, kvh, kv_len - q_len, kv_len, lane, qf, lim);
 
-  // This warp's ring: [STAGES][TILE][D] for K, then V.
-  T* sK = reinterpret_cast<T*>(smem_raw) + warp * STAGES * 2 * Tr::TILE_ELEMS;
-  T* sV = sK + STAGES * Tr::TILE_ELEMS;
   float o[D / 8][4];
   float m_run[2], l_run[2];
-  decode_stream<T, D>(p, walk, end, kvh, lane, sK, sV, pf_page, qf, lim, o, m_run, l_run);
+  decode_stream<T, D>(p, walk, end, kvh, lane, sK, sV, pf_page, issued, qf, lim, o, m_run, l_run);
   __syncthreads();  // every warp is done with its ring: the smem becomes the combine area
   PAGODA_DECODE_PROBE(2);
 
@@ -436,6 +481,25 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
 
   // Fused merge: the last CTA of this (sequence, KV head, row group) to arrive combines every
   // split. Writers fence before counting; the last one fences again and reads through L2.
+  if (dp.tail_mode == 1) {
+    // TEMPORARY variant: one release fence (fence.acq_rel) by thread 0 after the barrier covers
+    // the CTA's partial writes; the last CTA's thread 0 fences again (acquire) before the barrier
+    // that releases its threads to the merge loads.
+    __syncthreads();
+    if (tid == 0) {
+      int* ctr = dp.counters + int64_t(blockIdx.z) * gridDim.y + blockIdx.y;
+      asm volatile("fence.acq_rel.gpu;\n" ::: "memory");
+      const int old = atomicAdd(ctr, 1);
+      const bool last = old == active - 1;
+      if (last) {
+        atomicExch(ctr, 0);
+        asm volatile("fence.acq_rel.gpu;\n" ::: "memory");
+      }
+      s_last = last;
+    }
+    __syncthreads();
+    if (!s_last) return;
+  } else {
   __threadfence();
   __syncthreads();
   if (tid == 0) {
@@ -449,6 +513,7 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   if (!s_last) return;
   PAGODA_DECODE_PROBE(4);
   __threadfence();
+  }
   decode_merge<T, D, Tr::MERGE_BATCH>(dp, q_start, kvh, row0, nrows, active, T_rows, tid, Tr::THREADS);
   PAGODA_DECODE_PROBE(5);
 }
