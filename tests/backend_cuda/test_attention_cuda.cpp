@@ -657,7 +657,9 @@ TEST(CudaAttention, DecodeInitializedWorkspaceReplays) {
 // dependency wait: it must still see everything the kernel before it wrote. A late writer (lets the
 // decode start first, then waits 50 us) writes each sequence's newest token's K/V over NaN cache
 // slots and q over a NaN q, and two decodes follow back to back (sharing split counters and
-// partials), three times; a decode that read a new row or q before its wait would see the NaN.
+// partials, each with its own output), three times; a decode that read a new row or q before its
+// wait would see the NaN. KV lengths 3000 and 517: the newest row of the second sits in the first
+// tile of its split, one that the kernel's prologue loads.
 // Then the same with a plain launch (programmatic_launch = false), which must give identical bits.
 TEST(CudaAttention, DecodeProgrammaticLaunchSeesPreviousKernel) {
   REQUIRE_GPU();
@@ -683,20 +685,27 @@ TEST(CudaAttention, DecodeProgrammaticLaunchSeesPreviousKernel) {
   const NewestTokens nt(c);
   cudaStream_t s;
   CUDA_OK(cudaStreamCreate(&s));
+  // The second decode writes its own output, so a wrong first result cannot be overwritten.
+  DeviceBuffer<uint16_t> out2(dc.out.count);
+  DeviceBuffer<float> lse2(dc.lse.count);
   std::vector<uint16_t> first;
   for (int rep = 0; rep < 4; ++rep) {
     plan.programmatic_launch = rep < 3;
     nt.poison(dc);
+    out2.poison();
+    lse2.poison();
     CUDA_OK(cudaDeviceSynchronize());
     nt.write_late(dc, s);
     pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, s);
-    pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, s);
+    pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, out2.ptr, lse2.ptr, ws.ptr, s);
     CUDA_OK(cudaStreamSynchronize(s));
-    const auto out = dc.out.download();
-    const auto lse = dc.lse.download();
-    ASSERT_EQ(c.check(out, &lse, "decode-pdl"), 0) << "repeat " << rep;
-    if (rep == 0) first = out;
-    ASSERT_TRUE(first == out) << "repeat " << rep << " differs from the first";
+    for (int k = 0; k < 2; ++k) {
+      const auto out = (k == 0 ? dc.out : out2).download();
+      const auto lse = (k == 0 ? dc.lse : lse2).download();
+      ASSERT_EQ(c.check(out, &lse, "decode-pdl"), 0) << "repeat " << rep << " decode " << k;
+      if (rep == 0 && k == 0) first = out;
+      ASSERT_TRUE(first == out) << "repeat " << rep << " decode " << k << " differs from the first";
+    }
   }
   cudaStreamDestroy(s);
 }

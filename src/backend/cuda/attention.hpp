@@ -64,8 +64,11 @@ struct DecodePlan {
   bool workspace_initialized = false;
   // Launch the decode kernel as a programmatic dependent (PDL, sm_90+; ignored on older devices):
   // its CTAs may be placed while the previous kernel in the stream drains, and wait on the device
-  // (griddepcontrol.wait) before reading anything, so results and ordering are unchanged. It
-  // also lets a following PDL-launched kernel start early. false: a plain launch.
+  // (griddepcontrol.wait) before reading q and the step's new K/V rows. Contract: the previous
+  // kernel may write q and each sequence's last q_len K/V rows (the step's append), but not the
+  // lengths, cu_seqlens_q, the block table or older K/V rows: the split kernel reads those, and
+  // issues its first tiles of older rows, before the wait. It also lets a following PDL-launched
+  // kernel start early. false: a plain launch.
   bool programmatic_launch = true;
 };
 

@@ -39,8 +39,6 @@ struct DecodeParams {
   float* partial_lse = nullptr;  // [splits, T, H] log2 domain
   int32_t* counters = nullptr;   // [B, Hkv * row_groups] arrivals; zero before and after a launch
   bool programmatic_launch = false;  // launch as a programmatic dependent (host side only, sm_90+)
-  int32_t prewait_mode = 1;  // TEMPORARY A/B switch (PAGODA_DECODE_PREWAIT): 0 wait at entry, 1 old tiles before the wait, 2 unsafe control, 3 one tile
-  int32_t tail_mode = 0;     // TEMPORARY A/B switch (PAGODA_DECODE_TAIL): 1 one release fence by thread 0
 };
 
 struct KvAppendParams {

@@ -6,8 +6,6 @@
 #include "backend/cuda/flash_decode.cuh"
 #include "backend/cuda/pdl_launch.cuh"
 
-#include <cstdlib>
-
 namespace pagoda::cuda {
 
 static_assert(DecodeTraits<64>::TILE == DECODE_SPLIT_ALIGN && DecodeTraits<128>::TILE == DECODE_SPLIT_ALIGN);
@@ -48,18 +46,7 @@ cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int
     const int items = dp.attn.num_kv_heads * dp.row_groups;
     const int per_cta = item_warps == 0 ? 1 : item_warps * dp.items_per_warp;
     const dim3 grid(unsigned(dp.num_splits), unsigned((items + per_cta - 1) / per_cta), unsigned(dp.attn.num_seqs));
-    static const int prewait = [] {  // TEMPORARY A/B switch, removed after the measurement
-      const char* e = std::getenv("PAGODA_DECODE_PREWAIT");
-      return e ? std::atoi(e) : 1;
-    }();
-    static const int tail = [] {
-      const char* e = std::getenv("PAGODA_DECODE_TAIL");
-      return e ? std::atoi(e) : 0;
-    }();
-    DecodeParams dq = dp;
-    dq.prewait_mode = prewait;
-    dq.tail_mode = tail;
-    err = launch_maybe_pdl(dp.programmatic_launch, kernel, grid, dim3(unsigned(threads)), size_t(smem), stream, dq);
+    err = launch_maybe_pdl(dp.programmatic_launch, kernel, grid, dim3(unsigned(threads)), size_t(smem), stream, dp);
     if (err == cudaSuccess) err = cudaGetLastError();
   });
   return err;

@@ -343,11 +343,6 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   // kernel (the step's KV append) still writes. Before griddepcontrol.wait it reads only what that
   // kernel cannot write: the lengths, the block table and the K/V rows older than the step's new
   // tokens (the last q_len of each sequence); q and the new rows are read after it.
-  const int prewait_mode = dp.prewait_mode;
-  if (prewait_mode == 0) {
-    dev::grid_dependency_wait();
-    dev::launch_dependents();
-  }
   PAGODA_DECODE_PROBE(0);
   const int split = blockIdx.x;
   const int row_groups = gridDim.y / p.num_kv_heads;
@@ -392,23 +387,21 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   // land while the previous kernel finishes. Tiles are walked in key order, so these are a prefix of
   // the prologue; a tile holding a new row, and all after it, are issued after the wait.
   int issued = 0;
-  if (prewait_mode != 0) {
-    // TEMPORARY modes: 2 issues every prologue tile before the wait (unsafe control for the tests),
-    // 3 at most one tile per warp.
-    const int old_end = prewait_mode == 2 ? 0x7fff0000 : kv_len - q_len;
-    const int pre_max = prewait_mode == 3 ? 1 : STAGES - 1;
+  {
+    const int old_end = kv_len - q_len;  // keys at or past it are the step's new tokens
     const int my_tiles = walk.my_tiles<TILE>(end);
 #pragma unroll
     for (int i = 0; i < STAGES - 1; ++i) {
-      if (issued == i && i < pre_max && i < my_tiles && walk.key0(i, TILE) + TILE <= old_end) {
+      if (issued == i && i < my_tiles && walk.key0(i, TILE) + TILE <= old_end) {
         decode_walk_tile_load<T, D>(p, walk, i, i, end, kvh, lane, sK, sV, pf_page);
         dev::cp_async_commit();
         ++issued;
       }
     }
-    dev::grid_dependency_wait();
-    dev::launch_dependents();
   }
+  // Returns at once in a plain launch. The next kernel may place its CTAs once every CTA is past here.
+  dev::grid_dependency_wait();
+  dev::launch_dependents();
 
   uint32_t qf[D / 16][4];
   int lim[2];
@@ -481,25 +474,6 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
 
   // Fused merge: the last CTA of this (sequence, KV head, row group) to arrive combines every
   // split. Writers fence before counting; the last one fences again and reads through L2.
-  if (dp.tail_mode == 1) {
-    // TEMPORARY variant: one release fence (fence.acq_rel) by thread 0 after the barrier covers
-    // the CTA's partial writes; the last CTA's thread 0 fences again (acquire) before the barrier
-    // that releases its threads to the merge loads.
-    __syncthreads();
-    if (tid == 0) {
-      int* ctr = dp.counters + int64_t(blockIdx.z) * gridDim.y + blockIdx.y;
-      asm volatile("fence.acq_rel.gpu;\n" ::: "memory");
-      const int old = atomicAdd(ctr, 1);
-      const bool last = old == active - 1;
-      if (last) {
-        atomicExch(ctr, 0);
-        asm volatile("fence.acq_rel.gpu;\n" ::: "memory");
-      }
-      s_last = last;
-    }
-    __syncthreads();
-    if (!s_last) return;
-  } else {
   __threadfence();
   __syncthreads();
   if (tid == 0) {
@@ -513,7 +487,6 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   if (!s_last) return;
   PAGODA_DECODE_PROBE(4);
   __threadfence();
-  }
   decode_merge<T, D, Tr::MERGE_BATCH>(dp, q_start, kvh, row0, nrows, active, T_rows, tid, Tr::THREADS);
   PAGODA_DECODE_PROBE(5);
 }
