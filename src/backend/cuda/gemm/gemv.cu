@@ -193,10 +193,15 @@ void gemv_launch(const void* x, const void* w, void* y, int64_t M, int64_t N, in
 }  // namespace
 
 int gemv_default_ksplit(int64_t N, int64_t K) {
-  // Enough warps for ~two full waves of 64 warps on 132 SMs, while each warp keeps at least one
-  // whole chunk (32 lanes x 8 vectors x 8 elements = 2048 elements) of its row.
+  // Split K until each warp's slice fits in one chunk (32 lanes x 8 vectors x 8 elements = 2048
+  // elements: all of a warp's weight loads go out at once, no second dependent trip) and there are
+  // at least 16384 warps (about four waves of 8-warp blocks on 132 SMs: shorter blocks, a shorter
+  // tail at the next kernel's dependency), while every warp keeps >= 1024 elements. Measured in
+  // the 8B batch-1 decode graph (H200, bench/results/model-h200-2026-11-21-r5): the old rule (stop
+  // at one whole chunk per warp, ~two waves) gave 226.6 tok/s, this one 236.9 (QKV 2 -> 4 splits,
+  // O 2 -> 4, gate|up 1 -> 2, down 4 -> 8, LM head 1 -> 2; each change a gain on its own).
   int ks = 1;
-  while (ks < 8 && N * ks < 16384 && K / (2 * ks) >= 2048) ks *= 2;
+  while (ks < 8 && (K / ks > 2048 || N * ks < 16384) && K / (2 * ks) >= 1024) ks *= 2;
   return ks;
 }
 
