@@ -139,7 +139,15 @@ const char* key_tile_suffix(int key_tile) {
   }
 }
 
-void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng) {
+// Prefill head configuration; op names the JSON op ("prefill" for the D = 128 table that
+// bench_peers.py merges, "prefill-d64" for the head-dim-64 cases, which also print their heads).
+struct PrefillShape {
+  int H = 32, Hkv = 8, D = 128;
+  const char* op = "prefill";
+};
+
+void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng, const PrefillShape& sh = {}) {
+  const int H = sh.H, HKV = sh.Hkv, D = sh.D;
   const int total = 16384, B = total / L;
   const int P = paged ? 16 : L;  // contiguous = trivial page table (P = L, block_table[b] = b)
   Batch bt = batch_make(B, L, L, P, paged, rng);
@@ -169,9 +177,9 @@ void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng) {
     pagoda::cuda::attention_prefill_variant(q, H, view, ab, L, o, lse, key_tile, s);
   });
   const double flops = 4.0 * double(L) * L * D * H / 2.0 * B;
-  std::printf("{\"op\":\"prefill\",\"impl\":\"pagoda-%s%s\",\"seq\":%d,\"batch\":%d,\"us\":%.2f,\"tflops\":%.1f}\n",
-              paged ? "paged16" : "contig", key_tile_suffix(key_tile), L, B, us,
-              flops / us * 1e-6);
+  std::printf("{\"op\":\"%s\",\"impl\":\"pagoda-%s%s\",\"h\":%d,\"hkv\":%d,\"d\":%d,\"seq\":%d,\"batch\":%d,"
+              "\"us\":%.2f,\"tflops\":%.1f}\n",
+              sh.op, paged ? "paged16" : "contig", key_tile_suffix(key_tile), H, HKV, D, L, B, us, flops / us * 1e-6);
   for (void* p : {(void*)q, (void*)k, (void*)v, (void*)o, (void*)lse, (void*)bt.cu_q, (void*)bt.kv_lens, (void*)bt.bt})
     cudaFree(p);
 }
@@ -346,7 +354,8 @@ void latency_cases(int sms, std::mt19937& rng) {
 // B1 8k / 32k, op "decode-sweep", whose first launch is B1 8k at 32 splits, the one gpu_session.sh
 // ncu-decode profiles; then the decode cases), "decode-cases" (the decode cases only: the issue's
 // shapes, then the serving shapes), "ncu" (one 16k paged prefill with the default key tile, for a
-// profiler run), "ncu-serve [item_warps]" (one B512 ctx 192 decode, the serving steady state, for a
+// profiler run), "prefill-d64" (head dim 64 prefill: default dispatch and each kernel forced, H 32 and
+// H 16 over Hkv 8), "ncu-serve [item_warps]" (one B512 ctx 192 decode, the serving steady state, for a
 // profiler run; argv[2] forces the kernel)
 // or "kernels" (the decode cases, then every decode kernel forced at the serving shapes), "b1" (the
 // batch-1 latency sweep over kernels and split counts), "latency" (the before/after
@@ -364,6 +373,19 @@ int main(int argc, char** argv) {
     DecodeCase dc{512, 192};
     dc.item_warps = argc > 2 ? std::atoi(argv[2]) : -1;
     bench_decode(dc, sms, rng);
+    return 0;
+  }
+  if (mode == "prefill-d64") {
+    // Head dim 64: the default dispatch, the mma.sync kernel at both key tiles and the sm_90a kernel
+    // forced, at two GQA ratios (4 and 2).
+    for (const PrefillShape sh : {PrefillShape{32, 8, 64, "prefill-d64"}, PrefillShape{16, 8, 64, "prefill-d64"}})
+      for (int L : {1024, 2048, 4096, 8192, 16384}) {
+        bench_prefill(L, true, 0, rng, sh);
+        bench_prefill(L, true, 32, rng, sh);
+        bench_prefill(L, true, 64, rng, sh);
+        if (pagoda::cuda::prefill_sm90_available(pagoda::DType::DTYPE_BF16, 64))
+          bench_prefill(L, true, pagoda::cuda::PREFILL_SM90_KEY_TILE, rng, sh);
+      }
     return 0;
   }
   if (mode == "b1") {

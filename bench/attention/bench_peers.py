@@ -2,7 +2,9 @@
 """Peers and ceilings for the attention benchmark, on the same GPU in the same run: measured copy
 bandwidth and bf16 GEMM rate, PyTorch SDPA (flash and cuDNN backends) for causal prefill and
 decode; then merges Pagoda's numbers (JSON lines from bench_attention) into one markdown table.
-Usage: bench_peers.py PAGODA_JSONL OUT_MD"""
+Usage: bench_peers.py PAGODA_JSONL OUT_MD [prefill-d64]
+prefill-d64: only the head-dim-64 prefill table (bench_attention prefill-d64), at the head counts the
+JSON lines name."""
 import json
 import os
 import subprocess
@@ -45,8 +47,8 @@ def sdpa(q, k, v, backend, causal):
         run()
         return ms(run), "gqa"
     except Exception:
-        kk = k.repeat_interleave(H // HKV, dim=1)
-        vv = v.repeat_interleave(H // HKV, dim=1)
+        kk = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)
+        vv = v.repeat_interleave(q.shape[1] // k.shape[1], dim=1)
 
         def run2():
             with sdpa_kernel([backend]):
@@ -59,9 +61,62 @@ def sdpa(q, k, v, backend, causal):
             return None, str(e).splitlines()[0][:60]
 
 
+def header(props, copy_tbps, gemm, mode):
+    build = os.environ.get("PAGODA_ATTN_BUILD", "build-attn3")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return [
+        "# CUDA attention benchmark",
+        "",
+        f"- device: {props.name} ({props.multi_processor_count} SMs), torch {torch.__version__}",
+        f"- date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='minutes')}",
+        f"- commit: {commit or 'unknown'} (plus the working tree sent with the run)",
+        f"- command: `PAGODA_ATTN_BUILD={build} bash bench/attention/build_carry.sh` here, then `PAGODA_ATTN_BUILD={build} bash bench/attention/gpu_session.sh {mode}` on the device machine (carry {build}/carry)",
+        f"- measured ceilings: copy {copy_tbps:.2f} TB/s (read+write, 1 GiB), bf16 GEMM 8192^3 {gemm:.0f} TFLOP/s",
+    ]
+
+
+def prefill_d64(pagoda, out_md):
+    """Head dim 64, causal bf16, 16k tokens per launch: every Pagoda variant beside SDPA flash / cuDNN."""
+    copy_tbps, gemm = ceilings()
+    props = torch.cuda.get_device_properties(0)
+    mine = [p for p in pagoda if p["op"] == "prefill-d64"]
+    heads = sorted({(p["h"], p["hkv"]) for p in mine}, reverse=True)
+    impls = sorted({p["impl"] for p in mine})
+    backends = [("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)]
+    d = 64
+    lines = header(props, copy_tbps, gemm, "prefill-d64") + [
+        f"- shapes: D={d}, bf16, causal, 16k tokens per launch (FLOPs 4*T^2*D*H/2), Pagoda KV paged (P=16, "
+        "shuffled pages), PyTorch's contiguous; TFLOP/s. pagoda-paged16 is the default dispatch; -bn32 / -bn64 "
+        "the mma.sync kernel forced, -sm90 the sm_90a kernel forced.",
+        "",
+        "| H / Hkv | seq | " + " | ".join(impls) + " | SDPA flash | SDPA cuDNN |",
+        "| --- | --- | " + " | ".join("---" for _ in impls) + " | --- | --- |",
+    ]
+    for h, hkv in heads:
+        for L in sorted({p["seq"] for p in mine if p["h"] == h and p["hkv"] == hkv}):
+            B = 16384 // L
+            flops = 4 * L * L * d * h / 2 * B
+            q = torch.randn(B, h, L, d, dtype=torch.bfloat16, device=dev)
+            k = torch.randn(B, hkv, L, d, dtype=torch.bfloat16, device=dev)
+            v = torch.randn(B, hkv, L, d, dtype=torch.bfloat16, device=dev)
+            peer = []
+            for _, be in backends:
+                t, how = sdpa(q, k, v, be, True)
+                peer.append(f"{flops / (t * 1e-3) / 1e12:.1f} ({how})" if t else f"n/a ({how})")
+            got = {p["impl"]: p["tflops"] for p in mine if p["h"] == h and p["hkv"] == hkv and p["seq"] == L}
+            cells = [f"{got[i]:.1f}" if i in got else "-" for i in impls]
+            lines.append(f"| {h} / {hkv} | {L} x{B} | " + " | ".join(cells) + " | " + " | ".join(peer) + " |")
+            del q, k, v
+    text = "\n".join(lines) + "\n"
+    open(out_md, "w").write(text)
+    print(text)
+
+
 def main():
     pagoda = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
     out_md = sys.argv[2]
+    if len(sys.argv) > 3 and sys.argv[3] == "prefill-d64":
+        return prefill_d64(pagoda, out_md)
     copy_tbps, gemm = ceilings()
     props = torch.cuda.get_device_properties(0)
     rows = []
@@ -92,16 +147,7 @@ def main():
         rows.append(("decode", f"B{B} ctx {ctx}", mine, peers, "TB/s K+V", copy_tbps))
         del q, k, v
 
-    build = os.environ.get("PAGODA_ATTN_BUILD", "build-attn3")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    lines = [
-        "# CUDA attention benchmark",
-        "",
-        f"- device: {props.name} ({props.multi_processor_count} SMs), torch {torch.__version__}",
-        f"- date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='minutes')}",
-        f"- commit: {commit or 'unknown'} (plus the working tree sent with the run)",
-        f"- command: `PAGODA_ATTN_BUILD={build} bash bench/attention/build_carry.sh` here, then `PAGODA_ATTN_BUILD={build} bash bench/attention/gpu_session.sh bench` on the device machine (carry {build}/carry)",
-        f"- measured ceilings: copy {copy_tbps:.2f} TB/s (read+write, 1 GiB), bf16 GEMM 8192^3 {gemm:.0f} TFLOP/s",
+    lines = header(props, copy_tbps, gemm, "bench") + [
         "- shapes: 32 q heads / 8 KV heads, D=128, bf16; prefill causal, 16k tokens per launch "
         "(FLOPs 4*T^2*D*H/2); decode 1 query token, K+V bytes read / time; Pagoda decode KV is paged "
         "(P=16, shuffled pages), PyTorch's is contiguous. Pagoda timed as CUDA-graph replays over "

@@ -2,7 +2,7 @@
 # One device call: GPU tests (all), compute-sanitizer on a small subset, then the benchmark
 # (Pagoda kernels + PyTorch peers + ceilings), logs under $OUT. Runs prebuilt binaries carried in
 # build-cuda/carry (made by bench/attention/build_carry.sh on the CPU machine).
-# Usage (device tool, carry $PAGODA_ATTN_BUILD/carry): bash bench/attention/gpu_session.sh [tests|bench|decode|all|ncu|ncu-decode]...
+# Usage (device tool, carry $PAGODA_ATTN_BUILD/carry): bash bench/attention/gpu_session.sh [tests|bench|prefill-d64|decode|all|ncu|ncu-decode]...
 # (several modes in one call run in order; decode: decode cases + forced split sweep, no peers;
 # ncu profiles one 16k paged prefill launch, ncu-decode one B1 8k decode launch at 32 splits)
 set -uo pipefail
@@ -30,6 +30,11 @@ if [[ $MODE == bench || $MODE == all ]]; then
   timeout 200 $C/bench_attention > "$OUT/pagoda_bench.jsonl" 2> "$OUT/pagoda_bench.err"
   echo "bench rc=$?"; cat "$OUT/pagoda_bench.jsonl"; tail -3 "$OUT/pagoda_bench.err"
   timeout 200 python3 bench/attention/bench_peers.py "$OUT/pagoda_bench.jsonl" "$OUT/results.md" 2>&1 | tail -30
+fi
+if [[ $MODE == prefill-d64 ]]; then
+  timeout 120 $C/bench_attention prefill-d64 > "$OUT/prefill_d64.jsonl" 2> "$OUT/prefill_d64.err"
+  echo "prefill-d64 rc=$?"; tail -3 "$OUT/prefill_d64.err"
+  timeout 200 python3 bench/attention/bench_peers.py "$OUT/prefill_d64.jsonl" "$OUT/results_d64.md" prefill-d64 2>&1 | tail -30
 fi
 if [[ $MODE == decode ]]; then
   timeout 120 $C/bench_attention decode > "$OUT/decode_bench.jsonl" 2> "$OUT/decode_bench.err"

@@ -258,9 +258,9 @@ TEST(CudaAttention, PrefillContiguousEqualsPaged) {
   ASSERT_EQ(c.check(a, nullptr, "prefill-paged"), 0);
 }
 
-// The Hopper (sm_90a) kernel over the same sweep where PrefillSweep does not already reach it:
-// D = 64 (forced; the dispatch keeps D = 64 on the mma.sync kernel) and the overlap variant at
-// D = 128 (the default variant is what PrefillSweep runs at D = 128 on a compute 9.0 device).
+// The Hopper (sm_90a) kernel forced over the same sweep: D = 64 in bf16 and fp16 (also what
+// PrefillSweep reaches through the default dispatch on a compute 9.0 device, here forced so the
+// kernel stays covered whatever the dispatch picks) and the overlap variant at D = 128.
 TEST(CudaAttention, PrefillSm90Sweep) {
   REQUIRE_GPU();
   if (!pagoda::cuda::prefill_sm90_available(DType::DTYPE_BF16, 128)) GTEST_SKIP() << "no sm_90a kernel for this device";
@@ -299,9 +299,9 @@ TEST(CudaAttention, PrefillSm90Sweep) {
   }
 }
 
-// On a compute capability 9.0 device the default prefill (D = 128) is the sm_90a kernel: the
-// selection says so, and the default output is bit-identical to the forced sm_90a launch. Small
-// enough for compute-sanitizer (gpu_session.sh runs memcheck on it).
+// On a compute capability 9.0 device the default prefill (D = 128 and D = 64) is the sm_90a
+// kernel: the selection says so, and the default output is bit-identical to the forced sm_90a
+// launch. Small enough for compute-sanitizer (gpu_session.sh runs memcheck on it).
 TEST(CudaAttention, PrefillSm90IsDispatched) {
   REQUIRE_GPU();
   int dev = 0, major = 0, minor = 0;
@@ -310,11 +310,13 @@ TEST(CudaAttention, PrefillSm90IsDispatched) {
   CUDA_OK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
   if (major != 9 || minor != 0) {
     EXPECT_FALSE(pagoda::cuda::prefill_sm90_selected(DType::DTYPE_BF16, 128));
+    EXPECT_FALSE(pagoda::cuda::prefill_sm90_selected(DType::DTYPE_BF16, 64));
     GTEST_SKIP() << "not a compute capability 9.0 device";
   }
   for (DType dt : {DType::DTYPE_BF16, DType::DTYPE_F16})
-    ASSERT_TRUE(pagoda::cuda::prefill_sm90_selected(dt, 128)) << "sm_90 device, but the dispatch skips the sm_90a kernel";
-  EXPECT_FALSE(pagoda::cuda::prefill_sm90_selected(DType::DTYPE_BF16, 64));
+    for (int D : {128, 64})
+      ASSERT_TRUE(pagoda::cuda::prefill_sm90_selected(dt, D))
+          << "sm_90 device, but the dispatch skips the sm_90a kernel at D = " << D;
   std::mt19937 rng(90);
   for (int D : {128, 64}) {
     PagedCase c;
@@ -335,10 +337,8 @@ TEST(CudaAttention, PrefillSm90IsDispatched) {
     CUDA_OK(cudaDeviceSynchronize());
     const auto out_d = dd.out.download(), out_f = df.out.download();
     const auto lse_f = df.lse.download();
-    if (D == 128) {
-      EXPECT_EQ(out_d, out_f) << "default D = 128 prefill is not the sm_90a kernel";
-      EXPECT_EQ(dd.lse.download(), lse_f);
-    }
+    EXPECT_EQ(out_d, out_f) << "default D = " << D << " prefill is not the sm_90a kernel";
+    EXPECT_EQ(dd.lse.download(), lse_f);
     const std::string l = label(c, "prefill-sm90-dispatch");
     ASSERT_EQ(c.check(out_f, &lse_f, l.c_str()), 0) << l;
   }

@@ -18,6 +18,7 @@
 
 #include "backend/cuda/attention_params.hpp"
 #include "backend/cuda/device_utils.cuh"
+#include "backend/cuda/flash_prefill_work.cuh"
 
 namespace pagoda::cuda {
 
@@ -55,27 +56,15 @@ __global__ void __launch_bounds__(128, 2) flash_prefill_kernel(const AttentionPa
   T* sV = sK + 2 * BN * D;
   int64_t* sRow = reinterpret_cast<int64_t*>(sV + 2 * BN * D);  // [2][BN] offsets of a key tile's rows
 
-  const int b = blockIdx.z;
-  const int kvh = blockIdx.y;
-  const int m_block = gridDim.x - 1 - blockIdx.x;
-  const int q_start = p.cu_seqlens_q[b];
-  const int q_len = p.cu_seqlens_q[b + 1] - q_start;
-  const int G = p.group;
-  const int rows_total = q_len * G;
-  const int row0 = m_block * BM;
-  if (row0 >= rows_total) return;
-  const int kv_len = p.kv_lens[b];
-  const int q_off = kv_len - q_len;
-  const int32_t* bt = p.block_table + int64_t(b) * p.max_pages;
+  PrefillWork w;
+  if (!prefill_work_make<BM, BN>(p, w)) return;
+  const int32_t* bt = p.block_table + int64_t(w.b) * p.max_pages;
   const int P = p.page_size;
   const int H = p.num_heads, Hkv = p.num_kv_heads;
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  const int last_row = min(row0 + BM, rows_total) - 1;
-  const int kv_end = p.causal ? min(kv_len, q_off + last_row / G + 1) : kv_len;
   // Keys <= no_mask_lim are visible to every row of the tile: such tiles skip masking.
-  const int no_mask_lim = p.causal ? min(q_off + row0 / G, kv_len - 1) : kv_len - 1;
-  const int n_tiles = (kv_end + BN - 1) / BN;
+  const int no_mask_lim = p.causal ? min(w.q_off + w.row0 / w.G, w.kv_len - 1) : w.kv_len - 1;
 
   const T* q = static_cast<const T*>(p.q);
 
@@ -84,9 +73,9 @@ __global__ void __launch_bounds__(128, 2) flash_prefill_kernel(const AttentionPa
   for (int i = 0; i < BM * CHUNKS / Tr::THREADS; ++i) {
     const int idx = tid + i * Tr::THREADS;
     const int r = idx / CHUNKS, c = idx % CHUNKS;
-    const int rho = row0 + r;
-    const bool ok = rho < rows_total;
-    const T* src = ok ? q + (int64_t(q_start + rho / G) * H + kvh * G + rho % G) * D + c * 8 : q;
+    const int rho = w.row0 + r;
+    const bool ok = rho < w.rows_total;
+    const T* src = ok ? q + (int64_t(w.q_start + rho / w.G) * H + w.kvh * w.G + rho % w.G) * D + c * 8 : q;
     dev::cp_async_16(dev::smem_u32(sQ + swz<D>(r, c)), src, ok ? 16 : 0);
   }
 
@@ -95,11 +84,11 @@ __global__ void __launch_bounds__(128, 2) flash_prefill_kernel(const AttentionPa
   constexpr int RB = D * int(sizeof(T));  // bytes per row
   const int64_t row_bytes = int64_t(Hkv) * RB;
   auto cache_row = [&](int key) -> int64_t {
-    return key < kv_len ? (bt[key / P] * P + key % P) * row_bytes + kvh * RB : int64_t(-1);
+    return key < w.kv_len ? (bt[key / P] * P + key % P) * row_bytes + w.kvh * RB : int64_t(-1);
   };
   if (tid < BN) {
     sRow[tid] = cache_row(tid);
-    if (n_tiles > 1) sRow[BN + tid] = cache_row(BN + tid);
+    if (w.n_tiles > 1) sRow[BN + tid] = cache_row(BN + tid);
   }
   __syncthreads();
 
@@ -112,7 +101,7 @@ __global__ void __launch_bounds__(128, 2) flash_prefill_kernel(const AttentionPa
   const uint32_t ld_dst = swz<D>(ld_r0, ld_c) * int(sizeof(T));  // byte offset inside a tile
   // Full tiles (every key inside the sequence, all but the last) skip the zero-fill bookkeeping.
   auto load_tile = [&](const char* base, uint32_t dst, const int64_t* rows, int tile) {
-    if ((tile + 1) * BN <= kv_len) {
+    if ((tile + 1) * BN <= w.kv_len) {
 #pragma unroll
       for (int i = 0; i < LI; ++i) dev::cp_async_16(dst + ld_dst + i * ROW_STEP * RB, base + rows[ld_r0 + i * ROW_STEP]);
     } else {
@@ -126,9 +115,9 @@ __global__ void __launch_bounds__(128, 2) flash_prefill_kernel(const AttentionPa
   };
   const uint32_t sK_u = dev::smem_u32(sK), sV_u = dev::smem_u32(sV);
 
-  if (n_tiles > 0) load_tile(kc_t, sK_u, sRow, 0);
+  if (w.n_tiles > 0) load_tile(kc_t, sK_u, sRow, 0);
   dev::cp_async_commit();
-  if (n_tiles > 0) load_tile(vc_t, sV_u, sRow, 0);
+  if (w.n_tiles > 0) load_tile(vc_t, sV_u, sRow, 0);
   dev::cp_async_commit();
 
   // Per thread: rows g and g + 8 of each of the warp's two 16-row tiles; columns 2t, 2t + 1 of each
@@ -159,14 +148,14 @@ __global__ void __launch_bounds__(128, 2) flash_prefill_kernel(const AttentionPa
   const uint32_t v_low = ((lane / 16) ^ (lane % 8)) << 4;
   const float sl2 = p.scale_log2;
 
-  for (int j = 0; j < n_tiles; ++j) {
+  for (int j = 0; j < w.n_tiles; ++j) {
     dev::cp_async_wait<1>();
     __syncthreads();
-    if (j + 1 < n_tiles) load_tile(kc_t, sK_u + ((j + 1) & 1) * BN * RB, sRow + ((j + 1) & 1) * BN, j + 1);
+    if (j + 1 < w.n_tiles) load_tile(kc_t, sK_u + ((j + 1) & 1) * BN * RB, sRow + ((j + 1) & 1) * BN, j + 1);
     dev::cp_async_commit();
     // Block-table read for tile j + 2, consumed (stored to sRow) only after the second barrier, so
     // its latency hides under this tile's QK^T and softmax.
-    const bool row_ahead = tid < BN && j + 2 < n_tiles;
+    const bool row_ahead = tid < BN && j + 2 < w.n_tiles;
     const int64_t row_next = row_ahead ? cache_row((j + 2) * BN + tid) : int64_t(-1);
 
     // S = Q K^T for this warp's 32 rows x BN keys; each K fragment feeds both row tiles.
@@ -200,8 +189,8 @@ __global__ void __launch_bounds__(128, 2) flash_prefill_kernel(const AttentionPa
       for (int mi = 0; mi < WM; ++mi)
 #pragma unroll
         for (int i = 0; i < 2; ++i) {
-          const int rho = min(row0 + warp * 16 * WM + mi * 16 + g + 8 * i, rows_total - 1);
-          const int lim = p.causal ? min(q_off + rho / G, kv_len - 1) : kv_len - 1;
+          const int rho = min(w.row0 + warp * 16 * WM + mi * 16 + g + 8 * i, w.rows_total - 1);
+          const int lim = p.causal ? min(w.q_off + rho / w.G, w.kv_len - 1) : w.kv_len - 1;
 #pragma unroll
           for (int nt = 0; nt < BN / 8; ++nt)
 #pragma unroll
@@ -263,7 +252,7 @@ __global__ void __launch_bounds__(128, 2) flash_prefill_kernel(const AttentionPa
 
     dev::cp_async_wait<1>();
     __syncthreads();
-    if (j + 1 < n_tiles) load_tile(vc_t, sV_u + ((j + 1) & 1) * BN * RB, sRow + ((j + 1) & 1) * BN, j + 1);
+    if (j + 1 < w.n_tiles) load_tile(vc_t, sV_u + ((j + 1) & 1) * BN * RB, sRow + ((j + 1) & 1) * BN, j + 1);
     dev::cp_async_commit();
     // sRow[j & 1] (tile j) was last read before this iteration's first barrier; tile j + 2 is read
     // after the next iteration's first barrier.
@@ -295,11 +284,11 @@ __global__ void __launch_bounds__(128, 2) flash_prefill_kernel(const AttentionPa
       float l = l_run[mi][i];
       l += __shfl_xor_sync(0xffffffffu, l, 1);
       l += __shfl_xor_sync(0xffffffffu, l, 2);
-      const int rho = row0 + warp * 16 * WM + mi * 16 + g + 8 * i;
-      if (rho >= rows_total) continue;
+      const int rho = w.row0 + warp * 16 * WM + mi * 16 + g + 8 * i;
+      if (rho >= w.rows_total) continue;
       const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-      const int64_t tok = q_start + rho / G;
-      const int head = kvh * G + rho % G;
+      const int64_t tok = w.q_start + rho / w.G;
+      const int head = w.kvh * w.G + rho % w.G;
       T* dst = out + (tok * H + head) * D;
 #pragma unroll
       for (int dt = 0; dt < D / 8; ++dt) {

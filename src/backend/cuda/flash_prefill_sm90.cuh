@@ -13,6 +13,7 @@
 
 #include "backend/cuda/attention_params.hpp"
 #include "backend/cuda/device_utils.cuh"
+#include "backend/cuda/flash_prefill_work.cuh"
 #include "backend/cuda/wgmma_sm90.cuh"
 
 namespace pagoda::cuda {
@@ -54,20 +55,8 @@ __global__ void __launch_bounds__(384, 1) flash_prefill_sm90_kernel(const Attent
   auto empty_k = [&](int s) { return bars + 8 * (2 * S + s); };
   auto empty_v = [&](int s) { return bars + 8 * (3 * S + s); };
 
-  const int b = blockIdx.z;
-  const int kvh = blockIdx.y;
-  const int m_block = gridDim.x - 1 - blockIdx.x;  // heaviest (most keys) first
-  const int q_start = p.cu_seqlens_q[b];
-  const int q_len = p.cu_seqlens_q[b + 1] - q_start;
-  const int G = p.group;
-  const int rows_total = q_len * G;
-  const int row0 = m_block * BM;
-  if (row0 >= rows_total) return;
-  const int kv_len = p.kv_lens[b];
-  const int q_off = kv_len - q_len;
-  const int last_row = min(row0 + BM, rows_total) - 1;
-  const int kv_end = p.causal ? min(kv_len, q_off + last_row / G + 1) : kv_len;
-  const int n_tiles = kv_end > 0 ? (kv_end + BN - 1) / BN : 0;
+  PrefillWork w;
+  if (!prefill_work_make<BM, BN>(p, w)) return;
   const int tid = threadIdx.x;
   const int wg = tid / 128;
 
@@ -88,12 +77,12 @@ __global__ void __launch_bounds__(384, 1) flash_prefill_sm90_kernel(const Attent
     // and a proxy fence (wgmma reads through the async proxy); it keeps 2 tiles in flight.
     sm90::setmaxnreg_dec<56>();
     const int pw = tid / 32, lane = tid % 32;
-    const int32_t* bt = p.block_table + int64_t(b) * p.max_pages;
+    const int32_t* bt = p.block_table + int64_t(w.b) * p.max_pages;
     const int P = p.page_size;
     const int64_t row_bytes = int64_t(p.num_kv_heads) * RB;
-    const char* kbase = static_cast<const char*>(p.k) + kvh * RB;
-    const char* vbase = static_cast<const char*>(p.v) + kvh * RB;
-    auto row_of = [&](int key) -> int { return key < kv_len ? bt[key / P] * P + key % P : -1; };
+    const char* kbase = static_cast<const char*>(p.k) + w.kvh * RB;
+    const char* vbase = static_cast<const char*>(p.v) + w.kvh * RB;
+    auto row_of = [&](int key) -> int { return key < w.kv_len ? bt[key / P] * P + key % P : -1; };
     constexpr int RPI = 32 / CH;     // rows one warp instruction covers
     constexpr int ITERS = 32 / RPI;  // instructions per warp per tile
     const int c = lane % CH, rsub = lane / CH;
@@ -107,14 +96,14 @@ __global__ void __launch_bounds__(384, 1) flash_prefill_sm90_kernel(const Attent
         dev::cp_async_16(tile + sw128<BN>(pw * 32 + r, c), src, ok ? 16 : 0);
       }
     };
-    int row_cur = n_tiles > 0 ? row_of(pw * 32 + lane) : -1;
-    for (int j = 0; j < n_tiles; ++j) {
+    int row_cur = w.n_tiles > 0 ? row_of(pw * 32 + lane) : -1;
+    for (int j = 0; j < w.n_tiles; ++j) {
       const int s = j % S;
       const uint32_t ph = (j / S) & 1;
       sm90::mbar_wait(empty_k(s), ph ^ 1);
       issue(kbase, sK + s * Tr::TILE_BYTES, row_cur);
       dev::cp_async_commit();
-      const int row_next = j + 1 < n_tiles ? row_of((j + 1) * BN + pw * 32 + lane) : -1;
+      const int row_next = j + 1 < w.n_tiles ? row_of((j + 1) * BN + pw * 32 + lane) : -1;
       if (j > 0) {  // groups ..., K(j-1), V(j-1), K(j): K(j-1) has landed
         dev::cp_async_wait<2>();
         sm90::fence_proxy_async();
@@ -130,13 +119,13 @@ __global__ void __launch_bounds__(384, 1) flash_prefill_sm90_kernel(const Attent
       }
       row_cur = row_next;
     }
-    if (n_tiles > 0) {
+    if (w.n_tiles > 0) {
       dev::cp_async_wait<1>();
       sm90::fence_proxy_async();
-      sm90::mbar_arrive(full_k((n_tiles - 1) % S));
+      sm90::mbar_arrive(full_k((w.n_tiles - 1) % S));
       dev::cp_async_wait<0>();
       sm90::fence_proxy_async();
-      sm90::mbar_arrive(full_v((n_tiles - 1) % S));
+      sm90::mbar_arrive(full_v((w.n_tiles - 1) % S));
     }
   } else {
     sm90::setmaxnreg_inc<224>();
@@ -151,9 +140,9 @@ __global__ void __launch_bounds__(384, 1) flash_prefill_sm90_kernel(const Attent
       for (int i = 0; i < 64 * CH / 128; ++i) {
         const int idx = ct + i * 128;
         const int r = idx / CH, c = idx % CH;
-        const int rho = row0 + cw * 64 + r;
-        const bool ok = rho < rows_total;
-        const T* src = ok ? q + (int64_t(q_start + rho / G) * H + kvh * G + rho % G) * D + c * 8 : q;
+        const int rho = w.row0 + cw * 64 + r;
+        const bool ok = rho < w.rows_total;
+        const T* src = ok ? q + (int64_t(w.q_start + rho / w.G) * H + w.kvh * w.G + rho % w.G) * D + c * 8 : q;
         dev::cp_async_16(sQ + sw128<BM>(cw * 64 + r, c), src, ok ? 16 : 0);
       }
       dev::cp_async_commit();
@@ -163,13 +152,13 @@ __global__ void __launch_bounds__(384, 1) flash_prefill_sm90_kernel(const Attent
     }
 
     // This thread's rows (accumulator layout): lo = 16 warp + g, hi = lo + 8; columns 8 i + 2 t4 + {0, 1}.
-    const int rho_lo = row0 + cw * 64 + warp * 16 + g, rho_hi = rho_lo + 8;
+    const int rho_lo = w.row0 + cw * 64 + warp * 16 + g, rho_hi = rho_lo + 8;
     auto key_lim = [&](int rho) {
-      return p.causal ? min(q_off + min(rho, rows_total - 1) / G, kv_len - 1) : kv_len - 1;
+      return p.causal ? min(w.q_off + min(rho, w.rows_total - 1) / w.G, w.kv_len - 1) : w.kv_len - 1;
     };
     const int lim_lo = key_lim(rho_lo), lim_hi = key_lim(rho_hi);
     // Keys <= no_mask_lim are visible to every row of this warpgroup: such tiles skip masking.
-    const int no_mask_lim = p.causal ? min(q_off + (row0 + cw * 64) / G, kv_len - 1) : kv_len - 1;
+    const int no_mask_lim = p.causal ? min(w.q_off + (w.row0 + cw * 64) / w.G, w.kv_len - 1) : w.kv_len - 1;
     const float sl2 = p.scale_log2;
 
     // Q descriptor of k-step 0; k-step ks adds (ks / 4) column blocks and (ks % 4) * 32 bytes.
@@ -265,7 +254,7 @@ __global__ void __launch_bounds__(384, 1) flash_prefill_sm90_kernel(const Attent
 
     float s[BN / 2];
     if constexpr (!OVERLAP) {
-      for (int j = 0; j < n_tiles; ++j) {
+      for (int j = 0; j < w.n_tiles; ++j) {
         const int st = j % S;
         const uint32_t ph = (j / S) & 1;
         sm90::mbar_wait(full_k(st), ph);
@@ -282,7 +271,7 @@ __global__ void __launch_bounds__(384, 1) flash_prefill_sm90_kernel(const Attent
         fence_o_pk();
         sm90::mbar_arrive(empty_v(st));
       }
-    } else if (n_tiles > 0) {
+    } else if (w.n_tiles > 0) {
       sm90::mbar_wait(full_k(0), 0);
       qk_issue(s, 0);
       sm90::wgmma_wait<0>();
@@ -290,7 +279,7 @@ __global__ void __launch_bounds__(384, 1) flash_prefill_sm90_kernel(const Attent
       sm90::mbar_arrive(empty_k(0));
       softmax(s, 0);
       pack(s);
-      for (int j = 1; j < n_tiles; ++j) {
+      for (int j = 1; j < w.n_tiles; ++j) {
         const int st = j % S, pst = (j - 1) % S;
         sm90::mbar_wait(full_k(st), (j / S) & 1);
         qk_issue(s, st);
@@ -306,8 +295,8 @@ __global__ void __launch_bounds__(384, 1) flash_prefill_sm90_kernel(const Attent
         rescale();
         pack(s);
       }
-      const int lst = (n_tiles - 1) % S;
-      sm90::mbar_wait(full_v(lst), ((n_tiles - 1) / S) & 1);
+      const int lst = (w.n_tiles - 1) % S;
+      sm90::mbar_wait(full_v(lst), ((w.n_tiles - 1) / S) & 1);
       pv_issue(lst);
       sm90::wgmma_wait<0>();
       fence_o_pk();
@@ -321,10 +310,10 @@ __global__ void __launch_bounds__(384, 1) flash_prefill_sm90_kernel(const Attent
       l += __shfl_xor_sync(0xffffffffu, l, 1);
       l += __shfl_xor_sync(0xffffffffu, l, 2);
       const int rho = h == 0 ? rho_lo : rho_hi;
-      if (rho >= rows_total) continue;
+      if (rho >= w.rows_total) continue;
       const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-      const int64_t tok = q_start + rho / G;
-      const int head = kvh * G + rho % G;
+      const int64_t tok = w.q_start + rho / w.G;
+      const int head = w.kvh * w.G + rho % w.G;
       T* dst = out + (tok * H + head) * D;
 #pragma unroll
       for (int i = 0; i < D / 8; ++i) {
