@@ -347,7 +347,8 @@ void latency_cases(int sms, std::mt19937& rng) {
 // ncu-decode profiles; then the decode cases), "decode-cases" (the decode cases only: the issue's
 // shapes, then the serving shapes), "ncu" (one 16k paged prefill with the default key tile, for a
 // profiler run), "ncu-serve [item_warps]" (one B512 ctx 192 decode, the serving steady state, for a
-// profiler run; argv[2] forces the kernel)
+// profiler run; argv[2] forces the kernel), "ncu-b1 [keys]" (one batch-1 decode as planned, 32k keys
+// by default, for a profiler run), "splits <keys> <s>..." (batch 1 at forced split counts)
 // or "kernels" (the decode cases, then every decode kernel forced at the serving shapes), "b1" (the
 // batch-1 latency sweep over kernels and split counts), "latency" (the before/after
 // table: batch 1 at 128 .. 128k keys, the other shapes and the serving shapes).
@@ -364,6 +365,19 @@ int main(int argc, char** argv) {
     DecodeCase dc{512, 192};
     dc.item_warps = argc > 2 ? std::atoi(argv[2]) : -1;
     bench_decode(dc, sms, rng);
+    return 0;
+  }
+  if (mode == "ncu-b1") {  // one B1 decode as planned, argv[2] keys (default 32768), for a profiler run
+    bench_decode({1, argc > 2 ? std::atoi(argv[2]) : 32768}, sms, rng);
+    return 0;
+  }
+  if (mode == "splits") {  // argv[2] keys, argv[3..] forced split counts: batch 1, the 4-warp CTA kernel
+    for (int i = 3; i < argc; ++i) {
+      DecodeCase dc{1, std::atoi(argv[2])};
+      dc.item_warps = 0;
+      dc.forced_splits = std::atoi(argv[i]);
+      bench_decode(dc, sms, rng);
+    }
     return 0;
   }
   if (mode == "b1") {
