@@ -356,7 +356,8 @@ void latency_cases(int sms, std::mt19937& rng) {
 // shapes, then the serving shapes), "ncu" (one 16k paged prefill with the default key tile, for a
 // profiler run), "prefill-d64" (head dim 64 prefill: default dispatch and each kernel forced, H 32 and
 // H 16 over Hkv 8), "ncu-serve [item_warps]" (one B512 ctx 192 decode, the serving steady state, for a
-// profiler run; argv[2] forces the kernel)
+// profiler run; argv[2] forces the kernel), "ncu-b1 [keys]" (one batch-1 decode as planned, 32k keys
+// by default, for a profiler run), "splits <keys> <s>..." (batch 1 at forced split counts)
 // or "kernels" (the decode cases, then every decode kernel forced at the serving shapes), "b1" (the
 // batch-1 latency sweep over kernels and split counts), "latency" (the before/after
 // table: batch 1 at 128 .. 128k keys, the other shapes and the serving shapes).
@@ -386,6 +387,19 @@ int main(int argc, char** argv) {
         if (pagoda::cuda::prefill_sm90_available(pagoda::DType::DTYPE_BF16, 64))
           bench_prefill(L, true, pagoda::cuda::PREFILL_SM90_KEY_TILE, rng, sh);
       }
+    return 0;
+  }
+  if (mode == "ncu-b1") {  // one B1 decode as planned, argv[2] keys (default 32768), for a profiler run
+    bench_decode({1, argc > 2 ? std::atoi(argv[2]) : 32768}, sms, rng);
+    return 0;
+  }
+  if (mode == "splits") {  // argv[2] keys, argv[3..] forced split counts: batch 1, the 4-warp CTA kernel
+    for (int i = 3; i < argc; ++i) {
+      DecodeCase dc{1, std::atoi(argv[2])};
+      dc.item_warps = 0;
+      dc.forced_splits = std::atoi(argv[i]);
+      bench_decode(dc, sms, rng);
+    }
     return 0;
   }
   if (mode == "b1") {

@@ -1,13 +1,14 @@
-// Timeline probe for the split-KV decode kernel (flash_decode.cuh) at B1 8k, Hkv 8, D 128, bf16,
-// P 16 shuffled pages, 32 splits: thread 0 of every CTA stamps %globaltimer at the probe points
+// Timeline probe for the split-KV decode kernel (flash_decode.cuh) at B1 (8k by default), Hkv 8, D 128, bf16,
+// P 16 shuffled pages, 32 splits (argv: keys, splits): thread 0 of every CTA stamps %globaltimer at the probe points
 // (0 start, 1 first tile of warp 0 landed, 2 main loop done, 3 partial written, 4 merge CTA chosen,
-// 5 merge done) and its SM id. Prints the timeline of one launch over a cold KV copy.
+// 5 merge done, 6 merge CTA past its fence) and its SM id. Prints the timeline of one launch over a cold KV copy.
 // Build (here): nvcc -std=c++17 -O3 -arch=sm_90a -Isrc dev/kernels/decode_probe.cu -o build-attn4/carry/decode_probe
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -28,8 +29,10 @@ __device__ __forceinline__ void probe(int pt) {
 
 using namespace pagoda::cuda;
 
-int main() {
-  const int P = 16, HKV = 8, H = 32, D = 128, CTX = 8192, SPLITS = 32, COPIES = 6;
+int main(int argc, char** argv) {
+  // argv: keys (default 8192), splits (default 32).
+  const int CTX = argc > 1 ? std::atoi(argv[1]) : 8192, SPLITS = argc > 2 ? std::atoi(argv[2]) : 32;
+  const int P = 16, HKV = 8, H = 32, D = 128, COPIES = 6;
   const int pages = CTX / P;
   const size_t kv_elems = size_t(pages) * P * HKV * D;
   std::mt19937 rng(7);
@@ -125,6 +128,7 @@ int main() {
   stats(2, "2 main loop done");
   stats(3, "3 partial written");
   stats(4, "4 merge CTA chosen");
+  stats(6, "6 merge CTA past its fence");
   stats(5, "5 merge done");
   std::vector<double> gap;
   for (int i = 0; i < NCTA; ++i) gap.push_back(double(h[i * 8 + 1] - h[i * 8]) * 1e-3);

@@ -552,6 +552,76 @@ TEST(CudaAttention, DecodeBatchedPagedEqualsSingleContiguous) {
   ASSERT_EQ(c.check(batched, nullptr, "decode-batched"), 0);
 }
 
+// The same logical K/V in pages of P (a copy of c's keys; fresh random page order).
+PagedCase repaged(const PagedCase& c, int P, std::mt19937& rng) {
+  PagedCase g = c;
+  g.P = P;
+  const int B = int(c.kv_lens.size());
+  g.max_pages = 1;
+  g.num_pages = 1;
+  for (int b = 0; b < B; ++b) {
+    g.max_pages = std::max(g.max_pages, (c.kv_lens[b] + P - 1) / P);
+    g.num_pages += (c.kv_lens[b] + P - 1) / P;
+  }
+  std::vector<int32_t> ids(g.num_pages);
+  std::iota(ids.begin(), ids.end(), 0);
+  std::shuffle(ids.begin(), ids.end(), rng);
+  g.block_table.assign(std::size_t(B) * g.max_pages, 0);
+  int64_t next = 0;
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < (c.kv_lens[b] + P - 1) / P; ++i) g.block_table[std::size_t(b) * g.max_pages + i] = ids[next++];
+  g.k.assign(std::size_t(g.num_pages) * P * c.Hkv * c.D, 0);
+  g.v = g.k;
+  for (int b = 0; b < B; ++b)
+    for (int pos = 0; pos < c.kv_lens[b]; ++pos)
+      for (int h = 0; h < c.Hkv; ++h)
+        for (int d = 0; d < c.D; ++d) {
+          g.k[g.kv_index(b, pos, h) + d] = c.k[c.kv_index(b, pos, h) + d];
+          g.v[g.kv_index(b, pos, h) + d] = c.v[c.kv_index(b, pos, h) + d];
+        }
+  return g;
+}
+
+// The split kernel loads a tile that lies whole inside one page through a short path (one pointer
+// step per pass, no zero-fill) and skips the per-key masks on tiles that no mask reaches; with P = 8
+// every 16-key tile spans two pages and takes the general path. The same K/V laid out both ways must
+// give the same bits and match float64: KV lengths ending on and off a tile, q_len 1 and 4 (causal:
+// the last tile holds keys masked for some rows only), GQA 4 and 8, planned and forced splits (split
+// lengths that are not a multiple of 64 keys).
+TEST(CudaAttention, DecodeFullTilePathEqualsGeneralPath) {
+  REQUIRE_GPU();
+  std::mt19937 rng(909);
+  for (int D : {64, 128})
+    for (const HeadConfig hc : {HeadConfig{16, 4}, HeadConfig{16, 2}})
+      for (int q_len : {1, 4})
+        for (int splits : {0, 3, 7}) {
+          PagedCase c;
+          c.dtype = DType::DTYPE_BF16;
+          c.D = D;
+          c.H = hc.H;
+          c.Hkv = hc.Hkv;
+          c.P = 16;
+          c.kv_lens = {4, 16, 128, 300, 1024, 2049};
+          c.q_lens.assign(c.kv_lens.size(), q_len);
+          c.build(rng);
+          const PagedCase g = repaged(c, 8, rng);
+          DeviceCase dc(c), dg(g);
+          dc.poison();
+          dg.poison();
+          const int max_kv = max_of(c.kv_lens);
+          const DecodeRun rc = decode_run(c, dc, max_kv, splits);
+          const DecodeRun rg = decode_run(g, dg, max_kv, splits);
+          CUDA_OK(cudaDeviceSynchronize());
+          const std::string l = label(c, "decode full-tile path") + " q" + std::to_string(q_len) + " splits " +
+                                std::to_string(rc.plan.num_splits);
+          const auto out = dc.out.download();
+          const auto lse = dc.lse.download();
+          ASSERT_TRUE(out == dg.out.download()) << l << ": P 16 and P 8 outputs differ";
+          ASSERT_TRUE(lse == dg.lse.download()) << l << ": P 16 and P 8 LSEs differ";
+          ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
+        }
+}
+
 TEST(CudaAttention, DecodeGraphCaptureReplay) {
   REQUIRE_GPU();
   std::mt19937 rng(77);

@@ -42,7 +42,8 @@ struct DecodeTraits {
   static constexpr int TILE_ELEMS = TILE * D;
   static constexpr int RING_BYTES = STAGES * 2 * TILE_ELEMS * 2;  // one warp's ring: 16-bit K and V
   static constexpr int SMEM_PIPE = WARPS * RING_BYTES;
-  static constexpr int SMEM_COMBINE = WARPS * ROWS * (D + 2) * 4;        // o, m, l per warp
+  static constexpr int COMBINE_STRIDE = D + 8;  // floats per row of the combine's o (bank spread)
+  static constexpr int SMEM_COMBINE = WARPS * ROWS * (COMBINE_STRIDE + 2) * 4;  // o, m, l per warp
   static constexpr int SMEM_BYTES = SMEM_PIPE > SMEM_COMBINE ? SMEM_PIPE : SMEM_COMBINE;
   static_assert(D == 64 || D == 128, "head dim 64 or 128");
 };
@@ -83,7 +84,8 @@ struct DecodeWalk {
 };
 
 // Q as mma A fragments (rows g and g + 8 of the row group starting at row0; padding rows are zeros),
-// straight from global memory, and each row's last visible key (-1 for padding rows).
+// straight from global memory, and each row's last visible key. Padding rows see every key (their
+// results are never read), so they do not keep a full tile on the masked path.
 template <typename T, int D>
 __device__ __forceinline__ void decode_load_q(const AttentionParams& p, int q_start, int rows_total, int row0,
                                               int kvh, int q_off, int kv_len, int lane, uint32_t (&qf)[D / 16][4],
@@ -102,7 +104,7 @@ __device__ __forceinline__ void decode_load_q(const AttentionParams& p, int q_st
       qf[kk][i] = ok ? __ldg(src + kk * 8 + t) : 0u;
       qf[kk][2 + i] = ok ? __ldg(src + kk * 8 + 4 + t) : 0u;
     }
-    lim[i] = !ok ? -1 : p.causal ? min(q_off + rho / G, kv_len - 1) : kv_len - 1;
+    lim[i] = !ok || !p.causal ? kv_len - 1 : min(q_off + rho / G, kv_len - 1);
   }
 }
 
@@ -119,6 +121,26 @@ __device__ __forceinline__ void decode_tile_load(const AttentionParams& p, const
   const T* vc = static_cast<const T*>(p.v);
   const int ld_c = lane % Tr::CHUNKS, ld_r = lane / Tr::CHUNKS;
   const int64_t head_off = int64_t(kvh) * D + ld_c * 8;
+  if (tile_in_page && key0 + Tr::TILE <= end) {
+    // Whole tile inside one page: its rows are consecutive cache rows, so each pass is one pointer
+    // step from the last and no copy needs the zero-fill operand. The general path below spends
+    // ~35 instructions per pass (64-bit row products, bounds, zero-fill size) on the warp's
+    // dependent chain; this one ~8.
+    const int64_t row_elems = int64_t(Hkv) * D;
+    const int64_t off = (tile_row + ld_r) * row_elems + head_off;
+    const T* ks = kc + off;
+    const T* vs = vc + off;
+    const int64_t pass_elems = Tr::ROWS_PER_PASS * row_elems;
+#pragma unroll
+    for (int ps = 0; ps < Tr::PASSES; ++ps) {
+      const int so = dswz<D>(ld_r + ps * Tr::ROWS_PER_PASS, ld_c);
+      dev::cp_async_16(dev::smem_u32(sK + so), ks);
+      dev::cp_async_16(dev::smem_u32(sV + so), vs);
+      ks += pass_elems;
+      vs += pass_elems;
+    }
+    return;
+  }
 #pragma unroll
   for (int ps = 0; ps < Tr::PASSES; ++ps) {
     const int r = ld_r + ps * Tr::ROWS_PER_PASS;
@@ -153,13 +175,21 @@ __device__ __forceinline__ void decode_tile_compute(const T* tK, const T* tV, in
     dev::mma_16816<T>(s[0], qf[kk], b0);
     dev::mma_16816<T>(s[1], qf[kk], b1);
   }
-  // Scale into the log2 domain; mask keys past the split or past each row's causal limit.
+  // Scale into the log2 domain; mask keys past the split or past each row's causal limit (only a
+  // tile that reaches one of them needs the per-key tests).
+  if (key0 + 16 <= end && key0 + 15 <= min(lim[0], lim[1])) {
 #pragma unroll
-  for (int nt = 0; nt < 2; ++nt) {
+    for (int nt = 0; nt < 2; ++nt)
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int key = key0 + nt * 8 + 2 * t + (e & 1);
-      s[nt][e] = (key < end && key <= lim[e / 2]) ? s[nt][e] * scale_log2 : -INFINITY;
+      for (int e = 0; e < 4; ++e) s[nt][e] *= scale_log2;
+  } else {
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int key = key0 + nt * 8 + 2 * t + (e & 1);
+        s[nt][e] = (key < end && key <= lim[e / 2]) ? s[nt][e] * scale_log2 : -INFINITY;
+      }
     }
   }
   // Online softmax per row; O is rescaled only when some row's max moved.
@@ -413,9 +443,12 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   __syncthreads();  // every warp is done with its ring: the smem becomes the combine area
   PAGODA_DECODE_PROBE(2);
 
-  // Per-warp state to shared memory: o [WARPS][ROWS][D], then m, l [WARPS][ROWS].
+  // Per-warp state of the real rows to shared memory: o [WARPS][ROWS][OS], then m, l [WARPS][ROWS].
+  // The row stride OS = D + 8 puts rows g = 0..3 of a half warp's float2 stores in different banks
+  // (at stride D all 8 rows hit the same bank: 8-way conflicts, ncu on B1 32k).
+  constexpr int OS = Tr::COMBINE_STRIDE;
   float* sm_o = reinterpret_cast<float*>(smem_raw);
-  float* sm_m = sm_o + WARPS * ROWS * D;
+  float* sm_m = sm_o + WARPS * ROWS * OS;
   float* sm_l = sm_m + WARPS * ROWS;
 #pragma unroll
   for (int i2 = 0; i2 < 2; ++i2) {
@@ -423,7 +456,8 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
     l += __shfl_xor_sync(0xffffffffu, l, 1);
     l += __shfl_xor_sync(0xffffffffu, l, 2);
     const int r = g + 8 * i2;
-    float* dst = sm_o + (warp * ROWS + r) * D;
+    if (row0 + r >= rows_total) continue;  // padding row: never read
+    float* dst = sm_o + (warp * ROWS + r) * OS;
 #pragma unroll
     for (int dt = 0; dt < D / 8; ++dt)
       *reinterpret_cast<float2*>(dst + dt * 8 + 2 * t) = make_float2(o[dt][2 * i2], o[dt][2 * i2 + 1]);
@@ -448,7 +482,7 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
     for (int w = 0; w < WARPS; ++w) {
       const float wt = exp2f(sm_m[w * ROWS + r] - m_use);
       L += sm_l[w * ROWS + r] * wt;
-      const float4 v = reinterpret_cast<const float4*>(sm_o + (w * ROWS + r) * D)[c];
+      const float4 v = reinterpret_cast<const float4*>(sm_o + (w * ROWS + r) * OS)[c];
       acc.x = fmaf(wt, v.x, acc.x);
       acc.y = fmaf(wt, v.y, acc.y);
       acc.z = fmaf(wt, v.z, acc.z);
@@ -487,6 +521,7 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   if (!s_last) return;
   PAGODA_DECODE_PROBE(4);
   __threadfence();
+  PAGODA_DECODE_PROBE(6);
   decode_merge<T, D, Tr::MERGE_BATCH>(dp, q_start, kvh, row0, nrows, active, T_rows, tid, Tr::THREADS);
   PAGODA_DECODE_PROBE(5);
 }
