@@ -470,11 +470,7 @@ TEST(CudaAttention, DecodeWarpKernelManyShort) {
 // 4-warp CTA kernel for the long-context shapes. Runs without a GPU too (the occupancy
 // query then falls back to defaults).
 TEST(CudaAttention, DecodePlanPicksKernelByShape) {
-  PagedKvLayout L;
-  L.page_size = 16;
-  L.num_kv_heads = 8;
-  L.head_dim = 128;
-  L.dtype = DType::DTYPE_BF16;
+  PagedKvLayout L{16, 8, 128, DType::DTYPE_BF16};
   int sms = 132;
   if (gpu_present()) cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
   for (auto [B, ctx] : {std::pair{512, 192}, {256, 256}, {512, 256}, {1024, 160}, {256, 512}})
@@ -961,11 +957,7 @@ TEST(CudaAttention, KvAppendRope) {
 
 // Shape errors are reported before any device work, so this runs without a GPU too.
 TEST(CudaAttention, RejectsUnsupportedShapes) {
-  PagedKvLayout L;
-  L.page_size = 16;
-  L.num_kv_heads = 8;
-  L.head_dim = 96;
-  L.dtype = DType::DTYPE_BF16;
+  PagedKvLayout L{16, 8, 96, DType::DTYPE_BF16};
   EXPECT_THROW(pagoda::cuda::decode_plan(1, 32, L, 1, 100, 132), pagoda::Error);
   L.head_dim = 128;
   EXPECT_THROW(pagoda::cuda::decode_plan(1, 30, L, 1, 100, 132), pagoda::Error);  // 30 % 8 != 0

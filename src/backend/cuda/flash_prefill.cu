@@ -9,14 +9,7 @@ namespace {
 
 template <typename T, int D, int BN>
 cudaError_t prefill_launch_bn(const AttentionParams& p, int64_t rows, cudaStream_t stream) {
-  using Tr = PrefillTraits<T, D, BN>;
-  auto kernel = flash_prefill_kernel<T, D, BN>;
-  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::SMEM_BYTES);
-  if (err != cudaSuccess) return err;
-  const int64_t m_blocks = (rows + Tr::BM - 1) / Tr::BM;
-  const dim3 grid(unsigned(m_blocks), unsigned(p.num_kv_heads), unsigned(p.num_seqs));
-  kernel<<<grid, Tr::THREADS, Tr::SMEM_BYTES, stream>>>(p);
-  return cudaGetLastError();
+  return prefill_launch_grid<PrefillTraits<T, D, BN>>(flash_prefill_kernel<T, D, BN>, p, rows, stream);
 }
 
 }  // namespace

@@ -276,7 +276,6 @@ __global__ void __launch_bounds__(128, 2) flash_prefill_kernel(const AttentionPa
   }
   dev::cp_async_wait<0>();
 
-  T* out = static_cast<T*>(p.out);
 #pragma unroll
   for (int mi = 0; mi < WM; ++mi)
 #pragma unroll
@@ -284,20 +283,8 @@ __global__ void __launch_bounds__(128, 2) flash_prefill_kernel(const AttentionPa
       float l = l_run[mi][i];
       l += __shfl_xor_sync(0xffffffffu, l, 1);
       l += __shfl_xor_sync(0xffffffffu, l, 2);
-      const int rho = w.row0 + warp * 16 * WM + mi * 16 + g + 8 * i;
-      if (rho >= w.rows_total) continue;
-      const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-      const int64_t tok = w.q_start + rho / w.G;
-      const int head = w.kvh * w.G + rho % w.G;
-      T* dst = out + (tok * H + head) * D;
-#pragma unroll
-      for (int dt = 0; dt < D / 8; ++dt) {
-        const uint32_t v = dev::pack2<T>(o[mi][dt][2 * i] * inv, o[mi][dt][2 * i + 1] * inv);
-        *reinterpret_cast<uint32_t*>(dst + dt * 8 + 2 * t) = v;
-      }
-      if (p.lse != nullptr && t == 0) {
-        p.lse[tok * H + head] = l > 0.0f ? (m_run[mi][i] * sl2 + log2f(l)) * dev::LN2 : -INFINITY;
-      }
+      prefill_store_row<T, D>(p, w, w.row0 + warp * 16 * WM + mi * 16 + g + 8 * i, l, m_run[mi][i], t,
+                              [&](int c) { return make_float2(o[mi][c][2 * i], o[mi][c][2 * i + 1]); });
     }
 }
 

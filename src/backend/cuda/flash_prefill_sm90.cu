@@ -24,14 +24,7 @@ bool device_is_sm90() {
 
 template <typename T, int D, bool OVERLAP>
 cudaError_t launch_one(const AttentionParams& p, int64_t rows, cudaStream_t stream) {
-  using Tr = PrefillSm90Traits<D>;
-  auto kernel = flash_prefill_sm90_kernel<T, D, OVERLAP>;
-  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::SMEM_BYTES);
-  if (err != cudaSuccess) return err;
-  const int64_t m_blocks = (rows + Tr::BM - 1) / Tr::BM;
-  const dim3 grid(unsigned(m_blocks), unsigned(p.num_kv_heads), unsigned(p.num_seqs));
-  kernel<<<grid, Tr::THREADS, Tr::SMEM_BYTES, stream>>>(p);
-  return cudaGetLastError();
+  return prefill_launch_grid<PrefillSm90Traits<D>>(flash_prefill_sm90_kernel<T, D, OVERLAP>, p, rows, stream);
 }
 #endif
 

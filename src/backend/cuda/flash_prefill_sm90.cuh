@@ -303,25 +303,13 @@ __global__ void __launch_bounds__(384, 1) flash_prefill_sm90_kernel(const Attent
       sm90::mbar_arrive(empty_v(lst));
     }
 
-    T* out = static_cast<T*>(p.out);
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       float l = l_run[h];
       l += __shfl_xor_sync(0xffffffffu, l, 1);
       l += __shfl_xor_sync(0xffffffffu, l, 2);
-      const int rho = h == 0 ? rho_lo : rho_hi;
-      if (rho >= w.rows_total) continue;
-      const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-      const int64_t tok = w.q_start + rho / w.G;
-      const int head = w.kvh * w.G + rho % w.G;
-      T* dst = out + (tok * H + head) * D;
-#pragma unroll
-      for (int i = 0; i < D / 8; ++i) {
-        const uint32_t v = dev::pack2<T>(o[4 * i + 2 * h] * inv, o[4 * i + 2 * h + 1] * inv);
-        *reinterpret_cast<uint32_t*>(dst + 8 * i + 2 * t4) = v;
-      }
-      if (p.lse != nullptr && t4 == 0)
-        p.lse[tok * H + head] = l > 0.0f ? (m_run[h] * sl2 + log2f(l)) * dev::LN2 : -INFINITY;
+      prefill_store_row<T, D>(p, w, h == 0 ? rho_lo : rho_hi, l, m_run[h], t4,
+                              [&](int c) { return make_float2(o[4 * c + 2 * h], o[4 * c + 2 * h + 1]); });
     }
   }
 #endif

@@ -1,10 +1,14 @@
-// The per-CTA prologue shared by the prefill kernels (flash_prefill.cuh, flash_prefill_sm90.cuh):
-// which sequence, KV head and tile of packed (token, head-in-group) rows a CTA owns, and which
-// keys it reads. Grid (row tiles, Hkv, B); row tiles run heaviest (most keys) first for causal load
-// balance. Reads cu_seqlens_q and kv_lens only.
+// What the prefill kernels (flash_prefill.cuh, flash_prefill_sm90.cuh) share outside their main
+// loops: the per-CTA prologue (which sequence, KV head and tile of packed (token, head-in-group)
+// rows a CTA owns, and which keys it reads; reads cu_seqlens_q and kv_lens only), the store of one
+// finished output row with its log-sum-exp, and the grid launch. Grid (row tiles, Hkv, B); row
+// tiles run heaviest (most keys) first for causal load balance.
 #pragma once
 
+#include <cuda_runtime.h>
+
 #include "backend/cuda/attention_params.hpp"
+#include "backend/cuda/device_utils.cuh"
 
 namespace pagoda::cuda {
 
@@ -41,6 +45,38 @@ __device__ __forceinline__ bool prefill_work_make(const AttentionParams& p, Pref
   w.kv_end = p.causal ? min(w.kv_len, w.q_off + last_row / w.G + 1) : w.kv_len;
   w.n_tiles = w.kv_end > 0 ? (w.kv_end + BN - 1) / BN : 0;
   return true;
+}
+
+// Packed row rho of this CTA's sequence: out[token, head, :] = O / l and, where requested, its
+// log-sum-exp (natural log; -inf for a row that saw no key). l is the row's complete sum (the
+// quad's shuffles already done), m its running max in the scaled log2 domain. pair(c) gives this
+// thread's two accumulators of columns c * 8 + 2 * t and + 1; t = lane % 4 writes the LSE.
+template <typename T, int D, typename Pair>
+__device__ __forceinline__ void prefill_store_row(const AttentionParams& p, const PrefillWork& w, int rho, float l,
+                                                  float m, int t, Pair pair) {
+  if (rho >= w.rows_total) return;
+  const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+  const int64_t tok = w.q_start + rho / w.G;
+  const int head = w.kvh * w.G + rho % w.G;
+  const int H = p.num_heads;
+  T* dst = static_cast<T*>(p.out) + (tok * H + head) * D;
+#pragma unroll
+  for (int c = 0; c < D / 8; ++c) {
+    const float2 v = pair(c);
+    *reinterpret_cast<uint32_t*>(dst + c * 8 + 2 * t) = dev::pack2<T>(v.x * inv, v.y * inv);
+  }
+  if (p.lse != nullptr && t == 0) p.lse[tok * H + head] = l > 0.0f ? (m * p.scale_log2 + log2f(l)) * dev::LN2 : -INFINITY;
+}
+
+// One launch of a prefill kernel over (row tiles, Hkv, B) with its dynamic shared memory.
+template <typename Traits, typename Kernel>
+cudaError_t prefill_launch_grid(Kernel kernel, const AttentionParams& p, int64_t rows, cudaStream_t stream) {
+  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::SMEM_BYTES);
+  if (err != cudaSuccess) return err;
+  const int64_t m_blocks = (rows + Traits::BM - 1) / Traits::BM;
+  const dim3 grid(unsigned(m_blocks), unsigned(p.num_kv_heads), unsigned(p.num_seqs));
+  kernel<<<grid, Traits::THREADS, Traits::SMEM_BYTES, stream>>>(p);
+  return cudaGetLastError();
 }
 
 }  // namespace pagoda::cuda
