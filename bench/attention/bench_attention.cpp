@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backend/cuda/attention.hpp"
+#include "bench/attention/read_ceiling.hpp"
 #include "backend/cuda/flash_prefill_sm90.hpp"
 #include "core/dtype.hpp"
 
@@ -187,8 +188,9 @@ void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng, const Pre
 // One decode measurement. memset_counters: the default plan (attention_decode zeroes the split
 // counters each call, one more graph node); otherwise the engine's way (workspace zeroed once,
 // decode_workspace_init). forced_splits > 0 overrides the planner's split count (op "decode-sweep").
-// pdl false: plain launches (impl suffix "-nopdl"); ceiling: also time a device-to-device copy of
-// the same byte count (K+V/2 read + written) in the same graph harness, op "decode-ceiling".
+// pdl false: plain launches (impl suffix "-nopdl"); ceiling: also time, in the same graph harness, a
+// device-to-device copy of the same byte count (K+V/2 read + written; op "decode-ceiling", impl
+// "memcpy-d2d") and a kernel that only reads the same K and V bytes (impl "read").
 // ctx_lo > 0: ragged lengths uniform in [ctx_lo, ctx] (op "decode-ragged"; bytes = their sum).
 // item_warps >= 0 forces the decode kernel (0: 4-warp CTA per item; 1, 2, 4: warp per item; impl
 // suffix "-w<n>"); the JSON field "kernel" always says which one ran.
@@ -271,6 +273,14 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
     });
     std::printf("{\"op\":\"decode-ceiling\",\"impl\":\"memcpy-d2d\",\"batch\":%d,\"ctx\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
                 B, ctx, cus, 2.0 * double(half) / cus * 1e-6);
+    // The read-only ceiling: the same K and V bytes read once by a streaming kernel (read_ceiling.cu).
+    unsigned* sink = dalloc<unsigned>(4096);
+    const double rus = time_graph_us(copies, 30, [&](int c, cudaStream_t s) {
+      ck(pagoda::bench::read_two_launch(ks[c], vs[c], half, sink, num_sms, s), "read ceiling");
+    });
+    cudaFree(sink);
+    std::printf("{\"op\":\"decode-ceiling\",\"impl\":\"read\",\"batch\":%d,\"ctx\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
+                B, ctx, rus, 2.0 * double(half) / rus * 1e-6);
   }
   for (int c = 0; c < copies; ++c) {
     cudaFree(ks[c]);
@@ -326,7 +336,7 @@ void b1_sweep(int sms, std::mt19937& rng) {
 
 // The before/after table: batch-1 latency at 128 .. 128k keys with the plan's choices (128 keys
 // also planned for 256, as the model does), then the shapes and the serving shapes
-// (uniform and ragged), each with the copy ceiling of the same bytes.
+// (uniform and ragged), each with the copy and read ceilings of the same bytes.
 void latency_cases(int sms, std::mt19937& rng) {
   for (int ctx : {128, 256, 512, 1024, 2048, 4096, 8192, 32768, 131072}) {
     DecodeCase dc{1, ctx};

@@ -12,7 +12,8 @@ ARCH="-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90a,code=sm_90a"
 pids=()
 for f in flash_prefill flash_decode kv_append; do
   [[ $O/$f.o -nt src/backend/cuda/$f.cu && $O/$f.o -nt src/backend/cuda/${f}.cuh &&
-     $O/$f.o -nt src/backend/cuda/flash_prefill_work.cuh ]] 2>/dev/null && continue
+     $O/$f.o -nt src/backend/cuda/flash_prefill_work.cuh && $O/$f.o -nt src/backend/cuda/device_utils.cuh &&
+     $O/$f.o -nt src/backend/cuda/attention_params.hpp ]] 2>/dev/null && continue
   nvcc -std=c++17 -O3 -lineinfo --expt-relaxed-constexpr -Isrc $ARCH -Xptxas -v -c src/backend/cuda/$f.cu \
     -o $O/$f.o 2> $O/$f.ptxas.txt &
   pids+=($!)
@@ -24,6 +25,12 @@ if ! [[ $O/flash_prefill_sm90.o -nt $S90.cu && $O/flash_prefill_sm90.o -nt $S90.
         $O/flash_prefill_sm90.o -nt src/backend/cuda/wgmma_sm90.cuh && $O/flash_prefill_sm90.o -nt src/backend/cuda/flash_prefill_work.cuh ]]; then
   nvcc -std=c++17 -O3 -lineinfo --expt-relaxed-constexpr -Isrc -DPAGODA_CUDA_SM90A=1 \
     -gencode arch=compute_90a,code=sm_90a -Xptxas -v -c $S90.cu -o $O/flash_prefill_sm90.o 2> $O/flash_prefill_sm90.ptxas.txt &
+  pids+=($!)
+fi
+# The bench's read-only bandwidth ceiling kernel.
+RC=bench/attention/read_ceiling
+if ! [[ $O/read_ceiling.o -nt $RC.cu && $O/read_ceiling.o -nt $RC.hpp ]]; then
+  nvcc -std=c++17 -O3 -I. $ARCH -c $RC.cu -o $O/read_ceiling.o &
   pids+=($!)
 fi
 # The PDL tests' late writer (a test-only kernel).
@@ -40,7 +47,7 @@ $CXX -c src/core/dtype.cpp -o $O/dtype.o
 LIBS="$O/attention.o $O/flash_prefill.o $O/flash_prefill_sm90.o $O/flash_decode.o $O/kv_append.o $O/dtype.o -L/usr/local/cuda/lib64 -lcudart -lfmt"
 $CXX -DPAGODA_FIXTURES_DIR='"tests/fixtures"' tests/backend_cuda/test_attention_cuda.cpp $O/pdl_late_writer.o $LIBS -lgtest_main -lgtest -lpthread \
   -o $B/carry/test_backend_cuda
-$CXX bench/attention/bench_attention.cpp $LIBS -o $B/carry/bench_attention
+$CXX -I. bench/attention/bench_attention.cpp $O/read_ceiling.o $LIBS -o $B/carry/bench_attention
 cp -L /lib/x86_64-linux-gnu/libfmt.so.9 $B/carry/
 cat $O/*.ptxas.txt | grep -E "spill|Compiling entry" | grep -v " 0 bytes spill" || true
 ls -la $B/carry

@@ -1,7 +1,10 @@
 // Timeline probe for the split-KV decode kernel (flash_decode.cuh) at B1 (8k by default), Hkv 8, D 128, bf16,
-// P 16 shuffled pages, 32 splits (argv: keys, splits): thread 0 of every CTA stamps %globaltimer at the probe points
-// (0 start, 1 first tile of warp 0 landed, 2 main loop done, 3 partial written, 4 merge CTA chosen,
-// 5 merge done, 6 merge CTA past its fence) and its SM id. Prints the timeline of one launch over a cold KV copy.
+// P 16 shuffled pages, 32 splits (argv: keys, splits, chain): thread 0 of every CTA stamps %globaltimer at the probe
+// points (0 start, 1 first tile of warp 0 landed, 2 main loop done, 3 partial written, 4 merge CTA chosen,
+// 5 merge done, 6 merge CTA past its fence) and its SM id. Prints the timeline of one launch over a cold KV copy;
+// with chain = N > 1 also N launches back to back as PDL dependents in one CUDA graph over rotating copies (the
+// bench's way of timing), each launch's points relative to the end of the launch before it (its last merge).
+// Each launch writes its own output buffer, which is how a stamp finds its launch.
 // Build (here): nvcc -std=c++17 -O3 -arch=sm_90a -Isrc dev/kernels/decode_probe.cu -o build-attn4/carry/decode_probe
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -14,24 +17,99 @@
 #include <vector>
 
 __device__ unsigned long long* g_probe;
-__device__ __forceinline__ void probe(int pt) {
+__device__ const char* g_out_base;  // launch k writes g_out_base + k * g_out_stride
+__device__ long long g_out_stride;
+__device__ __forceinline__ void probe(int pt, const void* out) {
   if (threadIdx.x != 0) return;
   unsigned long long t;
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
   unsigned sm;
   asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
-  const int cta = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
+  const int ncta = gridDim.x * gridDim.y * gridDim.z;
+  const long long launch = (static_cast<const char*>(out) - g_out_base) / g_out_stride;
+  const long long cta = launch * ncta + blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
   g_probe[cta * 8 + pt] = t;
   g_probe[cta * 8 + 7] = sm;
 }
-#define PAGODA_DECODE_PROBE(pt) probe(pt)
+#define PAGODA_DECODE_PROBE(pt) probe(pt, p.out)  // p: the AttentionParams in scope at every point
 #include "backend/cuda/flash_decode.cuh"
 
 using namespace pagoda::cuda;
 
+// CHAIN launches back to back as PDL dependents, captured in one graph (as bench_attention times them); prints,
+// for each launch after the first two, its points relative to the previous launch's end (its last merge done).
+template <typename K>
+void chain_timeline(K kernel, DecodeParams dp, const std::vector<void*>& ks, const std::vector<void*>& vs, char* out,
+                    long long out_stride, void* pr, int NCTA, int CHAIN, int SPLITS, int threads, int smem) {
+  cudaStream_t s;
+  cudaStreamCreate(&s);
+  cudaGraph_t g;
+  cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal);
+  for (int k = 0; k < CHAIN; ++k) {
+    dp.attn.k = ks[k % ks.size()];
+    dp.attn.v = vs[k % vs.size()];
+    dp.attn.out = out + k * out_stride;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(SPLITS, 8, 1);
+    cfg.blockDim = dim3(threads);
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = s;
+    cudaLaunchAttribute attr;
+    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr.val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+    cudaLaunchKernelEx(&cfg, kernel, dp);
+  }
+  cudaStreamEndCapture(s, &g);
+  cudaGraphExec_t ge;
+  cudaGraphInstantiate(&ge, g, 0);
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  float ms = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    cudaMemsetAsync(pr, 0, size_t(CHAIN) * NCTA * 64, s);
+    cudaEventRecord(e0, s);
+    cudaGraphLaunch(ge, s);
+    cudaEventRecord(e1, s);
+    cudaEventSynchronize(e1);
+    cudaEventElapsedTime(&ms, e0, e1);
+  }
+  printf("chain of %d PDL launches in a graph: %s, %.2f us per launch (event time / launches)\n", CHAIN,
+         cudaGetErrorString(cudaGetLastError()), ms * 1e3 / CHAIN);
+  std::vector<unsigned long long> h(size_t(CHAIN) * NCTA * 8);
+  cudaMemcpy(h.data(), pr, h.size() * 8, cudaMemcpyDeviceToHost);
+  auto pts = [&](int k, int pt) {
+    std::vector<unsigned long long> v;
+    for (int i = 0; i < NCTA; ++i)
+      if (unsigned long long t = h[(size_t(k) * NCTA + i) * 8 + pt]) v.push_back(t);
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  auto end_of = [&](int k) {
+    auto m = pts(k, 5);
+    return m.empty() ? 0ull : m.back();
+  };
+  printf("%-6s %8s | %8s %8s | %8s | %8s %8s | %8s | %8s | %8s | %8s  (us from the previous launch's end)\n",
+         "launch", "period", "start0", "startmed", "tile1med", "loopmed", "loopmax", "partmax", "mergesel", "fenced",
+         "end");
+  for (int k = 2; k < CHAIN; ++k) {
+    const double t0 = double(end_of(k - 1));
+    auto rel = [&](unsigned long long t) { return (double(t) - t0) * 1e-3; };
+    auto st = pts(k, 0), ft = pts(k, 1), lp = pts(k, 2), pw = pts(k, 3), ms4 = pts(k, 4), f6 = pts(k, 6);
+    if (st.empty() || lp.empty() || pw.empty() || ms4.empty() || f6.empty()) continue;
+    printf("%-6d %8.2f | %8.2f %8.2f | %8.2f | %8.2f %8.2f | %8.2f | %8.2f | %8.2f | %8.2f\n", k,
+           (double(end_of(k)) - t0) * 1e-3, rel(st.front()), rel(st[st.size() / 2]), rel(ft[ft.size() / 2]),
+           rel(lp[lp.size() / 2]), rel(lp.back()), rel(pw.back()), rel(ms4.back()), rel(f6.back()), rel(end_of(k)));
+  }
+}
+
 int main(int argc, char** argv) {
-  // argv: keys (default 8192), splits (default 32).
+  // argv: keys (default 8192), splits (default 32), chain length (default 0: the cold launch only).
   const int CTX = argc > 1 ? std::atoi(argv[1]) : 8192, SPLITS = argc > 2 ? std::atoi(argv[2]) : 32;
+  const int CHAIN = argc > 3 ? std::atoi(argv[3]) : 0;
+  const int LAUNCHES = std::max(CHAIN, 1);
   const int P = 16, HKV = 8, H = 32, D = 128, COPIES = 6;
   const int pages = CTX / P;
   const size_t kv_elems = size_t(pages) * P * HKV * D;
@@ -54,7 +132,10 @@ int main(int argc, char** argv) {
   void *q, *out, *d_bt, *cu, *kvl, *part, *plse, *ctr, *pr;
   cudaMalloc(&q, H * D * 2);
   cudaMemcpy(q, hq.data(), H * D * 2, cudaMemcpyHostToDevice);
-  cudaMalloc(&out, H * D * 2);
+  cudaMalloc(&out, size_t(LAUNCHES) * H * D * 2);
+  const long long out_stride = H * D * 2;
+  cudaMemcpyToSymbol(g_out_base, &out, sizeof(out));
+  cudaMemcpyToSymbol(g_out_stride, &out_stride, sizeof(out_stride));
   cudaMalloc(&d_bt, pages * 4);
   cudaMemcpy(d_bt, bt.data(), pages * 4, cudaMemcpyHostToDevice);
   int hcu[2] = {0, 1}, hkvl[1] = {CTX};
@@ -67,7 +148,7 @@ int main(int argc, char** argv) {
   cudaMalloc(&ctr, 256);
   cudaMemset(ctr, 0, 256);
   const int NCTA = SPLITS * HKV;
-  cudaMalloc(&pr, NCTA * 8 * 8);
+  cudaMalloc(&pr, size_t(LAUNCHES) * NCTA * 8 * 8);
   cudaMemcpyToSymbol(g_probe, &pr, sizeof(pr));
 
   DecodeParams dp;
@@ -144,5 +225,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < NCTA; ++i) st.push_back(h[i * 8]);
   std::sort(st.begin(), st.end());
   printf("distinct start stamps %zu of %d\n", size_t(std::unique(st.begin(), st.end()) - st.begin()), NCTA);
+  if (CHAIN > 1) chain_timeline(kernel, dp, ks, vs, static_cast<char*>(out), out_stride, pr, NCTA, CHAIN, SPLITS,
+                                Tr::THREADS, Tr::SMEM_BYTES);
   return 0;
 }

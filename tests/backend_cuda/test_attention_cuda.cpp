@@ -349,15 +349,12 @@ struct DecodeRun {
   DeviceBuffer<unsigned char> workspace;
 };
 
-DecodeRun decode_run(const PagedCase& c, DeviceCase& dc, int max_kv, int forced_splits = 0, bool unified = false,
-                     float bound = 0.0f, int item_warps = -1) {
+DecodeRun decode_run(const PagedCase& c, DeviceCase& dc, int max_kv, int forced_splits = 0, int item_warps = -1) {
   int sms = 0;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
   DecodeRun r;
   r.plan = pagoda::cuda::decode_plan(int32_t(c.q_lens.size()), c.H, c.layout(), max_of(c.q_lens), max_kv, sms,
                                      forced_splits, item_warps);
-  r.plan.unified_max = unified;
-  r.plan.max_bound = bound;
   r.workspace = DeviceBuffer<unsigned char>(r.plan.workspace_bytes);
   pagoda::cuda::attention_decode(r.plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, r.workspace.ptr,
                                  nullptr);
@@ -846,28 +843,30 @@ TEST(CudaAttention, DecodeLatencyPlans) {
   }
 }
 
-// The plan's unified-max fields (kept for API stability; the kernel ignores them) must not change
-// the result, whatever the bound.
-TEST(CudaAttention, DecodeUnifiedMax) {
+// More splits than one merge batch holds (32), and sequences that use different numbers of them, so a
+// merge runs a full batch, a partial second batch, or a single one; against float64. The longest
+// sequence is n * 64 keys, so n forced splits stay n after the planner's 16-key rounding.
+TEST(CudaAttention, DecodeManySplits) {
   REQUIRE_GPU();
-  std::mt19937 rng(88);
-  for (float bound : {4.0f, 500.0f, -500.0f}) {
+  std::mt19937 rng(89);
+  for (int n : {31, 32, 33, 47, 64}) {
     PagedCase c;
     c.dtype = DType::DTYPE_BF16;
     c.D = 128;
     c.H = 32;
     c.Hkv = 8;
     c.P = 16;
-    c.kv_lens = {1, 100, 4097};
-    c.q_lens = {1, 1, 1};
+    c.kv_lens = {n * 64, n * 32 + 5, 33, n * 64 - 70};
+    c.q_lens.assign(4, 1);
     c.build(rng);
     DeviceCase dc(c);
     dc.poison();
-    decode_run(c, dc, 4097, 0, true, bound);
+    const DecodeRun r = decode_run(c, dc, n * 64, n, 0);
     CUDA_OK(cudaDeviceSynchronize());
+    ASSERT_EQ(r.plan.num_splits, n);
     const auto out = dc.out.download();
     const auto lse = dc.lse.download();
-    const std::string l = "unified-max bound " + std::to_string(bound);
+    const std::string l = "decode splits " + std::to_string(n);
     ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
   }
 }

@@ -53,10 +53,6 @@ struct DecodePlan {
   int32_t items_per_warp = 1;
   int64_t total_q_tokens = 0;  // T: rows of q/out
   std::size_t workspace_bytes = 0;
-  // Kept for callers of the first version; the decode kernel no longer has a unified-max mode (it
-  // measured +0 to 3%, within noise) and ignores both fields.
-  bool unified_max = false;
-  float max_bound = 0.0f;
   // With several splits the workspace starts with split counters that must be zero before a
   // launch; every launch leaves them zero again. false (the default): attention_decode zeroes them
   // itself with a cudaMemsetAsync (one more graph node per call). true: the caller has run

@@ -35,8 +35,9 @@ struct DecodeParams {
   int32_t split_tokens = 0;      // KV positions per split, a multiple of 16 (the last may be short)
   int32_t row_groups = 1;        // 16-row groups per KV head (items per sequence = Hkv * row_groups)
   int32_t items_per_warp = 1;    // warp-per-item kernel: items each warp runs back to back
-  float* partial_out = nullptr;  // [splits, T, H, D] float
-  float* partial_lse = nullptr;  // [splits, T, H] log2 domain
+  // Split-major within a row, so a merge reads one row's splits at constant offsets from one base.
+  float* partial_out = nullptr;  // [T, H, splits, D] float
+  float* partial_lse = nullptr;  // [T, H, splits] log2 domain
   int32_t* counters = nullptr;   // [B, Hkv * row_groups] arrivals; zero before and after a launch
   bool programmatic_launch = false;  // launch as a programmatic dependent (host side only, sm_90+)
 };

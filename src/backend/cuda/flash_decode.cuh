@@ -299,37 +299,40 @@ __device__ __forceinline__ void decode_stream(const AttentionParams& p, const De
 
 // The fused split merge of one item, run by the last split to arrive: nthreads threads (tid in
 // [0, nthreads)) combine the partials of rows [row0, row0 + nrows) in split order, in batches of
-// MERGE_BATCH splits whose loads are all issued before any is used (a few L2 round trips rather than
-// one per split), and write out (and lse).
+// MERGE_BATCH splits whose loads are all issued before any is used (one L2 round trip per batch
+// rather than one per split: the loads are volatile asm, see dev::ld_cg_issue), and write out (and lse).
 template <typename T, int D, int MERGE_BATCH>
 __device__ __forceinline__ void decode_merge(const DecodeParams& dp, int q_start, int kvh, int row0, int nrows,
-                                             int active, int64_t T_rows, int tid, int nthreads) {
+                                             int active, int tid, int nthreads) {
   constexpr int C4 = D / 4;  // float4 columns per row
   const AttentionParams& p = dp.attn;
-  const int G = p.group, H = p.num_heads;
+  const int G = p.group, H = p.num_heads, S = dp.num_splits;
   for (int idx = tid; idx < nrows * C4; idx += nthreads) {
     const int r = idx / C4, c = idx % C4;
     const int rho = row0 + r;
     const int64_t row = (int64_t(q_start) + rho / G) * H + kvh * G + rho % G;
+    // The row's splits lie D floats apart: every load of a batch is one base plus a constant.
+    const float* lse_row = dp.partial_lse + row * S;
+    const float4* out_row = reinterpret_cast<const float4*>(dp.partial_out + row * S * D) + c;
     float M = -INFINITY, L = 0.0f;
     float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
     for (int s0 = 0; s0 < active; s0 += MERGE_BATCH) {
       float ls[MERGE_BATCH];
       float4 v[MERGE_BATCH];
-      // Unconditional loads (past the last split: its copy, weighted 0 below). Predicating them
-      // measured 1.5% slower at B1 8k (32 splits) and did not rescue split warp-kernel plans.
 #pragma unroll
       for (int u = 0; u < MERGE_BATCH; ++u) {
-        const int sp = min(s0 + u, active - 1);
-        ls[u] = __ldcg(dp.partial_lse + int64_t(sp) * T_rows + row);
-        v[u] = __ldcg(reinterpret_cast<const float4*>(dp.partial_out + (int64_t(sp) * T_rows + row) * D) + c);
+        ls[u] = -INFINITY;
+        v[u] = make_float4(0.f, 0.f, 0.f, 0.f);
+        if (s0 + u < active) {  // past the last active split: stale workspace, never read
+          ls[u] = dev::ld_cg_issue(lse_row + s0 + u);
+          v[u] = dev::ld_cg_issue(out_row + (s0 + u) * C4);
+        }
       }
       // Max first, then independent weights: no serial rescale chain through the batch. The
       // sums still run in split order, so the result does not depend on arrival order.
       float mb = -INFINITY;
 #pragma unroll
-      for (int u = 0; u < MERGE_BATCH; ++u)
-        if (s0 + u < active) mb = fmaxf(mb, ls[u]);
+      for (int u = 0; u < MERGE_BATCH; ++u) mb = fmaxf(mb, ls[u]);
       if (mb == -INFINITY) continue;  // no split of this batch saw a key for this row
       const float m_new = fmaxf(M, mb);
       const float sc = exp2f(M - m_new);  // 0 while M is -inf
@@ -337,8 +340,8 @@ __device__ __forceinline__ void decode_merge(const DecodeParams& dp, int q_start
       float4 ab = make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll
       for (int u = 0; u < MERGE_BATCH; ++u) {
-        // Past the last split, or a split that saw no key for this row (LSE -inf): weight 0.
-        const float wt = s0 + u < active ? exp2f(ls[u] - m_new) : 0.0f;
+        // A split that saw no key for this row (LSE -inf), or none at all: weight 0.
+        const float wt = exp2f(ls[u] - m_new);
         lb += wt;
         ab.x = fmaf(wt, v[u].x, ab.x);
         ab.y = fmaf(wt, v[u].y, ab.y);
@@ -395,8 +398,6 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   const int q_start = p.cu_seqlens_q[b];
   const int q_len = p.cu_seqlens_q[b + 1] - q_start;
   const int kv_len = max(p.kv_lens[b], 0);  // loaded before the first use of the loads above
-  // Rows of the partial buffers; asked for here so that the partial write does not wait on it.
-  const int64_t T_rows = int64_t(p.cu_seqlens_q[p.num_seqs]) * p.num_heads;
   const int G = p.group;
   const int rows_total = q_len * G;
   const int row0 = rg * ROWS;
@@ -498,9 +499,10 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
           make_uint2(dev::pack2<T>(acc.x * inv, acc.y * inv), dev::pack2<T>(acc.z * inv, acc.w * inv));
       if (c == 0 && p.lse != nullptr) p.lse[row] = lse2 * dev::LN2;
     } else {
-      reinterpret_cast<float4*>(dp.partial_out + (int64_t(split) * T_rows + row) * D)[c] =
+      const int64_t prow = row * dp.num_splits + split;
+      reinterpret_cast<float4*>(dp.partial_out + prow * D)[c] =
           make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv);
-      if (c == 0) dp.partial_lse[int64_t(split) * T_rows + row] = lse2;
+      if (c == 0) dp.partial_lse[prow] = lse2;
     }
   }
   PAGODA_DECODE_PROBE(3);
@@ -522,7 +524,7 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   PAGODA_DECODE_PROBE(4);
   __threadfence();
   PAGODA_DECODE_PROBE(6);
-  decode_merge<T, D, Tr::MERGE_BATCH>(dp, q_start, kvh, row0, nrows, active, T_rows, tid, Tr::THREADS);
+  decode_merge<T, D, Tr::MERGE_BATCH>(dp, q_start, kvh, row0, nrows, active, tid, Tr::THREADS);
   PAGODA_DECODE_PROBE(5);
 }
 
@@ -567,7 +569,6 @@ __global__ void __launch_bounds__(32 * WARPS) flash_decode_warp_kernel(const Dec
   const int q_start = p.cu_seqlens_q[b];
   const int q_len = p.cu_seqlens_q[b + 1] - q_start;
   const int kv_len = max(p.kv_lens[b], 0);
-  const int64_t T_rows = int64_t(p.cu_seqlens_q[p.num_seqs]) * p.num_heads;
   const int G = p.group, H = p.num_heads;
   const int rows_total = q_len * G;
   const int live_groups = (rows_total + ROWS - 1) / ROWS;  // row groups with at least one query row
@@ -649,11 +650,12 @@ __global__ void __launch_bounds__(32 * WARPS) flash_decode_warp_kernel(const Dec
           *reinterpret_cast<uint32_t*>(dst + dt * 8) = dev::pack2<T>(o[dt][2 * i2] * inv, o[dt][2 * i2 + 1] * inv);
         if (t == 0 && p.lse != nullptr) p.lse[row] = lse2 * dev::LN2;
       } else {
-        float* dst = dp.partial_out + (int64_t(split) * T_rows + row) * D + 2 * t;
+        const int64_t prow = row * dp.num_splits + split;
+        float* dst = dp.partial_out + prow * D + 2 * t;
 #pragma unroll
         for (int dt = 0; dt < D / 8; ++dt)
           *reinterpret_cast<float2*>(dst + dt * 8) = make_float2(o[dt][2 * i2] * inv, o[dt][2 * i2 + 1] * inv);
-        if (t == 0) dp.partial_lse[int64_t(split) * T_rows + row] = lse2;
+        if (t == 0) dp.partial_lse[prow] = lse2;
       }
     }
     if (active == 1) continue;
@@ -671,8 +673,8 @@ __global__ void __launch_bounds__(32 * WARPS) flash_decode_warp_kernel(const Dec
     }
     if (__shfl_sync(0xffffffffu, last, 0)) {
       __threadfence();
-      decode_merge<T, D, Tr::WARP_MERGE_BATCH>(dp, q_start, kvh, row0, min(ROWS, rows_total - row0), active, T_rows,
-                                               lane, 32);
+      decode_merge<T, D, Tr::WARP_MERGE_BATCH>(dp, q_start, kvh, row0, min(ROWS, rows_total - row0), active, lane,
+                                               32);
     }
   }
   dev::cp_async_wait<0>();
