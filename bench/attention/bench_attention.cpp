@@ -128,7 +128,8 @@ double time_graph_us(int copies, int reps, F&& body, double* eager_us = nullptr)
 constexpr int H = 32, HKV = 8, D = 128;
 
 // Names the forced prefill kernel in the impl field; "" is the default dispatch (on a compute 9.0
-// device with an sm_90a build: the sm_90a kernel; -bn64 is then the mma.sync kernel it replaced).
+// device with an sm_90a build: the sm_90a kernels, the persistent ping-pong one at D = 128 up to 2k
+// query tokens; -bn64 is then the mma.sync kernel they replaced).
 const char* key_tile_suffix(int key_tile) {
   switch (key_tile) {
     case 0: return "";
@@ -363,8 +364,9 @@ void latency_cases(int sms, std::mt19937& rng) {
 // argv[1]: "all" (default), "prefill" (prefill cases only), "decode" (a forced split-count sweep at
 // B1 8k / 32k, op "decode-sweep", whose first launch is B1 8k at 32 splits, the one gpu_session.sh
 // ncu-decode profiles; then the decode cases), "decode-cases" (the decode cases only: the issue's
-// shapes, then the serving shapes), "ncu" (one 16k paged prefill with the default key tile, for a
-// profiler run), "prefill-d64" (head dim 64 prefill: default dispatch and each kernel forced, H 32 and
+// shapes, then the serving shapes), "ncu [L]" (one paged prefill of length L, 16k by default, with the
+// default key tile, for a profiler run), "prefill-default [L...]" (paged prefill, default dispatch only,
+// 1k .. 16k by default: quick before/after runs), "prefill-d64" (head dim 64 prefill: default dispatch and each kernel forced, H 32 and
 // H 16 over Hkv 8), "ncu-serve [item_warps]" (one B512 ctx 192 decode, the serving steady state, for a
 // profiler run; argv[2] forces the kernel), "ncu-b1 [keys]" (one batch-1 decode as planned, 32k keys
 // by default, for a profiler run), "splits <keys> <s>..." (batch 1 at forced split counts)
@@ -376,8 +378,14 @@ int main(int argc, char** argv) {
   int sms = 0;
   ck(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0), "attr");
   std::mt19937 rng(2024);
-  if (mode == "ncu") {
-    bench_prefill(16384, true, 0, rng);
+  if (mode == "ncu") {  // argv[2]: sequence length (default 16k)
+    bench_prefill(argc > 2 ? std::atoi(argv[2]) : 16384, true, 0, rng);
+    return 0;
+  }
+  if (mode == "prefill-default") {  // the default dispatch only (paged P = 16), argv[2..] lengths
+    for (int i = 2; i < argc; ++i) bench_prefill(std::atoi(argv[i]), true, 0, rng);
+    if (argc <= 2)
+      for (int L : {1024, 2048, 4096, 8192, 16384}) bench_prefill(L, true, 0, rng);
     return 0;
   }
   if (mode == "ncu-serve") {

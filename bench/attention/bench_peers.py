@@ -2,9 +2,9 @@
 """Peers and ceilings for the attention benchmark, on the same GPU in the same run: measured copy
 bandwidth and bf16 GEMM rate, PyTorch SDPA (flash and cuDNN backends) for causal prefill and
 decode; then merges Pagoda's numbers (JSON lines from bench_attention) into one markdown table.
-Usage: bench_peers.py PAGODA_JSONL OUT_MD [prefill-d64]
+Usage: bench_peers.py PAGODA_JSONL OUT_MD [prefill-d64|prefill]
 prefill-d64: only the head-dim-64 prefill table (bench_attention prefill-d64), at the head counts the
-JSON lines name."""
+JSON lines name. prefill: the D = 128 prefill rows only (no decode peers)."""
 import json
 import os
 import subprocess
@@ -117,6 +117,7 @@ def main():
     out_md = sys.argv[2]
     if len(sys.argv) > 3 and sys.argv[3] == "prefill-d64":
         return prefill_d64(pagoda, out_md)
+    prefill_only = len(sys.argv) > 3 and sys.argv[3] == "prefill"
     copy_tbps, gemm = ceilings()
     props = torch.cuda.get_device_properties(0)
     rows = []
@@ -134,7 +135,8 @@ def main():
         mine = {p["impl"]: p["tflops"] for p in pagoda if p["op"] == "prefill" and p["seq"] == L}
         rows.append(("prefill", f"seq {L} x{B}", mine, peers, "TFLOP/s", gemm))
         del q, k, v
-    for B, ctx in [(1, 8192), (1, 32768), (1, 131072), (16, 8192), (64, 4096), (128, 2048)]:
+    decode_shapes = [(1, 8192), (1, 32768), (1, 131072), (16, 8192), (64, 4096), (128, 2048)]
+    for B, ctx in decode_shapes if not prefill_only else []:
         kvb = B * ctx * HKV * D * 2 * 2
         q = torch.randn(B, H, 1, D, dtype=torch.bfloat16, device=dev)
         k = torch.randn(B, HKV, ctx, D, dtype=torch.bfloat16, device=dev)
@@ -147,7 +149,7 @@ def main():
         rows.append(("decode", f"B{B} ctx {ctx}", mine, peers, "TB/s K+V", copy_tbps))
         del q, k, v
 
-    lines = header(props, copy_tbps, gemm, "bench") + [
+    lines = header(props, copy_tbps, gemm, "prefill" if prefill_only else "bench") + [
         "- shapes: 32 q heads / 8 KV heads, D=128, bf16; prefill causal, 16k tokens per launch "
         "(FLOPs 4*T^2*D*H/2); decode 1 query token, K+V bytes read / time; Pagoda decode KV is paged "
         "(P=16, shuffled pages), PyTorch's is contiguous. Pagoda timed as CUDA-graph replays over "

@@ -2,7 +2,7 @@
 # One device call: GPU tests (all), compute-sanitizer on a small subset, then the benchmark
 # (Pagoda kernels + PyTorch peers + ceilings), logs under $OUT. Runs prebuilt binaries carried in
 # build-cuda/carry (made by bench/attention/build_carry.sh on the CPU machine).
-# Usage (device tool, carry $PAGODA_ATTN_BUILD/carry): bash bench/attention/gpu_session.sh [tests|bench|prefill-d64|decode|all|ncu|ncu-decode]...
+# Usage (device tool, carry $PAGODA_ATTN_BUILD/carry): bash bench/attention/gpu_session.sh [tests|bench|prefill-d64|prefill-ab|decode|all|ncu|ncu-lite|ncu-decode]...
 # (several modes in one call run in order; decode: decode cases + forced split sweep, no peers;
 # ncu profiles one 16k paged prefill launch, ncu-decode one B1 8k decode launch at 32 splits)
 set -uo pipefail
@@ -47,6 +47,31 @@ if [[ $MODE == ncu-decode ]]; then
     $C/bench_attention decode > "$OUT/ncu_decode.txt" 2>&1
   echo "ncu-decode rc=$?"
   grep -E "Duration|Throughput|Busy|Eligible|Occupancy|Registers|Warp Cycles|Stall|cycles_active|cycles_elapsed|dram__bytes|Hit Rate|Active Warps" "$OUT/ncu_decode.txt" | head -50
+fi
+if [[ $MODE == prefill-ab ]]; then
+  # Interleaved before/after of the default paged prefill (1k .. 16k), AB_ROUNDS rounds (default 2):
+  # $C/bench_attention_base (a build of the base commit, if carried) against $C/bench_attention under
+  # each setting of AB_VARIANTS (space-separated VAR=value environment settings; "-" for none).
+  for r in $(seq 1 "${AB_ROUNDS:-2}"); do
+    if [[ -x $C/bench_attention_base ]]; then
+      timeout 60 $C/bench_attention_base prefill 2>/dev/null | grep '"pagoda-paged16"' | sed "s/^/base r$r /" | tee -a "$OUT/prefill_ab.txt"
+    fi
+    for v in ${AB_VARIANTS:--}; do
+      ( [[ $v != - ]] && export "$v"; timeout 60 $C/bench_attention prefill-default 2>/dev/null ) | sed "s/^/$v r$r /" | tee -a "$OUT/prefill_ab.txt"
+    done
+  done
+fi
+if [[ $MODE == ncu-lite ]]; then
+  # One paged prefill launch per length in NCU_LENGTHS (default 16384 1024): throughput, pipes,
+  # warp stalls, scheduler and memory sections (no source counters: fast).
+  for L in ${NCU_LENGTHS:-16384 1024}; do
+    timeout 120 ncu --clock-control none -k regex:flash_prefill -c 1 --section SpeedOfLight \
+      --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section WarpStateStats \
+      --section SchedulerStats --section Occupancy --section LaunchStats \
+      $C/bench_attention ncu "$L" > "$OUT/ncu_${NCU_TAG:-}$L.txt" 2>&1
+    echo "ncu-lite $L rc=$?"
+    grep -E "Duration|Compute \(SM\) Throughput|Memory Throughput|DRAM Throughput|L2 Hit|Issue Slots Busy|Issued Ipc|No Eligible|Eligible Warps|Warp Cycles Per Issued|Registers Per|Grid Size|Pipe|Stall" "$OUT/ncu_${NCU_TAG:-}$L.txt" | head -30
+  done
 fi
 if [[ $MODE == ncu ]]; then
   timeout 240 ncu --clock-control none -k regex:flash_prefill -c 1 --section SpeedOfLight \

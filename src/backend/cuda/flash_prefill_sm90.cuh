@@ -18,11 +18,11 @@
 
 namespace pagoda::cuda {
 
-template <int D>
+template <int D, int STAGES_ = 2>
 struct PrefillSm90Traits {
   static constexpr int BM = 128;  // packed (token, head-in-group) rows: 2 consumer warpgroups x 64
   static constexpr int BN = 128;  // keys per K/V tile
-  static constexpr int STAGES = 2;
+  static constexpr int STAGES = STAGES_;  // 3 fits at D = 128 (225 KB of the 227 KB a CTA may hold)
   static constexpr int THREADS = 384;  // warpgroup 0 produces, 1 and 2 consume
   static constexpr int Q_BYTES = BM * D * 2;
   static constexpr int TILE_BYTES = BN * D * 2;  // one K or V tile

@@ -1,6 +1,7 @@
-// Host-side entry to the Hopper (sm_90a, wgmma + warp-specialized) prefill kernel of
-// flash_prefill_sm90.cuh: whether it can run here, and its launcher. The prefill dispatch in
-// attention.cpp picks it on compute capability 9.0 devices for the shapes it serves.
+// Host-side entry to the Hopper (sm_90a, wgmma + warp-specialized) prefill kernels of
+// flash_prefill_sm90.cuh and flash_prefill_sm90_pingpong.cuh: whether they can run here, and their
+// launcher. The prefill dispatch in attention.cpp picks them on compute capability 9.0 devices for
+// the shapes they serve; the launcher picks between the two by query length.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -21,7 +22,9 @@ constexpr int PREFILL_SM90_KEY_TILE_OVERLAP = -128;
 bool prefill_sm90_available(DType dtype, int head_dim);
 // True when attention_prefill (key tile 0) runs this kernel for the shape on the current device.
 bool prefill_sm90_selected(DType dtype, int head_dim);
-// Launches only; cudaErrorInvalidValue for a combination that is not instantiated.
+// Launches only; cudaErrorInvalidValue for a combination that is not instantiated. Without overlap,
+// D = 128 with max_q_len <= 2048 runs the persistent ping-pong kernel, everything else the
+// one-work-per-CTA kernel.
 cudaError_t prefill_sm90_launch(const AttentionParams& p, DType dtype, int head_dim, int max_q_len, bool overlap,
                                 cudaStream_t stream);
 

@@ -47,6 +47,43 @@ __device__ __forceinline__ bool prefill_work_make(const AttentionParams& p, Pref
   return true;
 }
 
+// The sequence metadata a work needs, loaded apart from its use so a caller can issue the loads
+// early (one L2 trip) and finish the work later.
+struct PrefillWorkRaw {
+  int m_block, kvh, b;
+  int q_begin, q_end, kv_len;  // cu_seqlens_q[b], cu_seqlens_q[b + 1], kv_lens[b]
+};
+
+__device__ __forceinline__ void prefill_work_load(const AttentionParams& p, int m_block, int kvh, int b,
+                                                  PrefillWorkRaw& r) {
+  r.m_block = m_block;
+  r.kvh = kvh;
+  r.b = b;
+  r.q_begin = p.cu_seqlens_q[b];
+  r.q_end = p.cu_seqlens_q[b + 1];
+  r.kv_len = p.kv_lens[b];
+}
+
+// False when the row tile lies past the sequence (the grid is sized for the longest one); a CTA
+// then skips that work as a whole.
+template <int BM, int BN>
+__device__ __forceinline__ bool prefill_work_finish(const AttentionParams& p, const PrefillWorkRaw& r, PrefillWork& w) {
+  w.b = r.b;
+  w.kvh = r.kvh;
+  w.q_start = r.q_begin;
+  w.q_len = r.q_end - r.q_begin;
+  w.G = p.group;
+  w.rows_total = w.q_len * w.G;
+  w.row0 = r.m_block * BM;
+  if (w.row0 >= w.rows_total) return false;
+  w.kv_len = r.kv_len;
+  w.q_off = w.kv_len - w.q_len;
+  const int last_row = min(w.row0 + BM, w.rows_total) - 1;
+  w.kv_end = p.causal ? min(w.kv_len, w.q_off + last_row / w.G + 1) : w.kv_len;
+  w.n_tiles = w.kv_end > 0 ? (w.kv_end + BN - 1) / BN : 0;
+  return true;
+}
+
 // Packed row rho of this CTA's sequence: out[token, head, :] = O / l and, where requested, its
 // log-sum-exp (natural log; -inf for a row that saw no key). l is the row's complete sum (the
 // quad's shuffles already done), m its running max in the scaled log2 domain. pair(c) gives this

@@ -1,0 +1,343 @@
+// FlashAttention prefill for Hopper (sm_90a), persistent ping-pong form of flash_prefill_sm90.cuh
+// (same tiles, producer and results contract). The grid is one CTA per SM; CTA c runs works c,
+// c + grid, ... in the order a full grid would launch them, carrying a 3-stage K/V ring across
+// works, and each consumer warpgroup loads its next work's Q rows right after its last Q K^T. The two
+// consumer warpgroups take turns (named barriers) to issue P V of tile j - 1 and Q K^T of tile j,
+// so one warpgroup's GEMMs run while the other's softmax does. Chosen for short query lengths
+// (dev/kernels/attention_notes.md v20); sm_90a only (empty elsewhere).
+#pragma once
+
+#include <cfloat>
+
+#include "backend/cuda/flash_prefill_sm90.cuh"
+
+namespace pagoda::cuda {
+
+// A third stage: with the warpgroups half a period apart a stage is freed only when the later one is
+// done with it, and two stages left the earlier one waiting on the refill (v19).
+constexpr int PREFILL_SM90_PINGPONG_STAGES = 3;
+
+template <typename T, int D>
+__global__ void __launch_bounds__(384, 1)
+    flash_prefill_sm90_pingpong_kernel(const AttentionParams p, const int m_blocks) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using Tr = PrefillSm90Traits<D, PREFILL_SM90_PINGPONG_STAGES>;
+  constexpr int BM = Tr::BM, BN = Tr::BN, S = Tr::STAGES, CH = D / 8, RB = D * 2;
+  extern __shared__ unsigned char smem_raw[];
+  const uint32_t base = (dev::smem_u32(smem_raw) + 1023u) & ~1023u;
+  const uint32_t sQ = base, sK = base + Tr::K_OFF, sV = base + Tr::V_OFF, bars = base + Tr::BAR_OFF;
+  // Stage barriers: full (producer -> consumers, 128 arrivals), empty (consumers -> producer, 256).
+  auto full_k = [&](int s) { return bars + 8 * s; };
+  auto full_v = [&](int s) { return bars + 8 * (S + s); };
+  auto empty_k = [&](int s) { return bars + 8 * (2 * S + s); };
+  auto empty_v = [&](int s) { return bars + 8 * (3 * S + s); };
+  // The ring position of the it-th tile this CTA streams (counted over all its works).
+  auto slot = [](int it) { return it % S; };
+  auto phase = [](int it) { return uint32_t(it / S) & 1u; };
+
+  // The launcher keeps the work count below 2^30, so work indices are 32-bit (cheap divisions).
+  const int n_works = m_blocks * p.num_kv_heads * p.num_seqs;
+  // Issues the metadata loads of work idx (row tiles fastest, heaviest first).
+  auto work_load = [&](int idx, PrefillWorkRaw& r) {
+    const int rest = idx / m_blocks;
+    prefill_work_load(p, m_blocks - 1 - (idx - rest * m_blocks), rest % p.num_kv_heads, rest / p.num_kv_heads, r);
+  };
+  // Advances idx (by the grid stride) to the next work that holds rows; false when none is left.
+  auto work_next = [&](int& idx, PrefillWork& w) {
+    for (; idx < n_works; idx += gridDim.x) {
+      PrefillWorkRaw r;
+      work_load(idx, r);
+      if (prefill_work_finish<BM, BN>(p, r, w)) return true;
+    }
+    return false;
+  };
+
+  const int tid = threadIdx.x;
+  const int wg = tid / 128;
+
+  if (tid == 0) {
+    for (int s = 0; s < S; ++s) {
+      sm90::mbar_init(full_k(s), 128);
+      sm90::mbar_init(full_v(s), 128);
+      sm90::mbar_init(empty_k(s), 256);
+      sm90::mbar_init(empty_v(s), 256);
+    }
+  }
+  __syncthreads();
+
+  if (wg == 0) {
+    // Producer: warp pw gathers tile rows [32 pw, 32 pw + 32); lane l looks up the cache row of key
+    // 32 pw + l (page table, one division) and the warp shares it by shuffle. Rows past the
+    // sequence are zero-filled. Each thread signals a stage full only after its own copies landed
+    // and a proxy fence (wgmma reads through the async proxy); it keeps 2 tiles in flight, also
+    // across works (the previous tile's signal is deferred until the next tile is issued).
+    sm90::setmaxnreg_dec<56>();
+    const int pw = tid / 32, lane = tid % 32;
+    const int P = p.page_size;
+    const int64_t row_bytes = int64_t(p.num_kv_heads) * RB;
+    constexpr int RPI = 32 / CH;     // rows one warp instruction covers
+    constexpr int ITERS = 32 / RPI;  // instructions per warp per tile
+    const int c = lane % CH, rsub = lane / CH;
+    auto issue = [&](const char* gbase, uint32_t tile, int row) {
+#pragma unroll
+      for (int i = 0; i < ITERS; ++i) {
+        const int r = i * RPI + rsub;
+        const int rr = __shfl_sync(0xffffffffu, row, r);
+        const bool ok = rr >= 0;
+        const char* src = gbase + (ok ? int64_t(rr) * row_bytes : int64_t(0)) + c * 16;
+        dev::cp_async_16(tile + sw128<BN>(pw * 32 + r, c), src, ok ? 16 : 0);
+      }
+    };
+    int it = 0;
+    int pending = -1;  // ring slot of the issued tile whose full signals are still owed
+    PrefillWork w;
+    for (int idx = blockIdx.x; work_next(idx, w); idx += gridDim.x) {
+      const int32_t* bt = p.block_table + int64_t(w.b) * p.max_pages;
+      const char* kbase = static_cast<const char*>(p.k) + w.kvh * RB;
+      const char* vbase = static_cast<const char*>(p.v) + w.kvh * RB;
+      auto row_of = [&](int key) -> int { return key < w.kv_len ? bt[key / P] * P + key % P : -1; };
+      int row_cur = w.n_tiles > 0 ? row_of(pw * 32 + lane) : -1;
+      for (int j = 0; j < w.n_tiles; ++j, ++it) {
+        const int s = slot(it);
+        sm90::mbar_wait(empty_k(s), phase(it) ^ 1);
+        issue(kbase, sK + s * Tr::TILE_BYTES, row_cur);
+        dev::cp_async_commit();
+        const int row_next = j + 1 < w.n_tiles ? row_of((j + 1) * BN + pw * 32 + lane) : -1;
+        if (pending >= 0) {  // groups ..., K(it-1), V(it-1), K(it): K(it-1) has landed
+          dev::cp_async_wait<2>();
+          sm90::fence_proxy_async();
+          sm90::mbar_arrive(full_k(pending));
+        }
+        sm90::mbar_wait(empty_v(s), phase(it) ^ 1);
+        issue(vbase, sV + s * Tr::TILE_BYTES, row_cur);
+        dev::cp_async_commit();
+        if (pending >= 0) {
+          dev::cp_async_wait<2>();
+          sm90::fence_proxy_async();
+          sm90::mbar_arrive(full_v(pending));
+        }
+        pending = s;
+        row_cur = row_next;
+      }
+    }
+    if (pending >= 0) {
+      dev::cp_async_wait<1>();
+      sm90::fence_proxy_async();
+      sm90::mbar_arrive(full_k(pending));
+      dev::cp_async_wait<0>();
+      sm90::fence_proxy_async();
+      sm90::mbar_arrive(full_v(pending));
+    }
+  } else {
+    sm90::setmaxnreg_inc<224>();
+    const int cw = wg - 1;  // consumer warpgroup: rows [64 cw, 64 cw + 64) of the tile
+    const int ct = tid - 128 * wg;
+    const int warp = ct / 32, lane = ct % 32, g = lane / 4, t4 = lane % 4;
+    const int H = p.num_heads;
+
+    // Q rows of this warpgroup for work w; rows past the end are zero-filled and never written.
+    // q_load issues the copies, q_wait makes them visible to this warpgroup's wgmma.
+    auto q_load = [&](const PrefillWork& w) {
+      const T* q = static_cast<const T*>(p.q);
+#pragma unroll
+      for (int i = 0; i < 64 * CH / 128; ++i) {
+        const int idx = ct + i * 128;
+        const int r = idx / CH, c = idx % CH;
+        const int rho = w.row0 + cw * 64 + r;
+        const bool ok = rho < w.rows_total;
+        const T* src = ok ? q + (int64_t(w.q_start + rho / w.G) * H + w.kvh * w.G + rho % w.G) * D + c * 8 : q;
+        dev::cp_async_16(sQ + sw128<BM>(cw * 64 + r, c), src, ok ? 16 : 0);
+      }
+      dev::cp_async_commit();
+    };
+    auto q_wait = [&]() {
+      dev::cp_async_wait<0>();
+      sm90::fence_proxy_async();
+      sm90::named_bar_sync(1 + cw, 128);
+    };
+    // Ping-pong issue turns: warpgroup cw waits on barrier 3 + cw, then hands the turn to the other.
+    auto turn_wait = [&]() { sm90::named_bar_sync(3 + cw, 256); };
+    auto turn_pass = [&]() { sm90::named_bar_arrive(4 - cw, 256); };
+
+    const float sl2 = p.scale_log2;
+    // Q descriptor of k-step 0; k-step ks adds (ks / 4) column blocks and (ks % 4) * 32 bytes.
+    const uint64_t dq0 = sm90::desc_sw128(sQ + cw * 64 * 128, 16, 1024);
+    const uint64_t dk0 = sm90::desc_sw128(sK, 16, 1024);
+    const uint64_t dv0 = sm90::desc_sw128(sV, BN * 128, 1024);
+    auto qk_issue = [&](float* s, int st) {
+      sm90::wgmma_fence();
+#pragma unroll
+      for (int ks = 0; ks < D / 16; ++ks) {
+        const uint32_t qo = (ks / 4) * BM * 128 + (ks % 4) * 32;
+        const uint32_t ko = st * Tr::TILE_BYTES + (ks / 4) * BN * 128 + (ks % 4) * 32;
+        sm90::wgmma_ss<T, BN>(s, dq0 + (qo >> 4), dk0 + (ko >> 4), ks > 0 ? 1 : 0);
+      }
+      sm90::wgmma_commit();
+    };
+    float o[D / 2];
+    uint32_t pk[BN / 16][4];  // P packed to 16 bits in the wgmma A-register layout
+    auto pv_issue = [&](int st) {
+      sm90::wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < BN / 16; ++kk) {
+        const uint32_t vo = st * Tr::TILE_BYTES + kk * 16 * 128;
+        sm90::wgmma_rs<T, D>(o, pk[kk], dv0 + (vo >> 4), 1);
+      }
+      sm90::wgmma_commit();
+    };
+    auto fence_s = [&](float* s) {
+#pragma unroll
+      for (int i = 0; i < BN / 2; ++i) sm90::reg_fence(s[i]);
+    };
+    auto fence_o_pk = [&]() {
+#pragma unroll
+      for (int i = 0; i < D / 2; ++i) sm90::reg_fence(o[i]);
+#pragma unroll
+      for (int kk = 0; kk < BN / 16; ++kk)
+#pragma unroll
+        for (int r = 0; r < 4; ++r) sm90::reg_fence(pk[kk][r]);
+    };
+    auto pack = [&](const float* s) {
+#pragma unroll
+      for (int kk = 0; kk < BN / 16; ++kk) {
+        pk[kk][0] = dev::pack2<T>(s[8 * kk], s[8 * kk + 1]);
+        pk[kk][1] = dev::pack2<T>(s[8 * kk + 2], s[8 * kk + 3]);
+        pk[kk][2] = dev::pack2<T>(s[8 * kk + 4], s[8 * kk + 5]);
+        pk[kk][3] = dev::pack2<T>(s[8 * kk + 6], s[8 * kk + 7]);
+      }
+    };
+
+    int it = 0;  // tiles consumed, over all works (ring position)
+    PrefillWork w;
+    int idx = blockIdx.x;
+    bool have = work_next(idx, w);
+    if (have) q_load(w);
+    if (cw == 1) turn_pass();  // warpgroup 0 issues first
+    float s[BN / 2];
+    while (have) {
+      q_wait();
+      // The next work: its metadata loads are issued now and used once this work's last Q K^T is
+      // done (then its Q rows load), so the trip is off the critical path. A persistent grid only.
+      int idx_n = idx + gridDim.x;
+      PrefillWorkRaw raw_n;
+      if (idx_n < n_works) work_load(idx_n, raw_n);
+      PrefillWork wn;
+      bool have_n = false;
+      bool q_next_issued = false;
+      auto q_next = [&]() {
+        if (idx_n < n_works) {
+          have_n = prefill_work_finish<BM, BN>(p, raw_n, wn);
+          if (!have_n) {
+            idx_n += gridDim.x;
+            have_n = work_next(idx_n, wn);
+          }
+        }
+        if (have_n) {
+          // Every warp's Q K^T reads all 64 rows of this warpgroup's Q: all four must be done.
+          sm90::named_bar_sync(1 + cw, 128);
+          q_load(wn);
+        }
+        q_next_issued = true;
+      };
+
+      // This thread's rows (accumulator layout): lo = 16 warp + g, hi = lo + 8; columns 8 i + 2 t4 + {0, 1}.
+      const int rho_lo = w.row0 + cw * 64 + warp * 16 + g, rho_hi = rho_lo + 8;
+      auto key_lim = [&](int rho) {
+        return p.causal ? min(w.q_off + min(rho, w.rows_total - 1) / w.G, w.kv_len - 1) : w.kv_len - 1;
+      };
+      const int lim_lo = key_lim(rho_lo), lim_hi = key_lim(rho_hi);
+      // Keys <= no_mask_lim are visible to every row of this warpgroup: such tiles skip masking.
+      const int no_mask_lim = p.causal ? min(w.q_off + (w.row0 + cw * 64) / w.G, w.kv_len - 1) : w.kv_len - 1;
+
+#pragma unroll
+      for (int i = 0; i < D / 2; ++i) o[i] = 0.0f;
+      float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
+      float alpha[2] = {1.0f, 1.0f};
+      // Mask (diagonal / last tile only), row max, p = 2^(s * scale - m * scale), row sums (thread-local).
+      auto softmax = [&](float* s, int j) {
+        const int n0 = j * BN;
+        if (n0 + BN - 1 > no_mask_lim) {
+#pragma unroll
+          for (int i = 0; i < BN / 8; ++i)
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+              if (n0 + 8 * i + 2 * t4 + (e & 1) > (e < 2 ? lim_lo : lim_hi)) s[4 * i + e] = -INFINITY;
+        }
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          float mx = m_run[h];
+#pragma unroll
+          for (int i = 0; i < BN / 8; ++i) mx = fmaxf(mx, fmaxf(s[4 * i + 2 * h], s[4 * i + 2 * h + 1]));
+          mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+          mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+          const float m_sc = mx == -INFINITY ? 0.0f : mx * sl2;
+          alpha[h] = dev::fast_exp2(fmaf(m_run[h], sl2, -m_sc));
+          m_run[h] = mx;
+          float sum = 0.0f;
+#pragma unroll
+          for (int i = 0; i < BN / 8; ++i) {
+            s[4 * i + 2 * h] = dev::fast_exp2(fmaf(s[4 * i + 2 * h], sl2, -m_sc));
+            s[4 * i + 2 * h + 1] = dev::fast_exp2(fmaf(s[4 * i + 2 * h + 1], sl2, -m_sc));
+            sum += s[4 * i + 2 * h] + s[4 * i + 2 * h + 1];
+          }
+          l_run[h] = fmaf(l_run[h], alpha[h], sum);
+        }
+      };
+      auto rescale = [&]() {
+#pragma unroll
+        for (int i = 0; i < D / 8; ++i) {
+          o[4 * i] *= alpha[0];
+          o[4 * i + 1] *= alpha[0];
+          o[4 * i + 2] *= alpha[1];
+          o[4 * i + 3] *= alpha[1];
+        }
+      };
+
+      const int n = w.n_tiles;
+      // Step j issues P V of tile j - 1 (if any) and Q K^T of tile j (if any) in one turn.
+      for (int j = 0; j <= n && n > 0; ++j) {
+        turn_wait();
+        if (j > 0) {
+          sm90::mbar_wait(full_v(slot(it + j - 1)), phase(it + j - 1));
+          pv_issue(slot(it + j - 1));
+        }
+        if (j < n) {
+          sm90::mbar_wait(full_k(slot(it + j)), phase(it + j));
+          qk_issue(s, slot(it + j));
+        }
+        turn_pass();
+        sm90::wgmma_wait<0>();
+        if (j > 0) {
+          fence_o_pk();
+          sm90::mbar_arrive(empty_v(slot(it + j - 1)));
+        }
+        if (j < n) {
+          fence_s(s);
+          sm90::mbar_arrive(empty_k(slot(it + j)));
+          if (j == n - 1) q_next();
+          softmax(s, j);
+          rescale();
+          pack(s);
+        }
+      }
+      it += n;
+      if (!q_next_issued) q_next();
+
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        float l = l_run[h];
+        l += __shfl_xor_sync(0xffffffffu, l, 1);
+        l += __shfl_xor_sync(0xffffffffu, l, 2);
+        prefill_store_row<T, D>(p, w, h == 0 ? rho_lo : rho_hi, l, m_run[h], t4,
+                                [&](int c) { return make_float2(o[4 * c + 2 * h], o[4 * c + 2 * h + 1]); });
+      }
+      w = wn;
+      idx = idx_n;
+      have = have_n;
+    }
+    if (cw == 0) turn_wait();  // takes warpgroup 1's last pass, so no arrival is left on barrier 3
+  }
+#endif
+}
+
+}  // namespace pagoda::cuda
