@@ -26,6 +26,15 @@ struct PrefillWork {
   int n_tiles;     // BN-key tiles covering [0, kv_end)
 };
 
+// The keys a work reads, from its sequence's lengths and its first row (w.kv_len, q_len, rows_total, row0 set).
+template <int BM, int BN>
+__device__ __forceinline__ void prefill_work_keys(const AttentionParams& p, PrefillWork& w) {
+  w.q_off = w.kv_len - w.q_len;
+  const int last_row = min(w.row0 + BM, w.rows_total) - 1;
+  w.kv_end = p.causal ? min(w.kv_len, w.q_off + last_row / w.G + 1) : w.kv_len;
+  w.n_tiles = w.kv_end > 0 ? (w.kv_end + BN - 1) / BN : 0;
+}
+
 // False when this CTA's row tile lies past the sequence (the grid is sized for the longest one);
 // the CTA then returns as a whole.
 template <int BM, int BN>
@@ -39,11 +48,8 @@ __device__ __forceinline__ bool prefill_work_make(const AttentionParams& p, Pref
   const int m_block = gridDim.x - 1 - blockIdx.x;
   w.row0 = m_block * BM;
   if (w.row0 >= w.rows_total) return false;
-  w.kv_len = p.kv_lens[w.b];
-  w.q_off = w.kv_len - w.q_len;
-  const int last_row = min(w.row0 + BM, w.rows_total) - 1;
-  w.kv_end = p.causal ? min(w.kv_len, w.q_off + last_row / w.G + 1) : w.kv_len;
-  w.n_tiles = w.kv_end > 0 ? (w.kv_end + BN - 1) / BN : 0;
+  w.kv_len = p.kv_lens[w.b];  // after the test: a CTA past its sequence reads nothing more
+  prefill_work_keys<BM, BN>(p, w);
   return true;
 }
 
@@ -77,10 +83,7 @@ __device__ __forceinline__ bool prefill_work_finish(const AttentionParams& p, co
   w.row0 = r.m_block * BM;
   if (w.row0 >= w.rows_total) return false;
   w.kv_len = r.kv_len;
-  w.q_off = w.kv_len - w.q_len;
-  const int last_row = min(w.row0 + BM, w.rows_total) - 1;
-  w.kv_end = p.causal ? min(w.kv_len, w.q_off + last_row / w.G + 1) : w.kv_len;
-  w.n_tiles = w.kv_end > 0 ? (w.kv_end + BN - 1) / BN : 0;
+  prefill_work_keys<BM, BN>(p, w);
   return true;
 }
 
