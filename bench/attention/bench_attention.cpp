@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <numeric>
@@ -148,7 +149,8 @@ struct PrefillShape {
   const char* op = "prefill";
 };
 
-void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng, const PrefillShape& sh = {}) {
+// host_calls > 0: first times the host side of that many un-captured calls (one sync after each).
+void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng, const PrefillShape& sh = {}, int host_calls = 0) {
   const int H = sh.H, HKV = sh.Hkv, D = sh.D;
   const int total = 16384, B = total / L;
   const int P = paged ? 16 : L;  // contiguous = trivial page table (P = L, block_table[b] = b)
@@ -175,6 +177,17 @@ void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng, const Pre
   ab.max_pages_per_seq = bt.max_pages;
   ab.causal = true;
   ab.scale = 1.0f / std::sqrt(float(D));
+  if (host_calls > 0) {  // host cost of one call (parameter checks, TMA map encode, launch), not the GPU time
+    double host_us = 0.0;
+    for (int i = 0; i < host_calls; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      pagoda::cuda::attention_prefill_variant(q, H, view, ab, L, o, lse, key_tile, nullptr);
+      host_us += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+      ck(cudaDeviceSynchronize(), "sync");
+    }
+    std::printf("{\"op\":\"prefill-host\",\"seq\":%d,\"calls\":%d,\"host_us_per_call\":%.3f}\n", L, host_calls,
+                host_us / host_calls);
+  }
   const double us = time_graph_us(1, 20, [&](int, cudaStream_t s) {
     pagoda::cuda::attention_prefill_variant(q, H, view, ab, L, o, lse, key_tile, s);
   });
@@ -380,6 +393,10 @@ int main(int argc, char** argv) {
   std::mt19937 rng(2024);
   if (mode == "ncu") {  // argv[2]: sequence length (default 16k)
     bench_prefill(argc > 2 ? std::atoi(argv[2]) : 16384, true, 0, rng);
+    return 0;
+  }
+  if (mode == "prefill-host") {  // host cost per default prefill call at 1k and 16k (500 calls each)
+    for (int L : {1024, 16384}) bench_prefill(L, true, 0, rng, {}, 500);
     return 0;
   }
   if (mode == "prefill-default") {  // the default dispatch only (paged P = 16), argv[2..] lengths
