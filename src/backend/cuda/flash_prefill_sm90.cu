@@ -48,18 +48,30 @@ PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
   return fn;
 }
 
-// Measurement builds (PAGODA_PREFILL_TMA_KNOB) read PAGODA_PREFILL_TMA=0 to run the cp.async
-// producer for an A/B in one binary; other builds always take TMA where the page size allows.
-bool tma_enabled() {
+// Measurement builds (PAGODA_PREFILL_TMA_KNOB) read PAGODA_PREFILL_TMA: 0 runs the cp.async producer
+// everywhere, 2 takes TMA at every page size the kernel can box (prefill_tma_page_ok), anything else
+// the measured rule (tma_chosen). Other builds always use the rule.
+int tma_knob() {
 #if defined(PAGODA_PREFILL_TMA_KNOB)
-  static const bool on = [] {
+  static const int knob = [] {
     const char* e = std::getenv("PAGODA_PREFILL_TMA");
-    return e == nullptr || e[0] != '0';
+    return e == nullptr ? 1 : std::atoi(e);
   }();
-  return on;
+  return knob;
 #else
-  return true;
+  return 1;
 #endif
+}
+
+// TMA where a K or V tile is at most 2 boxes per 64-column block (P = 64, or a multiple of 128).
+// Measured on the H200 (notes v25; D 128, H 32 / Hkv 8, causal, 16k tokens per launch, against the
+// cp.async producer in the same binary): P 64 +7% / +13% / +6-11% at 1k / 4k / 16k, P 128 +7% / +12% /
+// +13%; P 16 (8 boxes) -14% / -22% / -21%: the many 2 KB boxes starve the consumers (ncu at 16k:
+// issue slots 25% against 44%, eligible warps per scheduler 0.37 against 0.76).
+bool tma_chosen(int page_size, int BN) {
+  const int knob = tma_knob();
+  if (knob == 0 || !prefill_tma_page_ok(page_size, BN)) return false;
+  return knob == 2 || std::min(page_size, BN) >= 64;
 }
 
 // One cache (K or V, [cache_rows, Hkv, D]) as the 3D map {D, Hkv, cache_rows}, box {64, 1, box_rows},
@@ -81,11 +93,11 @@ bool tma_map_encode(CUtensorMap& map, const void* cache, int64_t cache_rows, int
 }
 
 // Both maps for this launch (the cache pointers change per layer, so every launch encodes); false
-// sends the launch to the cp.async producer (page size not served, misaligned cache, no encoder).
+// sends the launch to the cp.async producer (page size not chosen, misaligned cache, no encoder).
 template <typename T, int D>
 bool tma_maps_make(const AttentionParams& p, int64_t cache_rows, PrefillTmaMaps& maps) {
   constexpr int BN = PrefillSm90Traits<D>::BN;
-  if (!tma_enabled() || !prefill_tma_page_ok(p.page_size, BN) || cache_rows <= 0) return false;
+  if (!tma_chosen(p.page_size, BN) || cache_rows <= 0) return false;
   const int box_rows = std::min(p.page_size, BN);
   return tma_map_encode<T>(maps.k, p.k, cache_rows, p.num_kv_heads, D, box_rows) &&
          tma_map_encode<T>(maps.v, p.v, cache_rows, p.num_kv_heads, D, box_rows);

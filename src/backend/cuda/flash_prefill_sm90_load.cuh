@@ -3,7 +3,8 @@
 // producer. TMA: one thread loads a whole K or V tile as one tensor-map box per page and 64-column
 // block, landing directly in that layout, and signals the stage by mbarrier transaction bytes. The tile holding a sequence's last key goes through the cp.async gather
 // instead (zero rows past kv_len; block-table entries past the last page are never read).
-// Serves page sizes P with P % 8 == 0 and P | 128 or 128 | P (prefill_tma_page_ok); sm_90a only.
+// Can serve page sizes P with P % 8 == 0 and P | 128 or 128 | P (prefill_tma_page_ok); the launcher
+// picks it for P = 64 and multiples of 128 only (many small boxes measured slower); sm_90a only.
 #pragma once
 
 #include <cuda.h>
