@@ -344,9 +344,9 @@ TEST(CudaAttention, PrefillSm90IsDispatched) {
   }
 }
 
-// The sm_90a kernels at every page size class: TMA boxes (P = 64, 128 and 256 by the launcher's rule;
-// 8 .. 32 too in a measurement build run with PAGODA_PREFILL_TMA=2) and the cp.async producer (8, 16,
-// 32, 24, 1), with every cache slot past each
+// The sm_90a kernels at every page size class: TMA boxes (P = 32, 64, 128 and 256 by the launcher's
+// rule; 8 and 16 too in a measurement build run with PAGODA_PREFILL_TMA=2) and the cp.async producer
+// (8, 16, 24, 1), with every cache slot past each
 // sequence's end NaN, the spare pages NaN, and block-table entries past each sequence's last page
 // pointing at a NaN page or out of the cache: no such slot may reach P V (0 * NaN = NaN). D = 128
 // bf16 runs the ping-pong kernel (max_q_len <= 2048); D = 64 fp16 and one D = 128 case with
@@ -362,7 +362,8 @@ TEST(CudaAttention, PrefillSm90PagesNanTails) {
   };
   std::vector<Run> runs;
   for (int P : {8, 16, 32, 64, 128, 256, 24, 1}) {
-    runs.push_back({DType::DTYPE_BF16, 128, 8, 2, P, {1, 7, 100, 128, 300, 33, 250}, {1, 7, 100, 128, 1000, 4097, 256}});
+    runs.push_back(
+        {DType::DTYPE_BF16, 128, 8, 2, P, {1, 7, 100, 128, 300, 33, 250}, {1, 7, 100, 128, 1000, 4097, 256}});
     runs.push_back({DType::DTYPE_F16, 64, 8, 1, P, {7, 100, 200, 33}, {7, 100, 1000, 4097}});
   }
   runs.push_back({DType::DTYPE_BF16, 128, 4, 2, 16, {2100, 40}, {2100, 1000}});

@@ -63,15 +63,16 @@ int tma_knob() {
 #endif
 }
 
-// TMA where a K or V tile is at most 2 boxes per 64-column block (P = 64, or a multiple of 128).
-// Measured on the H200 (notes v25; D 128, H 32 / Hkv 8, causal, 16k tokens per launch, against the
-// cp.async producer in the same binary): P 64 +7% / +13% / +6-11% at 1k / 4k / 16k, P 128 +7% / +12% /
-// +13%; P 16 (8 boxes) -14% / -22% / -21%: the many 2 KB boxes starve the consumers (ncu at 16k:
-// issue slots 25% against 44%, eligible warps per scheduler 0.37 against 0.76).
+// TMA where a K or V tile is at most 4 boxes per 64-column block (P = 32, 64, or a multiple of 128).
+// Measured on the H200 (notes v25; D 128, H 32 / Hkv 8, causal, 16k tokens per launch, 1k / 2k / 4k /
+// 8k / 16k, against the cp.async producer in the same binary and call): P 32 +5% / +2% / +6% / +6% /
+// +7%, P 64 +8% / +12% / +13% / +13% / +16%, P 128 +7% / +11% / +12% / +12% / +14%; P 16 (8 boxes)
+// -13% / -21% / -21% / -23% / -19%: the many 2 KB boxes starve the consumers (ncu at 16k: issue slots
+// 25% against 44%, eligible warps per scheduler 0.37 against 0.76).
 bool tma_chosen(int page_size, int BN) {
   const int knob = tma_knob();
   if (knob == 0 || !prefill_tma_page_ok(page_size, BN)) return false;
-  return knob == 2 || std::min(page_size, BN) >= 64;
+  return knob == 2 || std::min(page_size, BN) >= 32;
 }
 
 // One cache (K or V, [cache_rows, Hkv, D]) as the 3D map {D, Hkv, cache_rows}, box {64, 1, box_rows},

@@ -1,10 +1,11 @@
 // How the Hopper prefill kernels (flash_prefill_sm90.cuh and its ping-pong form) fill their K/V
 // tiles: the 128-byte swizzle layout wgmma reads, the cp.async gather (any page size), and the TMA
 // producer. TMA: one thread loads a whole K or V tile as one tensor-map box per page and 64-column
-// block, landing directly in that layout, and signals the stage by mbarrier transaction bytes. The tile holding a sequence's last key goes through the cp.async gather
-// instead (zero rows past kv_len; block-table entries past the last page are never read).
-// Can serve page sizes P with P % 8 == 0 and P | 128 or 128 | P (prefill_tma_page_ok); the launcher
-// picks it for P = 64 and multiples of 128 only (many small boxes measured slower); sm_90a only.
+// block, landing directly in that layout, and signals the stage by mbarrier transaction bytes. The
+// tile holding a sequence's last key goes through the cp.async gather instead (zero rows past
+// kv_len; block-table entries past the last page are never read). Can serve page sizes P with
+// P % 8 == 0 and P | 128 or 128 | P (prefill_tma_page_ok); the launcher picks it for P = 32, 64 and
+// multiples of 128 (16-row boxes measured slower); sm_90a only.
 #pragma once
 
 #include <cuda.h>
@@ -67,8 +68,8 @@ __device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t byt
 __device__ __forceinline__ void tma_load_3d(uint32_t dst, const CUtensorMap* map, int c0, int c1, int c2,
                                             uint32_t bar) {
   asm volatile(
-      "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], [%5];\n" ::
-          "r"(dst),
+      "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+      " [%0], [%1, {%2, %3, %4}], [%5];\n" ::"r"(dst),
       "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
       : "memory");
 }

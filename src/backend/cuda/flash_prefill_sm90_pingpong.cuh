@@ -19,8 +19,9 @@ constexpr int PREFILL_SM90_PINGPONG_STAGES = 3;
 
 // TMA: as flash_prefill_sm90_kernel's.
 template <typename T, int D, bool TMA>
-__global__ void __launch_bounds__(384, 1) flash_prefill_sm90_pingpong_kernel(const AttentionParams p, const int m_blocks,
-                                                                            const __grid_constant__ PrefillTmaMaps maps) {
+__global__ void __launch_bounds__(384, 1)
+    flash_prefill_sm90_pingpong_kernel(const AttentionParams p, const int m_blocks,
+                                       const __grid_constant__ PrefillTmaMaps maps) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using Tr = PrefillSm90Traits<D, PREFILL_SM90_PINGPONG_STAGES>;
   constexpr int BM = Tr::BM, BN = Tr::BN, S = Tr::STAGES, CH = D / 8, RB = D * 2;
