@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <numeric>
@@ -146,12 +147,14 @@ const char* key_tile_suffix(int key_tile) {
 struct PrefillShape {
   int H = 32, Hkv = 8, D = 128;
   const char* op = "prefill";
+  int P = 16;  // page size of the paged cases
 };
 
-void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng, const PrefillShape& sh = {}) {
+// host_calls > 0: first times the host side of that many un-captured calls (one sync after each).
+void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng, const PrefillShape& sh = {}, int host_calls = 0) {
   const int H = sh.H, HKV = sh.Hkv, D = sh.D;
   const int total = 16384, B = total / L;
-  const int P = paged ? 16 : L;  // contiguous = trivial page table (P = L, block_table[b] = b)
+  const int P = paged ? sh.P : L;  // contiguous = trivial page table (P = L, block_table[b] = b)
   Batch bt = batch_make(B, L, L, P, paged, rng);
   const std::size_t kv_elems = std::size_t(B) * bt.max_pages * P * HKV * D;
   uint16_t* q = dalloc<uint16_t>(std::size_t(total) * H * D);
@@ -175,13 +178,26 @@ void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng, const Pre
   ab.max_pages_per_seq = bt.max_pages;
   ab.causal = true;
   ab.scale = 1.0f / std::sqrt(float(D));
+  if (host_calls > 0) {  // host cost of one call (parameter checks, TMA map encode, launch), not the GPU time
+    std::vector<double> t(host_calls);
+    for (int i = 0; i < host_calls; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      pagoda::cuda::attention_prefill_variant(q, H, view, ab, L, o, lse, key_tile, nullptr);
+      t[i] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+      ck(cudaDeviceSynchronize(), "sync");
+    }
+    std::sort(t.begin(), t.end());
+    std::printf("{\"op\":\"prefill-host\",\"seq\":%d,\"page\":%d,\"calls\":%d,\"host_us_p10\":%.3f,"
+                "\"host_us_median\":%.3f}\n",
+                L, P, host_calls, t[host_calls / 10], t[host_calls / 2]);
+  }
   const double us = time_graph_us(1, 20, [&](int, cudaStream_t s) {
     pagoda::cuda::attention_prefill_variant(q, H, view, ab, L, o, lse, key_tile, s);
   });
   const double flops = 4.0 * double(L) * L * D * H / 2.0 * B;
   std::printf("{\"op\":\"%s\",\"impl\":\"pagoda-%s%s\",\"h\":%d,\"hkv\":%d,\"d\":%d,\"seq\":%d,\"batch\":%d,"
               "\"us\":%.2f,\"tflops\":%.1f}\n",
-              sh.op, paged ? "paged16" : "contig", key_tile_suffix(key_tile), H, HKV, D, L, B, us, flops / us * 1e-6);
+              sh.op, paged ? ("paged" + std::to_string(P)).c_str() : "contig", key_tile_suffix(key_tile), H, HKV, D, L, B, us, flops / us * 1e-6);
   for (void* p : {(void*)q, (void*)k, (void*)v, (void*)o, (void*)lse, (void*)bt.cu_q, (void*)bt.kv_lens, (void*)bt.bt})
     cudaFree(p);
 }
@@ -380,6 +396,18 @@ int main(int argc, char** argv) {
   std::mt19937 rng(2024);
   if (mode == "ncu") {  // argv[2]: sequence length (default 16k)
     bench_prefill(argc > 2 ? std::atoi(argv[2]) : 16384, true, 0, rng);
+    return 0;
+  }
+  if (mode == "prefill-host") {  // host cost per default prefill call, 1k, page size argv[2] (default 16)
+    PrefillShape sh;
+    sh.P = argc > 2 ? std::atoi(argv[2]) : 16;
+    bench_prefill(1024, true, 0, rng, sh, 2000);
+    return 0;
+  }
+  if (mode == "prefill-page") {  // the default dispatch at page size argv[2] (0: contiguous), argv[3..] lengths
+    PrefillShape sh;
+    sh.P = std::atoi(argv[2]);
+    for (int i = 3; i < argc; ++i) bench_prefill(std::atoi(argv[i]), sh.P > 0, 0, rng, sh);
     return 0;
   }
   if (mode == "prefill-default") {  // the default dispatch only (paged P = 16), argv[2..] lengths

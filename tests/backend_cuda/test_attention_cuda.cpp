@@ -344,6 +344,66 @@ TEST(CudaAttention, PrefillSm90IsDispatched) {
   }
 }
 
+// The sm_90a kernels at every page size class: TMA boxes (P = 32, 64, 128 and 256 by the launcher's
+// rule; 8 and 16 too in a measurement build run with PAGODA_PREFILL_TMA=2) and the cp.async producer
+// (8, 16, 24, 1), with every cache slot past each
+// sequence's end NaN, the spare pages NaN, and block-table entries past each sequence's last page
+// pointing at a NaN page or out of the cache: no such slot may reach P V (0 * NaN = NaN). D = 128
+// bf16 runs the ping-pong kernel (max_q_len <= 2048); D = 64 fp16 and one D = 128 case with
+// q_len 2100 run the one-work-per-CTA kernel.
+TEST(CudaAttention, PrefillSm90PagesNanTails) {
+  REQUIRE_GPU();
+  if (!pagoda::cuda::prefill_sm90_available(DType::DTYPE_BF16, 128)) GTEST_SKIP() << "no sm_90a kernel for this device";
+  std::mt19937 rng(4242);
+  struct Run {
+    DType dtype;
+    int D, H, Hkv, P;
+    std::vector<int32_t> q_lens, kv_lens;
+  };
+  std::vector<Run> runs;
+  for (int P : {8, 16, 32, 64, 128, 256, 24, 1}) {
+    runs.push_back(
+        {DType::DTYPE_BF16, 128, 8, 2, P, {1, 7, 100, 128, 300, 33, 250}, {1, 7, 100, 128, 1000, 4097, 256}});
+    runs.push_back({DType::DTYPE_F16, 64, 8, 1, P, {7, 100, 200, 33}, {7, 100, 1000, 4097}});
+  }
+  runs.push_back({DType::DTYPE_BF16, 128, 4, 2, 16, {2100, 40}, {2100, 1000}});
+  const uint16_t nan = 0x7FFF;  // NaN in bf16 and fp16
+  for (const Run& r : runs) {
+    PagedCase c;
+    c.dtype = r.dtype;
+    c.D = r.D;
+    c.H = r.H;
+    c.Hkv = r.Hkv;
+    c.P = r.P;
+    c.q_lens = r.q_lens;
+    c.kv_lens = r.kv_lens;
+    c.build(rng);
+    // Mark every slot a sequence owns, then NaN the rest (tails of last pages, the spare pages).
+    const std::size_t row = std::size_t(c.Hkv) * c.D;
+    std::vector<char> used(std::size_t(c.num_pages) * c.P, 0);
+    for (std::size_t b = 0; b < c.kv_lens.size(); ++b)
+      for (int pos = 0; pos < c.kv_lens[b]; ++pos) used[c.kv_index(int(b), pos, 0) / row] = 1;
+    for (std::size_t slot = 0; slot < used.size(); ++slot)
+      if (!used[slot])
+        for (std::size_t e = 0; e < row; ++e) c.k[slot * row + e] = c.v[slot * row + e] = nan;
+    int32_t spare = 0;  // a page no sequence owns (build() leaves 3)
+    while (std::count(used.begin() + std::size_t(spare) * c.P, used.begin() + std::size_t(spare + 1) * c.P, 1) > 0)
+      ++spare;
+    for (std::size_t b = 0; b < c.kv_lens.size(); ++b)
+      for (int i = (c.kv_lens[b] + c.P - 1) / c.P; i < c.max_pages; ++i)
+        c.block_table[b * c.max_pages + i] = i % 2 ? spare : int32_t(c.num_pages + 1000);
+    DeviceCase dc(c);
+    dc.poison();
+    pagoda::cuda::attention_prefill_variant(dc.q.ptr, c.H, dc.view, dc.batch, max_of(c.q_lens), dc.out.ptr,
+                                            dc.lse.ptr, pagoda::cuda::PREFILL_SM90_KEY_TILE, nullptr);
+    CUDA_OK(cudaDeviceSynchronize());
+    const auto out = dc.out.download();
+    const auto lse = dc.lse.download();
+    const std::string l = label(c, "prefill-sm90-nan-tails");
+    ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
+  }
+}
+
 struct DecodeRun {
   pagoda::cuda::DecodePlan plan;
   DeviceBuffer<unsigned char> workspace;

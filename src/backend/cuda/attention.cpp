@@ -134,7 +134,8 @@ void attention_prefill_variant(const void* q, int32_t H, const PagedKvView& cach
   // The Hopper kernel serves the shapes it was measured on (prefill_sm90_selected); the rest, and
   // every other device, keep the mma.sync kernel.
   if (force_sm90 || (key_tile == 0 && prefill_sm90_selected(dt, hd))) {
-    cuda_check(prefill_sm90_launch(p, dt, hd, max_q_len, key_tile == PREFILL_SM90_KEY_TILE_OVERLAP, stream),
+    cuda_check(prefill_sm90_launch(p, cache.num_pages * cache.layout.page_size, dt, hd, max_q_len,
+                                   key_tile == PREFILL_SM90_KEY_TILE_OVERLAP, stream),
                "attention_prefill");
     return;
   }

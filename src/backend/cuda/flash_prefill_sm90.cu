@@ -6,8 +6,13 @@
 #include "backend/cuda/attention_launch.hpp"
 #include "backend/cuda/flash_prefill_sm90.hpp"
 #if defined(PAGODA_CUDA_SM90A)
+#include <cuda.h>
+#include <cudaTypedefs.h>
+
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
+#include <type_traits>
 
 #include "backend/cuda/flash_prefill_sm90.cuh"
 #include "backend/cuda/flash_prefill_sm90_pingpong.cuh"
@@ -27,16 +32,93 @@ bool device_is_sm90() {
   return major == 9 && minor == 0;
 }
 
+// cuTensorMapEncodeTiled from the driver the runtime already loaded (no libcuda link); null when the
+// driver lacks it. Looked up once.
+PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
+  static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
+    void* f = nullptr;
+    cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q) != cudaSuccess ||
+        q != cudaDriverEntryPointSuccess) {
+      cudaGetLastError();
+      f = nullptr;
+    }
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(f);
+  }();
+  return fn;
+}
+
+// Measurement builds (PAGODA_PREFILL_TMA_KNOB) read PAGODA_PREFILL_TMA: 0 runs the cp.async producer
+// everywhere, 2 takes TMA at every page size the kernel can box (prefill_tma_page_ok), anything else
+// the measured rule (tma_chosen). Other builds always use the rule.
+int tma_knob() {
+#if defined(PAGODA_PREFILL_TMA_KNOB)
+  static const int knob = [] {
+    const char* e = std::getenv("PAGODA_PREFILL_TMA");
+    return e == nullptr ? 1 : std::atoi(e);
+  }();
+  return knob;
+#else
+  return 1;
+#endif
+}
+
+// TMA where a K or V tile is at most 4 boxes per 64-column block (P = 32, 64, or a multiple of 128).
+// Measured on the H200 (notes v25; D 128, H 32 / Hkv 8, causal, 16k tokens per launch, 1k / 2k / 4k /
+// 8k / 16k, against the cp.async producer in the same binary and call): P 32 +5% / +2% / +6% / +6% /
+// +7%, P 64 +8% / +12% / +13% / +13% / +16%, P 128 +7% / +11% / +12% / +12% / +14%; P 16 (8 boxes)
+// -13% / -21% / -21% / -23% / -19%: the many 2 KB boxes starve the consumers (ncu at 16k: issue slots
+// 25% against 44%, eligible warps per scheduler 0.37 against 0.76).
+bool tma_chosen(int page_size, int BN) {
+  const int knob = tma_knob();
+  if (knob == 0 || !prefill_tma_page_ok(page_size, BN)) return false;
+  return knob == 2 || std::min(page_size, BN) >= 32;
+}
+
+// One cache (K or V, [cache_rows, Hkv, D]) as the 3D map {D, Hkv, cache_rows}, box {64, 1, box_rows},
+// 128-byte swizzle (the wgmma layout; sw128 in flash_prefill_sm90_load.cuh). Out-of-bounds boxes
+// would read zeros, but the kernel never issues one: tail tiles take the cp.async gather.
+template <typename T>
+bool tma_map_encode(CUtensorMap& map, const void* cache, int64_t cache_rows, int hkv, int D, int box_rows) {
+  const auto encode = tensor_map_encoder();
+  if (encode == nullptr) return false;
+  const CUtensorMapDataType dt =
+      std::is_same<T, __nv_bfloat16>::value ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+  const cuuint64_t dims[3] = {cuuint64_t(D), cuuint64_t(hkv), cuuint64_t(cache_rows)};
+  const cuuint64_t strides[2] = {cuuint64_t(D) * 2, cuuint64_t(hkv) * D * 2};  // bytes, dims 1 and 2
+  const cuuint32_t box[3] = {64, 1, cuuint32_t(box_rows)};
+  const cuuint32_t elem_strides[3] = {1, 1, 1};
+  return encode(&map, dt, 3, const_cast<void*>(cache), dims, strides, box, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+// Both maps for this launch (the cache pointers change per layer, so every launch encodes); false
+// sends the launch to the cp.async producer (page size not chosen, misaligned cache, no encoder).
+template <typename T, int D>
+bool tma_maps_make(const AttentionParams& p, int64_t cache_rows, PrefillTmaMaps& maps) {
+  constexpr int BN = PrefillSm90Traits<D>::BN;
+  if (!tma_chosen(p.page_size, BN) || cache_rows <= 0) return false;
+  const int box_rows = std::min(p.page_size, BN);
+  return tma_map_encode<T>(maps.k, p.k, cache_rows, p.num_kv_heads, D, box_rows) &&
+         tma_map_encode<T>(maps.v, p.v, cache_rows, p.num_kv_heads, D, box_rows);
+}
+
 template <typename T, int D, bool OVERLAP>
-cudaError_t launch_one(const AttentionParams& p, int64_t rows, cudaStream_t stream) {
-  return prefill_launch_grid<PrefillSm90Traits<D>>(flash_prefill_sm90_kernel<T, D, OVERLAP>, p, rows, stream);
+cudaError_t launch_one(const AttentionParams& p, int64_t rows, int64_t cache_rows, cudaStream_t stream) {
+  PrefillTmaMaps maps{};
+  if (tma_maps_make<T, D>(p, cache_rows, maps))
+    return prefill_launch_grid<PrefillSm90Traits<D>>(flash_prefill_sm90_kernel<T, D, OVERLAP, true>, p, rows, stream,
+                                                     maps);
+  return prefill_launch_grid<PrefillSm90Traits<D>>(flash_prefill_sm90_kernel<T, D, OVERLAP, false>, p, rows, stream,
+                                                   maps);
 }
 
 // The persistent ping-pong kernel: min(works, SMs) CTAs, each walking the works by the grid stride.
-template <typename T, int D>
-cudaError_t launch_pingpong(const AttentionParams& p, int64_t rows, cudaStream_t stream) {
+template <typename T, int D, bool TMA>
+cudaError_t launch_pingpong(const AttentionParams& p, int64_t rows, const PrefillTmaMaps& maps, cudaStream_t stream) {
   using Tr = PrefillSm90Traits<D, PREFILL_SM90_PINGPONG_STAGES>;
-  auto kernel = flash_prefill_sm90_pingpong_kernel<T, D>;
+  auto kernel = flash_prefill_sm90_pingpong_kernel<T, D, TMA>;
   cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::SMEM_BYTES);
   if (err != cudaSuccess) return err;
   int dev = 0, sms = 0;
@@ -48,7 +130,7 @@ cudaError_t launch_pingpong(const AttentionParams& p, int64_t rows, cudaStream_t
   // The kernel walks works with 32-bit indices (idx + grid must not overflow).
   if (works > INT_MAX / 2) return cudaErrorInvalidValue;
   const int64_t ctas = std::min<int64_t>(works, sms);
-  kernel<<<unsigned(ctas), Tr::THREADS, Tr::SMEM_BYTES, stream>>>(p, int(m_blocks));
+  kernel<<<unsigned(ctas), Tr::THREADS, Tr::SMEM_BYTES, stream>>>(p, int(m_blocks), maps);
   return cudaGetLastError();
 }
 
@@ -75,8 +157,8 @@ bool prefill_sm90_available(DType dtype, int head_dim) {
 // (1.26-1.5x) and D = 64 (1.14-1.49x, H 32 and 16 over Hkv 8, 1k-16k; dev/kernels/attention_notes.md).
 bool prefill_sm90_selected(DType dtype, int head_dim) { return prefill_sm90_available(dtype, head_dim); }
 
-cudaError_t prefill_sm90_launch(const AttentionParams& p, DType dtype, int head_dim, int max_q_len, bool overlap,
-                                cudaStream_t stream) {
+cudaError_t prefill_sm90_launch(const AttentionParams& p, int64_t cache_rows, DType dtype, int head_dim, int max_q_len,
+                                bool overlap, cudaStream_t stream) {
   cudaError_t err = cudaErrorInvalidValue;
 #if defined(PAGODA_CUDA_SM90A)
   const int64_t rows = int64_t(max_q_len) * p.group;
@@ -86,19 +168,22 @@ cudaError_t prefill_sm90_launch(const AttentionParams& p, DType dtype, int head_
       constexpr int D = decltype(dtag)::value;
       if constexpr (D == 128) {
         if (!overlap && max_q_len <= PREFILL_SM90_PINGPONG_MAX_Q) {
-          err = launch_pingpong<T, D>(p, rows, stream);
+          PrefillTmaMaps maps{};
+          err = tma_maps_make<T, D>(p, cache_rows, maps) ? launch_pingpong<T, D, true>(p, rows, maps, stream)
+                                                         : launch_pingpong<T, D, false>(p, rows, maps, stream);
           return;
         }
       }
       // The overlap variant exists for the bench's comparison at the measured shape only.
       if (!overlap)
-        err = launch_one<T, D, false>(p, rows, stream);
+        err = launch_one<T, D, false>(p, rows, cache_rows, stream);
       else if constexpr (D == 128 && std::is_same<T, __nv_bfloat16>::value)
-        err = launch_one<T, D, true>(p, rows, stream);
+        err = launch_one<T, D, true>(p, rows, cache_rows, stream);
     });
   });
 #else
   (void)p;
+  (void)cache_rows;
   (void)dtype;
   (void)head_dim;
   (void)max_q_len;

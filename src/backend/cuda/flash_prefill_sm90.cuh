@@ -1,5 +1,6 @@
-// FlashAttention prefill for Hopper (sm_90a), FA3-shaped: one producer warpgroup gathers K/V tiles
-// from the paged cache with cp.async into a 2-stage ring (full/empty mbarriers per stage, K and V
+// FlashAttention prefill for Hopper (sm_90a), FA3-shaped: one producer warpgroup fills K/V tiles
+// from the paged cache (TMA boxes where the page size allows, else a cp.async gather;
+// flash_prefill_sm90_load.cuh) into a 2-stage ring (full/empty mbarriers per stage, K and V
 // separately), two consumer warpgroups of 64 packed rows each run S = Q K^T with wgmma from shared
 // memory, the online softmax in registers (log2 domain, as flash_prefill.cuh) and O += P V with P
 // from registers. Promises the same results contract as flash_prefill.cuh (out, natural-log LSE,
@@ -13,6 +14,7 @@
 
 #include "backend/cuda/attention_params.hpp"
 #include "backend/cuda/device_utils.cuh"
+#include "backend/cuda/flash_prefill_sm90_load.cuh"
 #include "backend/cuda/flash_prefill_work.cuh"
 #include "backend/cuda/wgmma_sm90.cuh"
 
@@ -34,22 +36,19 @@ struct PrefillSm90Traits {
   static_assert(D == 64 || D == 128, "head dim 64 or 128");
 };
 
-// Byte offset of 16-byte chunk c (of D / 8) of row r in an R-row tile stored as D / 64 column blocks
-// of [R][128 bytes], chunks XOR-swizzled by row % 8: the wgmma 128-byte swizzle layout.
-template <int R>
-__device__ __forceinline__ uint32_t sw128(int r, int c) {
-  return uint32_t((c >> 3) * (R * 128) + r * 128 + (((c & 7) ^ (r & 7)) << 4));
-}
-
-template <typename T, int D, bool OVERLAP>
-__global__ void __launch_bounds__(384, 1) flash_prefill_sm90_kernel(const AttentionParams p) {
+// TMA: the producer loads K/V with tensor-map boxes (flash_prefill_sm90_load.cuh; page sizes
+// prefill_tma_page_ok), maps unused otherwise.
+template <typename T, int D, bool OVERLAP, bool TMA>
+__global__ void __launch_bounds__(384, 1)
+    flash_prefill_sm90_kernel(const AttentionParams p, const __grid_constant__ PrefillTmaMaps maps) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using Tr = PrefillSm90Traits<D>;
   constexpr int BM = Tr::BM, BN = Tr::BN, S = Tr::STAGES, CH = D / 8, RB = D * 2;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (dev::smem_u32(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base, sK = base + Tr::K_OFF, sV = base + Tr::V_OFF, bars = base + Tr::BAR_OFF;
-  // Stage barriers: full (producer -> consumers, 128 arrivals), empty (consumers -> producer, 256).
+  // Stage barriers: full (producer -> consumers: 128 arrivals, one with TMA), empty (consumers ->
+  // producer, 256).
   auto full_k = [&](int s) { return bars + 8 * s; };
   auto full_v = [&](int s) { return bars + 8 * (S + s); };
   auto empty_k = [&](int s) { return bars + 8 * (2 * S + s); };
@@ -62,15 +61,23 @@ __global__ void __launch_bounds__(384, 1) flash_prefill_sm90_kernel(const Attent
 
   if (tid == 0) {
     for (int s = 0; s < S; ++s) {
-      sm90::mbar_init(full_k(s), 128);
-      sm90::mbar_init(full_v(s), 128);
+      sm90::mbar_init(full_k(s), TMA ? 1 : 128);
+      sm90::mbar_init(full_v(s), TMA ? 1 : 128);
       sm90::mbar_init(empty_k(s), 256);
       sm90::mbar_init(empty_v(s), 256);
     }
   }
   __syncthreads();
 
-  if (wg == 0) {
+  if (wg == 0 && TMA) {
+    sm90::setmaxnreg_dec<56>();
+    const PrefillTmaProducer<D, BN> prod(p, maps, tid);
+    for (int j = 0; j < w.n_tiles; ++j) {
+      const int s = j % S;
+      prod.tile(w, j, sK + s * Tr::TILE_BYTES, sV + s * Tr::TILE_BYTES, full_k(s), full_v(s), empty_k(s), empty_v(s),
+                ((j / S) & 1) ^ 1);
+    }
+  } else if (wg == 0) {
     // Producer: warp pw gathers tile rows [32 pw, 32 pw + 32); lane l looks up the cache row of key
     // 32 pw + l (page table, one division) and the warp shares it by shuffle. Rows past the
     // sequence are zero-filled. Each thread signals a stage full only after its own copies landed
@@ -83,18 +90,8 @@ __global__ void __launch_bounds__(384, 1) flash_prefill_sm90_kernel(const Attent
     const char* kbase = static_cast<const char*>(p.k) + w.kvh * RB;
     const char* vbase = static_cast<const char*>(p.v) + w.kvh * RB;
     auto row_of = [&](int key) -> int { return key < w.kv_len ? bt[key / P] * P + key % P : -1; };
-    constexpr int RPI = 32 / CH;     // rows one warp instruction covers
-    constexpr int ITERS = 32 / RPI;  // instructions per warp per tile
-    const int c = lane % CH, rsub = lane / CH;
     auto issue = [&](const char* gbase, uint32_t tile, int row) {
-#pragma unroll
-      for (int i = 0; i < ITERS; ++i) {
-        const int r = i * RPI + rsub;
-        const int rr = __shfl_sync(0xffffffffu, row, r);
-        const bool ok = rr >= 0;
-        const char* src = gbase + (ok ? int64_t(rr) * row_bytes : int64_t(0)) + c * 16;
-        dev::cp_async_16(tile + sw128<BN>(pw * 32 + r, c), src, ok ? 16 : 0);
-      }
+      sm90_gather_rows<D, BN>(gbase, row_bytes, tile, row, pw, lane);
     };
     int row_cur = w.n_tiles > 0 ? row_of(pw * 32 + lane) : -1;
     for (int j = 0; j < w.n_tiles; ++j) {

@@ -24,8 +24,10 @@ bool prefill_sm90_available(DType dtype, int head_dim);
 bool prefill_sm90_selected(DType dtype, int head_dim);
 // Launches only; cudaErrorInvalidValue for a combination that is not instantiated. Without overlap,
 // D = 128 with max_q_len <= 2048 runs the persistent ping-pong kernel, everything else the
-// one-work-per-CTA kernel.
-cudaError_t prefill_sm90_launch(const AttentionParams& p, DType dtype, int head_dim, int max_q_len, bool overlap,
-                                cudaStream_t stream);
+// one-work-per-CTA kernel. cache_rows (num_pages * P, the rows of p.k and p.v) bounds the TMA
+// tensor maps: page sizes 32, 64 and multiples of 128 load K/V by TMA, other page sizes by cp.async
+// (TMA measured slower at P = 16).
+cudaError_t prefill_sm90_launch(const AttentionParams& p, int64_t cache_rows, DType dtype, int head_dim, int max_q_len,
+                                bool overlap, cudaStream_t stream);
 
 }  // namespace pagoda::cuda

@@ -17,16 +17,19 @@ namespace pagoda::cuda {
 // done with it, and two stages left the earlier one waiting on the refill (v19).
 constexpr int PREFILL_SM90_PINGPONG_STAGES = 3;
 
-template <typename T, int D>
+// TMA: as flash_prefill_sm90_kernel's.
+template <typename T, int D, bool TMA>
 __global__ void __launch_bounds__(384, 1)
-    flash_prefill_sm90_pingpong_kernel(const AttentionParams p, const int m_blocks) {
+    flash_prefill_sm90_pingpong_kernel(const AttentionParams p, const int m_blocks,
+                                       const __grid_constant__ PrefillTmaMaps maps) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using Tr = PrefillSm90Traits<D, PREFILL_SM90_PINGPONG_STAGES>;
   constexpr int BM = Tr::BM, BN = Tr::BN, S = Tr::STAGES, CH = D / 8, RB = D * 2;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (dev::smem_u32(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base, sK = base + Tr::K_OFF, sV = base + Tr::V_OFF, bars = base + Tr::BAR_OFF;
-  // Stage barriers: full (producer -> consumers, 128 arrivals), empty (consumers -> producer, 256).
+  // Stage barriers: full (producer -> consumers: 128 arrivals, one with TMA), empty (consumers ->
+  // producer, 256).
   auto full_k = [&](int s) { return bars + 8 * s; };
   auto full_v = [&](int s) { return bars + 8 * (S + s); };
   auto empty_k = [&](int s) { return bars + 8 * (2 * S + s); };
@@ -57,15 +60,27 @@ __global__ void __launch_bounds__(384, 1)
 
   if (tid == 0) {
     for (int s = 0; s < S; ++s) {
-      sm90::mbar_init(full_k(s), 128);
-      sm90::mbar_init(full_v(s), 128);
+      sm90::mbar_init(full_k(s), TMA ? 1 : 128);
+      sm90::mbar_init(full_v(s), TMA ? 1 : 128);
       sm90::mbar_init(empty_k(s), 256);
       sm90::mbar_init(empty_v(s), 256);
     }
   }
   __syncthreads();
 
-  if (wg == 0) {
+  if (wg == 0 && TMA) {
+    sm90::setmaxnreg_dec<56>();
+    const PrefillTmaProducer<D, BN> prod(p, maps, tid);
+    int it = 0;
+    PrefillWork w;
+    for (int idx = blockIdx.x; work_next(idx, w); idx += gridDim.x) {
+      for (int j = 0; j < w.n_tiles; ++j, ++it) {
+        const int s = slot(it);
+        prod.tile(w, j, sK + s * Tr::TILE_BYTES, sV + s * Tr::TILE_BYTES, full_k(s), full_v(s), empty_k(s), empty_v(s),
+                  phase(it) ^ 1);
+      }
+    }
+  } else if (wg == 0) {
     // Producer: warp pw gathers tile rows [32 pw, 32 pw + 32); lane l looks up the cache row of key
     // 32 pw + l (page table, one division) and the warp shares it by shuffle. Rows past the
     // sequence are zero-filled. Each thread signals a stage full only after its own copies landed
@@ -75,18 +90,8 @@ __global__ void __launch_bounds__(384, 1)
     const int pw = tid / 32, lane = tid % 32;
     const int P = p.page_size;
     const int64_t row_bytes = int64_t(p.num_kv_heads) * RB;
-    constexpr int RPI = 32 / CH;     // rows one warp instruction covers
-    constexpr int ITERS = 32 / RPI;  // instructions per warp per tile
-    const int c = lane % CH, rsub = lane / CH;
     auto issue = [&](const char* gbase, uint32_t tile, int row) {
-#pragma unroll
-      for (int i = 0; i < ITERS; ++i) {
-        const int r = i * RPI + rsub;
-        const int rr = __shfl_sync(0xffffffffu, row, r);
-        const bool ok = rr >= 0;
-        const char* src = gbase + (ok ? int64_t(rr) * row_bytes : int64_t(0)) + c * 16;
-        dev::cp_async_16(tile + sw128<BN>(pw * 32 + r, c), src, ok ? 16 : 0);
-      }
+      sm90_gather_rows<D, BN>(gbase, row_bytes, tile, row, pw, lane);
     };
     int it = 0;
     int pending = -1;  // ring slot of the issued tile whose full signals are still owed

@@ -108,14 +108,16 @@ __device__ __forceinline__ void prefill_store_row(const AttentionParams& p, cons
   if (p.lse != nullptr && t == 0) p.lse[tok * H + head] = l > 0.0f ? (m * p.scale_log2 + log2f(l)) * dev::LN2 : -INFINITY;
 }
 
-// One launch of a prefill kernel over (row tiles, Hkv, B) with its dynamic shared memory.
-template <typename Traits, typename Kernel>
-cudaError_t prefill_launch_grid(Kernel kernel, const AttentionParams& p, int64_t rows, cudaStream_t stream) {
+// One launch of a prefill kernel over (row tiles, Hkv, B) with its dynamic shared memory; extra
+// kernel arguments follow p.
+template <typename Traits, typename Kernel, typename... Extra>
+cudaError_t prefill_launch_grid(Kernel kernel, const AttentionParams& p, int64_t rows, cudaStream_t stream,
+                                const Extra&... extra) {
   cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::SMEM_BYTES);
   if (err != cudaSuccess) return err;
   const int64_t m_blocks = (rows + Traits::BM - 1) / Traits::BM;
   const dim3 grid(unsigned(m_blocks), unsigned(p.num_kv_heads), unsigned(p.num_seqs));
-  kernel<<<grid, Traits::THREADS, Traits::SMEM_BYTES, stream>>>(p);
+  kernel<<<grid, Traits::THREADS, Traits::SMEM_BYTES, stream>>>(p, extra...);
   return cudaGetLastError();
 }
 
