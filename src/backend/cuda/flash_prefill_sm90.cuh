@@ -15,6 +15,7 @@
 #include "backend/cuda/attention_params.hpp"
 #include "backend/cuda/device_utils.cuh"
 #include "backend/cuda/flash_prefill_sm90_load.cuh"
+#include "backend/cuda/flash_prefill_sm90_tile.cuh"
 #include "backend/cuda/flash_prefill_work.cuh"
 #include "backend/cuda/wgmma_sm90.cuh"
 
@@ -43,30 +44,18 @@ __global__ void __launch_bounds__(384, 1)
     flash_prefill_sm90_kernel(const AttentionParams p, const __grid_constant__ PrefillTmaMaps maps) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using Tr = PrefillSm90Traits<D>;
-  constexpr int BM = Tr::BM, BN = Tr::BN, S = Tr::STAGES, CH = D / 8, RB = D * 2;
+  constexpr int BM = Tr::BM, BN = Tr::BN, S = Tr::STAGES, RB = D * 2;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (dev::smem_u32(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base, sK = base + Tr::K_OFF, sV = base + Tr::V_OFF, bars = base + Tr::BAR_OFF;
-  // Stage barriers: full (producer -> consumers: 128 arrivals, one with TMA), empty (consumers ->
-  // producer, 256).
-  auto full_k = [&](int s) { return bars + 8 * s; };
-  auto full_v = [&](int s) { return bars + 8 * (S + s); };
-  auto empty_k = [&](int s) { return bars + 8 * (2 * S + s); };
-  auto empty_v = [&](int s) { return bars + 8 * (3 * S + s); };
+  const Sm90RingBarriers<S> ring{bars};
 
   PrefillWork w;
   if (!prefill_work_make<BM, BN>(p, w)) return;
   const int tid = threadIdx.x;
   const int wg = tid / 128;
 
-  if (tid == 0) {
-    for (int s = 0; s < S; ++s) {
-      sm90::mbar_init(full_k(s), TMA ? 1 : 128);
-      sm90::mbar_init(full_v(s), TMA ? 1 : 128);
-      sm90::mbar_init(empty_k(s), 256);
-      sm90::mbar_init(empty_v(s), 256);
-    }
-  }
+  if (tid == 0) ring.init(TMA ? 1 : 128);
   __syncthreads();
 
   if (wg == 0 && TMA) {
@@ -74,7 +63,7 @@ __global__ void __launch_bounds__(384, 1)
     const PrefillTmaProducer<D, BN> prod(p, maps, tid);
     for (int j = 0; j < w.n_tiles; ++j) {
       const int s = j % S;
-      prod.tile(w, j, sK + s * Tr::TILE_BYTES, sV + s * Tr::TILE_BYTES, full_k(s), full_v(s), empty_k(s), empty_v(s),
+      prod.tile(w, j, sK + s * Tr::TILE_BYTES, sV + s * Tr::TILE_BYTES, ring.full_k(s), ring.full_v(s), ring.empty_k(s), ring.empty_v(s),
                 ((j / S) & 1) ^ 1);
     }
   } else if (wg == 0) {
@@ -97,52 +86,41 @@ __global__ void __launch_bounds__(384, 1)
     for (int j = 0; j < w.n_tiles; ++j) {
       const int s = j % S;
       const uint32_t ph = (j / S) & 1;
-      sm90::mbar_wait(empty_k(s), ph ^ 1);
+      sm90::mbar_wait(ring.empty_k(s), ph ^ 1);
       issue(kbase, sK + s * Tr::TILE_BYTES, row_cur);
       dev::cp_async_commit();
       const int row_next = j + 1 < w.n_tiles ? row_of((j + 1) * BN + pw * 32 + lane) : -1;
       if (j > 0) {  // groups ..., K(j-1), V(j-1), K(j): K(j-1) has landed
         dev::cp_async_wait<2>();
         sm90::fence_proxy_async();
-        sm90::mbar_arrive(full_k((j - 1) % S));
+        sm90::mbar_arrive(ring.full_k((j - 1) % S));
       }
-      sm90::mbar_wait(empty_v(s), ph ^ 1);
+      sm90::mbar_wait(ring.empty_v(s), ph ^ 1);
       issue(vbase, sV + s * Tr::TILE_BYTES, row_cur);
       dev::cp_async_commit();
       if (j > 0) {
         dev::cp_async_wait<2>();
         sm90::fence_proxy_async();
-        sm90::mbar_arrive(full_v((j - 1) % S));
+        sm90::mbar_arrive(ring.full_v((j - 1) % S));
       }
       row_cur = row_next;
     }
     if (w.n_tiles > 0) {
       dev::cp_async_wait<1>();
       sm90::fence_proxy_async();
-      sm90::mbar_arrive(full_k((w.n_tiles - 1) % S));
+      sm90::mbar_arrive(ring.full_k((w.n_tiles - 1) % S));
       dev::cp_async_wait<0>();
       sm90::fence_proxy_async();
-      sm90::mbar_arrive(full_v((w.n_tiles - 1) % S));
+      sm90::mbar_arrive(ring.full_v((w.n_tiles - 1) % S));
     }
   } else {
     sm90::setmaxnreg_inc<224>();
     const int cw = wg - 1;  // consumer warpgroup: rows [64 cw, 64 cw + 64) of the tile
     const int ct = tid - 128 * wg;
     const int warp = ct / 32, lane = ct % 32, g = lane / 4, t4 = lane % 4;
-    const int H = p.num_heads;
 
-    {  // Q rows of this warpgroup; rows past the end are zero-filled and never written.
-      const T* q = static_cast<const T*>(p.q);
-#pragma unroll
-      for (int i = 0; i < 64 * CH / 128; ++i) {
-        const int idx = ct + i * 128;
-        const int r = idx / CH, c = idx % CH;
-        const int rho = w.row0 + cw * 64 + r;
-        const bool ok = rho < w.rows_total;
-        const T* src = ok ? q + (int64_t(w.q_start + rho / w.G) * H + w.kvh * w.G + rho % w.G) * D + c * 8 : q;
-        dev::cp_async_16(sQ + sw128<BM>(cw * 64 + r, c), src, ok ? 16 : 0);
-      }
-      dev::cp_async_commit();
+    {  // Q rows of this warpgroup
+      sm90_q_issue<T, D, BM>(p, w, sQ, cw, ct);
       dev::cp_async_wait<0>();
       sm90::fence_proxy_async();
       sm90::named_bar_sync(1 + cw, 128);
@@ -150,154 +128,77 @@ __global__ void __launch_bounds__(384, 1)
 
     // This thread's rows (accumulator layout): lo = 16 warp + g, hi = lo + 8; columns 8 i + 2 t4 + {0, 1}.
     const int rho_lo = w.row0 + cw * 64 + warp * 16 + g, rho_hi = rho_lo + 8;
-    auto key_lim = [&](int rho) {
-      return p.causal ? min(w.q_off + min(rho, w.rows_total - 1) / w.G, w.kv_len - 1) : w.kv_len - 1;
-    };
-    const int lim_lo = key_lim(rho_lo), lim_hi = key_lim(rho_hi);
-    // Keys <= no_mask_lim are visible to every row of this warpgroup: such tiles skip masking.
-    const int no_mask_lim = p.causal ? min(w.q_off + (w.row0 + cw * 64) / w.G, w.kv_len - 1) : w.kv_len - 1;
+    const Sm90RowLimits lim = sm90_row_limits(p, w, rho_lo, w.row0 + cw * 64);
     const float sl2 = p.scale_log2;
 
     // Q descriptor of k-step 0; k-step ks adds (ks / 4) column blocks and (ks % 4) * 32 bytes.
     const uint64_t dq0 = sm90::desc_sw128(sQ + cw * 64 * 128, 16, 1024);
     const uint64_t dk0 = sm90::desc_sw128(sK, 16, 1024);
     const uint64_t dv0 = sm90::desc_sw128(sV, BN * 128, 1024);
-    auto qk_issue = [&](float* s, int st) {
-      sm90::wgmma_fence();
-#pragma unroll
-      for (int ks = 0; ks < D / 16; ++ks) {
-        const uint32_t qo = (ks / 4) * BM * 128 + (ks % 4) * 32;
-        const uint32_t ko = st * Tr::TILE_BYTES + (ks / 4) * BN * 128 + (ks % 4) * 32;
-        sm90::wgmma_ss<T, BN>(s, dq0 + (qo >> 4), dk0 + (ko >> 4), ks > 0 ? 1 : 0);
-      }
-      sm90::wgmma_commit();
-    };
+    auto qk_issue = [&](float* s, int st) { sm90_qk_issue<T, D, BM, BN, Tr::TILE_BYTES>(s, st, dq0, dk0); };
     float o[D / 2];
 #pragma unroll
     for (int i = 0; i < D / 2; ++i) o[i] = 0.0f;
     uint32_t pk[BN / 16][4];  // P packed to 16 bits in the wgmma A-register layout
-    auto pv_issue = [&](int st) {
-      sm90::wgmma_fence();
-#pragma unroll
-      for (int kk = 0; kk < BN / 16; ++kk) {
-        const uint32_t vo = st * Tr::TILE_BYTES + kk * 16 * 128;
-        sm90::wgmma_rs<T, D>(o, pk[kk], dv0 + (vo >> 4), 1);
-      }
-      sm90::wgmma_commit();
-    };
+    auto pv_issue = [&](int st) { sm90_pv_issue<T, D, BN, Tr::TILE_BYTES>(o, pk, st, dv0); };
 
     float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
     float alpha[2] = {1.0f, 1.0f};
-    // Mask (diagonal / last tile only), row max, p = 2^(s * scale - m * scale), row sums (thread-local).
-    auto softmax = [&](float* s, int j) {
-      const int n0 = j * BN;
-      if (n0 + BN - 1 > no_mask_lim) {
-#pragma unroll
-        for (int i = 0; i < BN / 8; ++i)
-#pragma unroll
-          for (int e = 0; e < 4; ++e)
-            if (n0 + 8 * i + 2 * t4 + (e & 1) > (e < 2 ? lim_lo : lim_hi)) s[4 * i + e] = -INFINITY;
-      }
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        float mx = m_run[h];
-#pragma unroll
-        for (int i = 0; i < BN / 8; ++i) mx = fmaxf(mx, fmaxf(s[4 * i + 2 * h], s[4 * i + 2 * h + 1]));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        const float m_sc = mx == -INFINITY ? 0.0f : mx * sl2;
-        alpha[h] = dev::fast_exp2(fmaf(m_run[h], sl2, -m_sc));
-        m_run[h] = mx;
-        float sum = 0.0f;
-#pragma unroll
-        for (int i = 0; i < BN / 8; ++i) {
-          s[4 * i + 2 * h] = dev::fast_exp2(fmaf(s[4 * i + 2 * h], sl2, -m_sc));
-          s[4 * i + 2 * h + 1] = dev::fast_exp2(fmaf(s[4 * i + 2 * h + 1], sl2, -m_sc));
-          sum += s[4 * i + 2 * h] + s[4 * i + 2 * h + 1];
-        }
-        l_run[h] = fmaf(l_run[h], alpha[h], sum);
-      }
-    };
-    auto rescale = [&]() {
-#pragma unroll
-      for (int i = 0; i < D / 8; ++i) {
-        o[4 * i] *= alpha[0];
-        o[4 * i + 1] *= alpha[0];
-        o[4 * i + 2] *= alpha[1];
-        o[4 * i + 3] *= alpha[1];
-      }
-    };
-    auto pack = [&](const float* s) {
-#pragma unroll
-      for (int kk = 0; kk < BN / 16; ++kk) {
-        pk[kk][0] = dev::pack2<T>(s[8 * kk], s[8 * kk + 1]);
-        pk[kk][1] = dev::pack2<T>(s[8 * kk + 2], s[8 * kk + 3]);
-        pk[kk][2] = dev::pack2<T>(s[8 * kk + 4], s[8 * kk + 5]);
-        pk[kk][3] = dev::pack2<T>(s[8 * kk + 6], s[8 * kk + 7]);
-      }
-    };
-    auto fence_s = [&](float* s) {
-#pragma unroll
-      for (int i = 0; i < BN / 2; ++i) sm90::reg_fence(s[i]);
-    };
-    auto fence_o_pk = [&]() {
-#pragma unroll
-      for (int i = 0; i < D / 2; ++i) sm90::reg_fence(o[i]);
-#pragma unroll
-      for (int kk = 0; kk < BN / 16; ++kk)
-#pragma unroll
-        for (int r = 0; r < 4; ++r) sm90::reg_fence(pk[kk][r]);
-    };
+    auto softmax = [&](float* s, int j) { sm90_softmax<BN>(s, j, lim, t4, sl2, m_run, l_run, alpha); };
+    auto rescale = [&]() { sm90_rescale<D>(o, alpha); };
+    auto pack = [&](const float* s) { sm90_pack<T, BN>(s, pk); };
+    auto fence_s = [&](float* s) { sm90_fence_s<BN>(s); };
+    auto fence_o_pk = [&]() { sm90_fence_o_pk<D, BN>(o, pk); };
 
     float s[BN / 2];
     if constexpr (!OVERLAP) {
       for (int j = 0; j < w.n_tiles; ++j) {
         const int st = j % S;
         const uint32_t ph = (j / S) & 1;
-        sm90::mbar_wait(full_k(st), ph);
+        sm90::mbar_wait(ring.full_k(st), ph);
         qk_issue(s, st);
         sm90::wgmma_wait<0>();
         fence_s(s);
-        sm90::mbar_arrive(empty_k(st));
+        sm90::mbar_arrive(ring.empty_k(st));
         softmax(s, j);
         rescale();
         pack(s);
-        sm90::mbar_wait(full_v(st), ph);
+        sm90::mbar_wait(ring.full_v(st), ph);
         pv_issue(st);
         sm90::wgmma_wait<0>();
         fence_o_pk();
-        sm90::mbar_arrive(empty_v(st));
+        sm90::mbar_arrive(ring.empty_v(st));
       }
     } else if (w.n_tiles > 0) {
-      sm90::mbar_wait(full_k(0), 0);
+      sm90::mbar_wait(ring.full_k(0), 0);
       qk_issue(s, 0);
       sm90::wgmma_wait<0>();
       fence_s(s);
-      sm90::mbar_arrive(empty_k(0));
+      sm90::mbar_arrive(ring.empty_k(0));
       softmax(s, 0);
       pack(s);
       for (int j = 1; j < w.n_tiles; ++j) {
         const int st = j % S, pst = (j - 1) % S;
-        sm90::mbar_wait(full_k(st), (j / S) & 1);
+        sm90::mbar_wait(ring.full_k(st), (j / S) & 1);
         qk_issue(s, st);
-        sm90::mbar_wait(full_v(pst), ((j - 1) / S) & 1);
+        sm90::mbar_wait(ring.full_v(pst), ((j - 1) / S) & 1);
         pv_issue(pst);
         sm90::wgmma_wait<1>();  // Q K^T of tile j done; P V of tile j - 1 still in flight
         fence_s(s);
-        sm90::mbar_arrive(empty_k(st));
+        sm90::mbar_arrive(ring.empty_k(st));
         softmax(s, j);
         sm90::wgmma_wait<0>();
         fence_o_pk();
-        sm90::mbar_arrive(empty_v(pst));
+        sm90::mbar_arrive(ring.empty_v(pst));
         rescale();
         pack(s);
       }
       const int lst = (w.n_tiles - 1) % S;
-      sm90::mbar_wait(full_v(lst), ((w.n_tiles - 1) / S) & 1);
+      sm90::mbar_wait(ring.full_v(lst), ((w.n_tiles - 1) / S) & 1);
       pv_issue(lst);
       sm90::wgmma_wait<0>();
       fence_o_pk();
-      sm90::mbar_arrive(empty_v(lst));
+      sm90::mbar_arrive(ring.empty_v(lst));
     }
 
 #pragma unroll
