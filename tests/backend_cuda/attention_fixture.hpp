@@ -77,6 +77,16 @@ struct PagedCase {
   int max_pages = 0;
   int64_t num_pages = 0;
   std::vector<uint16_t> q, k, v;  // q [T, H, D]; k, v [num_pages, P, Hkv, D]
+  // A case with this dtype and head layout (lengths are set afterwards, then build()).
+  static PagedCase heads(DType dtype, int D, int H, int Hkv, int P) {
+    PagedCase c;
+    c.dtype = dtype;
+    c.D = D;
+    c.H = H;
+    c.Hkv = Hkv;
+    c.P = P;
+    return c;
+  }
   int64_t T() const { return cu_q.back(); }
   double scale() const { return 1.0 / std::sqrt(double(D)); }
 

@@ -137,12 +137,7 @@ TEST(CudaAttention, PrefillSweep) {
     for (int D : {64, 128}) {
       for (const HeadConfig& hc : kHeads) {
         for (int P : {1, 16, 64}) {
-          PagedCase c;
-          c.dtype = dt;
-          c.D = D;
-          c.H = hc.H;
-          c.Hkv = hc.Hkv;
-          c.P = P;
+          PagedCase c = PagedCase::heads(dt, D, hc.H, hc.Hkv, P);
           // Fresh prefills of every length plus chunked prefills (queries at the end of a longer KV).
           c.q_lens = {1, 7, 33, 100, 1000, 7, 33};
           c.kv_lens = {1, 7, 33, 100, 1000, 100, 4097};
@@ -171,12 +166,7 @@ TEST(CudaAttention, PrefillOtherKeyTile) {
   for (int D : {64, 128}) {
     for (const HeadConfig& hc : kHeads) {
       for (int P : {1, 16}) {
-        PagedCase c;
-        c.dtype = D == 64 ? DType::DTYPE_F16 : DType::DTYPE_BF16;
-        c.D = D;
-        c.H = hc.H;
-        c.Hkv = hc.Hkv;
-        c.P = P;
+        PagedCase c = PagedCase::heads(D == 64 ? DType::DTYPE_F16 : DType::DTYPE_BF16, D, hc.H, hc.Hkv, P);
         c.q_lens = {1, 7, 33, 100, 1000, 7, 33};
         c.kv_lens = {1, 7, 33, 100, 1000, 100, 4097};
         c.causal = P == 16;
@@ -199,12 +189,7 @@ TEST(CudaAttention, PrefillLong4097) {
   REQUIRE_GPU();
   std::mt19937 rng(99);
   for (bool causal : {true, false}) {
-    PagedCase c;
-    c.dtype = DType::DTYPE_BF16;
-    c.D = 128;
-    c.H = 8;
-    c.Hkv = 2;
-    c.P = 16;
+    PagedCase c = PagedCase::heads(DType::DTYPE_BF16, 128, 8, 2, 16);
     c.causal = causal;
     c.q_lens = {4097, 33};
     c.kv_lens = {4097, 33};
@@ -224,12 +209,7 @@ TEST(CudaAttention, PrefillLong4097) {
 TEST(CudaAttention, PrefillContiguousEqualsPaged) {
   REQUIRE_GPU();
   std::mt19937 rng(7);
-  PagedCase c;
-  c.dtype = DType::DTYPE_BF16;
-  c.D = 128;
-  c.H = 8;
-  c.Hkv = 2;
-  c.P = 16;
+  PagedCase c = PagedCase::heads(DType::DTYPE_BF16, 128, 8, 2, 16);
   c.q_lens = {100, 33};
   c.kv_lens = {1000, 33};
   c.build(rng);
@@ -275,12 +255,7 @@ TEST(CudaAttention, PrefillSm90Sweep) {
   for (const Variant& var : variants) {
     for (const HeadConfig& hc : kHeads) {
       for (int P : {1, 16, 64}) {
-        PagedCase c;
-        c.dtype = var.dtype;
-        c.D = var.D;
-        c.H = hc.H;
-        c.Hkv = hc.Hkv;
-        c.P = P;
+        PagedCase c = PagedCase::heads(var.dtype, var.D, hc.H, hc.Hkv, P);
         c.q_lens = {1, 7, 33, 100, 1000, 7, 33};
         c.kv_lens = {1, 7, 33, 100, 1000, 100, 4097};
         c.causal = (P != 64) || hc.Hkv != 1;
@@ -319,12 +294,7 @@ TEST(CudaAttention, PrefillSm90IsDispatched) {
           << "sm_90 device, but the dispatch skips the sm_90a kernel at D = " << D;
   std::mt19937 rng(90);
   for (int D : {128, 64}) {
-    PagedCase c;
-    c.dtype = D == 128 ? DType::DTYPE_BF16 : DType::DTYPE_F16;
-    c.D = D;
-    c.H = 8;
-    c.Hkv = 2;
-    c.P = 16;
+    PagedCase c = PagedCase::heads(D == 128 ? DType::DTYPE_BF16 : DType::DTYPE_F16, D, 8, 2, 16);
     c.q_lens = {100, 33, 1, 200};
     c.kv_lens = {300, 33, 1, 200};
     c.build(rng);
@@ -369,12 +339,7 @@ TEST(CudaAttention, PrefillSm90PagesNanTails) {
   runs.push_back({DType::DTYPE_BF16, 128, 4, 2, 16, {2100, 40}, {2100, 1000}});
   const uint16_t nan = 0x7FFF;  // NaN in bf16 and fp16
   for (const Run& r : runs) {
-    PagedCase c;
-    c.dtype = r.dtype;
-    c.D = r.D;
-    c.H = r.H;
-    c.Hkv = r.Hkv;
-    c.P = r.P;
+    PagedCase c = PagedCase::heads(r.dtype, r.D, r.H, r.Hkv, r.P);
     c.q_lens = r.q_lens;
     c.kv_lens = r.kv_lens;
     c.build(rng);
@@ -429,12 +394,7 @@ TEST(CudaAttention, DecodeSweep) {
       for (const HeadConfig& hc : kHeads) {
         for (int P : {1, 16, 64}) {
           for (int q_len : {1, 3}) {  // 3: speculative verification, causal among the drafts
-            PagedCase c;
-            c.dtype = dt;
-            c.D = D;
-            c.H = hc.H;
-            c.Hkv = hc.Hkv;
-            c.P = P;
+            PagedCase c = PagedCase::heads(dt, D, hc.H, hc.Hkv, P);
             c.kv_lens = {1, 7, 33, 100, 1000, 4097};
             if (q_len > 1) c.kv_lens[0] = 3;
             c.q_lens.assign(c.kv_lens.size(), q_len);
@@ -477,12 +437,7 @@ TEST(CudaAttention, DecodeWarpKernelManyShort) {
   int sms = 0;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
   for (const Shape& sh : shapes) {
-    PagedCase c;
-    c.dtype = sh.dt;
-    c.D = sh.D;
-    c.H = sh.H;
-    c.Hkv = sh.Hkv;
-    c.P = sh.P;
+    PagedCase c = PagedCase::heads(sh.dt, sh.D, sh.H, sh.Hkv, sh.P);
     for (int b = 0; b < sh.B; ++b) c.kv_lens.push_back(std::max(base[b % base.size()] + (b / int(base.size())) % 5, sh.q_len));
     c.q_lens.assign(c.kv_lens.size(), sh.q_len);
     c.build(rng);
@@ -557,12 +512,7 @@ TEST(CudaAttention, DecodePlanPicksKernelByShape) {
 TEST(CudaAttention, DecodeBatchedPagedEqualsSingleContiguous) {
   REQUIRE_GPU();
   std::mt19937 rng(55);
-  PagedCase c;
-  c.dtype = DType::DTYPE_BF16;
-  c.D = 128;
-  c.H = 32;
-  c.Hkv = 8;
-  c.P = 16;
+  PagedCase c = PagedCase::heads(DType::DTYPE_BF16, 128, 32, 8, 16);
   c.kv_lens = {4097, 1, 1000, 33};
   c.q_lens.assign(4, 1);
   c.build(rng);
@@ -573,12 +523,7 @@ TEST(CudaAttention, DecodeBatchedPagedEqualsSingleContiguous) {
   CUDA_OK(cudaDeviceSynchronize());
   const auto batched = dc.out.download();
   for (int b = 0; b < 4; ++b) {
-    PagedCase one;
-    one.dtype = c.dtype;
-    one.D = c.D;
-    one.H = c.H;
-    one.Hkv = c.Hkv;
-    one.P = c.kv_lens[b];
+    PagedCase one = PagedCase::heads(c.dtype, c.D, c.H, c.Hkv, c.kv_lens[b]);
     one.q_lens = {1};
     one.kv_lens = {c.kv_lens[b]};
     one.cu_q = {0, 1};
@@ -648,12 +593,7 @@ TEST(CudaAttention, DecodeFullTilePathEqualsGeneralPath) {
     for (const HeadConfig hc : {HeadConfig{16, 4}, HeadConfig{16, 2}})
       for (int q_len : {1, 4})
         for (int splits : {0, 3, 7}) {
-          PagedCase c;
-          c.dtype = DType::DTYPE_BF16;
-          c.D = D;
-          c.H = hc.H;
-          c.Hkv = hc.Hkv;
-          c.P = 16;
+          PagedCase c = PagedCase::heads(DType::DTYPE_BF16, D, hc.H, hc.Hkv, 16);
           c.kv_lens = {4, 16, 128, 300, 1024, 2049};
           c.q_lens.assign(c.kv_lens.size(), q_len);
           c.build(rng);
@@ -678,12 +618,7 @@ TEST(CudaAttention, DecodeFullTilePathEqualsGeneralPath) {
 TEST(CudaAttention, DecodeGraphCaptureReplay) {
   REQUIRE_GPU();
   std::mt19937 rng(77);
-  PagedCase c;
-  c.dtype = DType::DTYPE_BF16;
-  c.D = 128;
-  c.H = 32;
-  c.Hkv = 8;
-  c.P = 16;
+  PagedCase c = PagedCase::heads(DType::DTYPE_BF16, 128, 32, 8, 16);
   c.kv_lens = {1999, 3000};  // +1 on replay stays within 125 pages: same buffer sizes
   c.q_lens = {1, 1};
   c.build(rng);
@@ -730,12 +665,7 @@ TEST(CudaAttention, DecodeInitializedWorkspaceReplays) {
   std::mt19937 rng(91);
   int sms = 0;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
-  PagedCase c;
-  c.dtype = DType::DTYPE_BF16;
-  c.D = 128;
-  c.H = 32;
-  c.Hkv = 8;
-  c.P = 16;
+  PagedCase c = PagedCase::heads(DType::DTYPE_BF16, 128, 32, 8, 16);
   c.kv_lens = {4097, 1, 1000};
   c.q_lens = {1, 1, 1};
   c.build(rng);
@@ -787,12 +717,7 @@ TEST(CudaAttention, DecodeInitializedWorkspaceReplays) {
 TEST(CudaAttention, DecodeProgrammaticLaunchSeesPreviousKernel) {
   REQUIRE_GPU();
   std::mt19937 rng(123);
-  PagedCase c;
-  c.dtype = DType::DTYPE_BF16;
-  c.D = 128;
-  c.H = 32;
-  c.Hkv = 8;
-  c.P = 16;
+  PagedCase c = PagedCase::heads(DType::DTYPE_BF16, 128, 32, 8, 16);
   c.kv_lens = {3000, 517};
   c.q_lens = {1, 1};
   c.build(rng);
@@ -854,12 +779,7 @@ TEST(CudaAttention, DecodeLatencyPlans) {
   const std::vector<LatencyCase> batches = {{{130}, 1}, {{1000}, 1}, {{4097}, 1}, {{4097, 1, 130}, 1}, {{128, 2048}, 1}, {{50, 200}, 4}};
   for (const auto& bc : batches) {
     const auto& lens = bc.lens;
-    PagedCase c;
-    c.dtype = DType::DTYPE_BF16;
-    c.D = 128;
-    c.H = 32;
-    c.Hkv = 8;
-    c.P = 16;
+    PagedCase c = PagedCase::heads(DType::DTYPE_BF16, 128, 32, 8, 16);
     c.kv_lens = lens;
     c.q_lens.assign(lens.size(), bc.q_len);
     c.build(rng);
@@ -910,12 +830,7 @@ TEST(CudaAttention, DecodeManySplits) {
   REQUIRE_GPU();
   std::mt19937 rng(89);
   for (int n : {31, 32, 33, 47, 64}) {
-    PagedCase c;
-    c.dtype = DType::DTYPE_BF16;
-    c.D = 128;
-    c.H = 32;
-    c.Hkv = 8;
-    c.P = 16;
+    PagedCase c = PagedCase::heads(DType::DTYPE_BF16, 128, 32, 8, 16);
     c.kv_lens = {n * 64, n * 32 + 5, 33, n * 64 - 70};
     c.q_lens.assign(4, 1);
     c.build(rng);
