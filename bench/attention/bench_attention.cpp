@@ -202,6 +202,46 @@ void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng, const Pre
     cudaFree(p);
 }
 
+// Chunked prefill (op "prefill-chunk"): B sequences each adding q_len query tokens after kv_len - q_len
+// cached ones (the KV holds kv_len keys, causal), paged P = 16, default dispatch. TFLOP/s counts the
+// visible keys only: 4 * D * H * (q_len * (kv_len - q_len) + q_len * (q_len + 1) / 2) per sequence.
+void bench_prefill_chunk(int B, int q_len, int kv_len, std::mt19937& rng) {
+  const int P = 16;
+  Batch bt = batch_make(B, q_len, kv_len, P, true, rng);
+  const std::size_t kv_elems = std::size_t(B) * bt.max_pages * P * HKV * D;
+  const std::size_t q_elems = std::size_t(B) * q_len * H * D;
+  uint16_t* q = dalloc<uint16_t>(q_elems);
+  uint16_t* k = dalloc<uint16_t>(kv_elems);
+  uint16_t* v = dalloc<uint16_t>(kv_elems);
+  uint16_t* o = dalloc<uint16_t>(q_elems);
+  float* lse = dalloc<float>(std::size_t(B) * q_len * H);
+  fill_random(q, q_elems, rng);
+  fill_random(k, kv_elems, rng);
+  fill_random(v, kv_elems, rng);
+  pagoda::PagedKvView view;
+  view.k = k;
+  view.v = v;
+  view.layout = {P, HKV, D, pagoda::DType::DTYPE_BF16};
+  view.num_pages = int64_t(B) * bt.max_pages;
+  pagoda::AttentionBatch ab;
+  ab.num_seqs = B;
+  ab.cu_seqlens_q = bt.cu_q;
+  ab.kv_lens = bt.kv_lens;
+  ab.block_table = bt.bt;
+  ab.max_pages_per_seq = bt.max_pages;
+  ab.causal = true;
+  ab.scale = 1.0f / std::sqrt(float(D));
+  const double us = time_graph_us(1, 20, [&](int, cudaStream_t s) {
+    pagoda::cuda::attention_prefill(q, H, view, ab, q_len, o, lse, s);
+  });
+  const double flops = 4.0 * D * H * B * (double(q_len) * (kv_len - q_len) + double(q_len) * (q_len + 1) / 2.0);
+  std::printf("{\"op\":\"prefill-chunk\",\"impl\":\"pagoda-paged16\",\"batch\":%d,\"q_len\":%d,\"kv_len\":%d,"
+              "\"us\":%.2f,\"tflops\":%.1f}\n",
+              B, q_len, kv_len, us, flops / us * 1e-6);
+  for (void* p : {(void*)q, (void*)k, (void*)v, (void*)o, (void*)lse, (void*)bt.cu_q, (void*)bt.kv_lens, (void*)bt.bt})
+    cudaFree(p);
+}
+
 // One decode measurement. memset_counters: the default plan (attention_decode zeroes the split
 // counters each call, one more graph node); otherwise the engine's way (workspace zeroed once,
 // decode_workspace_init). forced_splits > 0 overrides the planner's split count (op "decode-sweep").
@@ -385,7 +425,8 @@ void latency_cases(int sms, std::mt19937& rng) {
 // 1k .. 16k by default: quick before/after runs), "prefill-d64" (head dim 64 prefill: default dispatch and each kernel forced, H 32 and
 // H 16 over Hkv 8), "ncu-serve [item_warps]" (one B512 ctx 192 decode, the serving steady state, for a
 // profiler run; argv[2] forces the kernel), "ncu-b1 [keys]" (one batch-1 decode as planned, 32k keys
-// by default, for a profiler run), "splits <keys> <s>..." (batch 1 at forced split counts)
+// by default, for a profiler run), "splits <keys> <s>..." (batch 1 at forced split counts), "prefill-chunk"
+// (chunked prefill: q_len new tokens over a longer paged KV, op "prefill-chunk")
 // or "kernels" (the decode cases, then every decode kernel forced at the serving shapes), "b1" (the
 // batch-1 latency sweep over kernels and split counts), "latency" (the before/after
 // table: batch 1 at 128 .. 128k keys, the other shapes and the serving shapes).
@@ -446,6 +487,12 @@ int main(int argc, char** argv) {
       dc.forced_splits = std::atoi(argv[i]);
       bench_decode(dc, sms, rng);
     }
+    return 0;
+  }
+  if (mode == "prefill-chunk") {  // chunked prefill shapes (B, q_len, kv_len), default dispatch
+    const int shapes[][3] = {{1, 512, 8192},  {1, 1024, 8192},  {1, 2048, 8192}, {1, 512, 32768}, {1, 2048, 32768},
+                             {4, 512, 8192},  {4, 2048, 8192},  {8, 1024, 4096}, {8, 2048, 2048}};
+    for (const auto& c : shapes) bench_prefill_chunk(c[0], c[1], c[2], rng);
     return 0;
   }
   if (mode == "b1") {

@@ -137,8 +137,14 @@ cudaError_t launch_pingpong(const AttentionParams& p, int64_t rows, const Prefil
 // Query lengths up to which D = 128 runs the persistent ping-pong kernel. Measured on the H200
 // (causal, H 32 / Hkv 8, 16k tokens per launch; notes v20): +6.5% at 1k, +2.9% at 2k, -2% at 4k and
 // -0.6% to -3% at 8k-16k (static work strides leave a 3% tail there that the hardware's own CTA
-// order does not), so longer prefills keep the one-work-per-CTA kernel.
-constexpr int PREFILL_SM90_PINGPONG_MAX_Q = 2048;
+// order does not), so longer prefills keep the one-work-per-CTA kernel. Chunked prefill (q_len new
+// tokens over a longer KV, notes 30): +1-4% at q_len 512-1024 over 4k-32k keys, equal at 4 x 2048
+// over 8k, but -6.5% at 1 x 2048 over 8k and -1.7% over 32k; the host does not know the KV lengths,
+// so the bound stays on q_len.
+#ifndef PAGODA_PREFILL_PINGPONG_MAX_Q  // measurement builds override it (0: the one-work kernel only)
+#define PAGODA_PREFILL_PINGPONG_MAX_Q 2048
+#endif
+constexpr int PREFILL_SM90_PINGPONG_MAX_Q = PAGODA_PREFILL_PINGPONG_MAX_Q;
 #endif
 
 }  // namespace
