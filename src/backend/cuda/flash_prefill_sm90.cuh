@@ -79,8 +79,9 @@ __global__ void __launch_bounds__(384, 1)
     const char* kbase = static_cast<const char*>(p.k) + w.kvh * RB;
     const char* vbase = static_cast<const char*>(p.v) + w.kvh * RB;
     auto row_of = [&](int key) -> int { return key < w.kv_len ? bt[key / P] * P + key % P : -1; };
+    const int c = lane % (D / 8), rsub = lane / (D / 8);  // before the loop: see sm90_gather_rows
     auto issue = [&](const char* gbase, uint32_t tile, int row) {
-      sm90_gather_rows<D, BN>(gbase, row_bytes, tile, row, pw, lane);
+      sm90_gather_rows<D, BN>(gbase, row_bytes, tile, row, pw, c, rsub);
     };
     int row_cur = w.n_tiles > 0 ? row_of(pw * 32 + lane) : -1;
     for (int j = 0; j < w.n_tiles; ++j) {

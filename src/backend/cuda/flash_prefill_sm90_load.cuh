@@ -27,15 +27,16 @@ __device__ __forceinline__ uint32_t sw128(int r, int c) {
 // cp.async gather of tile rows [32 pw, 32 pw + 32) of an R-row K or V tile by warp pw: lane l holds
 // the cache row of tile row 32 pw + l (-1: past the sequence, zero-filled) and the warp shares it by
 // shuffle; row_bytes is the cache's row pitch (Hkv * D * 2), gbase the KV head's first element.
+// c = lane % (D / 8), rsub = lane / (D / 8): the lane's 16-byte chunk and row within one instruction's
+// rows, split by the caller before its tile loop (split in here, the one-work kernel's producer was
+// scheduled differently and measured 1.4-2% slower at 4k-8k; attention_notes.md, 31).
 // UNROLL 1 for a rarely taken path: unrolled, the compiler hoists every iteration's offsets out of
 // the caller's loop (registers the 56-register TMA producer does not have).
 template <int D, int R, int UNROLL = 32>
 __device__ __forceinline__ void sm90_gather_rows(const char* gbase, int64_t row_bytes, uint32_t tile, int row, int pw,
-                                                 int lane) {
-  constexpr int CH = D / 8;
-  constexpr int RPI = 32 / CH;     // rows one warp instruction covers
-  constexpr int ITERS = 32 / RPI;  // instructions per warp per tile
-  const int c = lane % CH, rsub = lane / CH;
+                                                 int c, int rsub) {
+  constexpr int RPI = 32 / (D / 8);  // rows one warp instruction covers
+  constexpr int ITERS = 32 / RPI;    // instructions per warp per tile
 #pragma unroll UNROLL
   for (int i = 0; i < ITERS; ++i) {
     const int r = i * RPI + rsub;
@@ -44,6 +45,12 @@ __device__ __forceinline__ void sm90_gather_rows(const char* gbase, int64_t row_
     const char* src = gbase + (ok ? int64_t(rr) * row_bytes : int64_t(0)) + c * 16;
     dev::cp_async_16(tile + sw128<R>(pw * 32 + r, c), src, ok ? 16 : 0);
   }
+}
+// The same by lane (the ping-pong producer and the TMA tail tile; their SASS is unchanged by the split).
+template <int D, int R, int UNROLL = 32>
+__device__ __forceinline__ void sm90_gather_rows(const char* gbase, int64_t row_bytes, uint32_t tile, int row, int pw,
+                                                 int lane) {
+  sm90_gather_rows<D, R, UNROLL>(gbase, row_bytes, tile, row, pw, lane % (D / 8), lane / (D / 8));
 }
 
 // The K and V caches seen as 3D tensors {D, Hkv, num_pages * P} (innermost first), box
