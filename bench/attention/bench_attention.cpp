@@ -262,13 +262,15 @@ struct DecodeCase {
   bool ceiling = false;
   int items_per_warp = 0;  // > 0: overrides the plan's (warp kernel); impl suffix "-i<n>"
   int plan_kv = 0;
+  int hkv = HKV;  // KV heads (H stays 32): 1 is MQA, whose 32 query rows per KV head take two row groups
+  int q_len = 1;  // query tokens per sequence (a few: speculative verification)
   const char* op = nullptr;  // overrides the op name
 };
 
 void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
-  const int P = 16, B = dc.B, ctx = dc.ctx;
+  const int P = 16, B = dc.B, ctx = dc.ctx, HKV = dc.hkv;
   int64_t kv_sum = 0;
-  Batch bt = batch_make(B, 1, ctx, P, true, rng, dc.ctx_lo, &kv_sum);
+  Batch bt = batch_make(B, dc.q_len, ctx, P, true, rng, dc.ctx_lo, &kv_sum);
   const std::size_t kv_elems = std::size_t(B) * bt.max_pages * P * HKV * D;
   const double kv_bytes = double(kv_sum) * HKV * D * 2 * 2;
   // Rotate among enough copies that the working set is >= 4x a 50 MB L2.
@@ -280,12 +282,13 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
     fill_random(ks[c], kv_elems, rng);
     fill_random(vs[c], kv_elems, rng);
   }
-  uint16_t* q = dalloc<uint16_t>(std::size_t(B) * H * D);
-  uint16_t* o = dalloc<uint16_t>(std::size_t(B) * H * D);
-  fill_random(q, std::size_t(B) * H * D, rng);
+  const std::size_t q_elems = std::size_t(B) * dc.q_len * H * D;
+  uint16_t* q = dalloc<uint16_t>(q_elems);
+  uint16_t* o = dalloc<uint16_t>(q_elems);
+  fill_random(q, q_elems, rng);
   pagoda::PagedKvLayout layout{P, HKV, D, pagoda::DType::DTYPE_BF16};
   const int plan_kv = dc.plan_kv > 0 ? dc.plan_kv : ctx;
-  auto plan = pagoda::cuda::decode_plan(B, H, layout, 1, plan_kv, num_sms, dc.forced_splits, dc.item_warps);
+  auto plan = pagoda::cuda::decode_plan(B, H, layout, dc.q_len, plan_kv, num_sms, dc.forced_splits, dc.item_warps);
   if (dc.items_per_warp > 0) plan.items_per_warp = dc.items_per_warp;
   void* ws = plan.workspace_bytes ? dalloc<unsigned char>(plan.workspace_bytes) : nullptr;
   if (ws != nullptr) ck(cudaMemset(ws, 0xFF, plan.workspace_bytes), "poison ws");
@@ -319,9 +322,9 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
                            (dc.items_per_warp > 0 ? "-i" + std::to_string(dc.items_per_warp) : "");
   for (int graph = 1; graph >= 0; --graph)
     std::printf(
-        "{\"op\":\"%s\",\"impl\":\"%s%s\",\"batch\":%d,\"ctx\":%d,\"ctx_lo\":%d,\"plan_kv\":%d,\"splits\":%d,"
+        "{\"op\":\"%s\",\"impl\":\"%s%s\",\"hkv\":%d,\"q_len\":%d,\"batch\":%d,\"ctx\":%d,\"ctx_lo\":%d,\"plan_kv\":%d,\"splits\":%d,"
         "\"kernel\":%d,\"per_warp\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
-        op, impl.c_str(), graph ? "" : "-nograph", B, ctx, dc.ctx_lo, plan_kv, plan.num_splits, plan.item_warps,
+        op, impl.c_str(), graph ? "" : "-nograph", HKV, dc.q_len, B, ctx, dc.ctx_lo, plan_kv, plan.num_splits, plan.item_warps,
         plan.items_per_warp, graph ? us : eager, kv_bytes / (graph ? us : eager) * 1e-6);
   if (dc.ceiling) {
     const std::size_t half = std::size_t(kv_sum) * HKV * D * sizeof(uint16_t);  // one of K / V: read, write
@@ -426,7 +429,9 @@ void latency_cases(int sms, std::mt19937& rng) {
 // H 16 over Hkv 8), "ncu-serve [item_warps]" (one B512 ctx 192 decode, the serving steady state, for a
 // profiler run; argv[2] forces the kernel), "ncu-b1 [keys]" (one batch-1 decode as planned, 32k keys
 // by default, for a profiler run), "splits <keys> <s>..." (batch 1 at forced split counts), "prefill-chunk"
-// (chunked prefill: q_len new tokens over a longer paged KV, op "prefill-chunk")
+// (chunked prefill: q_len new tokens over a longer paged KV, op "prefill-chunk"), "mqa" (decode with 1 KV head
+// next to 8 at the same K+V bytes, op "decode-mqa"), "rows" (planned decodes with 8-16 real rows per CTA:
+// G 8, MQA, q_len 4; op "decode-rows"), "ncu-mqa" (one B64 32k MQA decode, for a profiler run)
 // or "kernels" (the decode cases, then every decode kernel forced at the serving shapes), "b1" (the
 // batch-1 latency sweep over kernels and split counts), "latency" (the before/after
 // table: batch 1 at 128 .. 128k keys, the other shapes and the serving shapes).
@@ -480,9 +485,11 @@ int main(int argc, char** argv) {
     bench_decode({1, argc > 2 ? std::atoi(argv[2]) : 32768}, sms, rng);
     return 0;
   }
-  if (mode == "splits") {  // argv[2] keys, argv[3..] forced split counts: batch 1, the 4-warp CTA kernel
+  if (mode == "splits" || mode == "splits-mqa") {  // argv[2] keys, argv[3..] forced split counts (0: planned):
+    // batch 1, the 4-warp CTA kernel; splits-mqa with 1 KV head (two 16-row groups)
     for (int i = 3; i < argc; ++i) {
       DecodeCase dc{1, std::atoi(argv[2])};
+      if (mode == "splits-mqa") dc.hkv = 1;
       dc.item_warps = 0;
       dc.forced_splits = std::atoi(argv[i]);
       bench_decode(dc, sms, rng);
@@ -493,6 +500,36 @@ int main(int argc, char** argv) {
     const int shapes[][3] = {{1, 512, 8192},  {1, 1024, 8192},  {1, 2048, 8192}, {1, 512, 32768}, {1, 2048, 32768},
                              {4, 512, 8192},  {4, 2048, 8192},  {8, 1024, 4096}, {8, 2048, 2048}};
     for (const auto& c : shapes) bench_prefill_chunk(c[0], c[1], c[2], rng);
+    return 0;
+  }
+  if (mode == "mqa") {  // MQA (1 KV head, 32 query heads: two 16-row groups per KV head) next to GQA (8)
+    const int shapes[][2] = {{1, 8192}, {1, 32768}, {16, 8192}, {64, 4096}, {128, 2048}};
+    for (const auto& c : shapes)
+      for (int hkv : {8, 1}) {
+        DecodeCase dc{c[0], c[1] * (hkv == 1 ? 8 : 1)};  // MQA at 8x the context: the same K+V bytes
+        dc.hkv = hkv;
+        dc.ceiling = true;
+        dc.op = "decode-mqa";
+        bench_decode(dc, sms, rng);
+      }
+    return 0;
+  }
+  if (mode == "rows") {  // planned decodes whose CTAs hold more than 4 real rows (G 8, MQA, q_len 4), GQA 8k as control
+    const int cases[][4] = {{1, 8192, 8, 1}, {1, 65536, 1, 1}, {1, 8192, 4, 1}, {1, 8192, 8, 4}, {1, 1024, 8, 4},
+                            {1, 32768, 8, 4}, {4, 8192, 8, 4}};  // B, ctx, Hkv, q_len
+    for (const auto& c : cases) {
+      DecodeCase dc{c[0], c[1]};
+      dc.hkv = c[2];
+      dc.q_len = c[3];
+      dc.op = "decode-rows";
+      bench_decode(dc, sms, rng);
+    }
+    return 0;
+  }
+  if (mode == "ncu-mqa") {  // one MQA decode (B64, 32k keys), for a profiler run of its DRAM bytes
+    DecodeCase dc{64, 32768};
+    dc.hkv = 1;
+    bench_decode(dc, sms, rng);
     return 0;
   }
   if (mode == "b1") {

@@ -19,9 +19,13 @@ constexpr int DECODE_DEFAULT_CTAS_PER_SM = 2;  // when the runtime cannot be ask
 // measured 11.1 us against 9.6 us at 128 keys (H200, 2048 keys). Forced split counts keep 16.
 constexpr int DECODE_SPLIT_STEP = 64;
 // Split-count cost model, in key-equivalents: per-CTA fixed cost (Q load, pipeline fill, combine,
-// partial write) and per-split merge cost (the last CTA reads one partial per split).
+// partial write) and per-split merge cost (the last CTA reads one partial per split) for 4 real rows
+// (G = 4, one query token), scaled by a CTA's real rows: the merge reads rows x splits partials. With
+// 16 rows (MQA, H 32 / Hkv 1) the unscaled cost planned 128 splits at B1 64k keys (33.0 us on the
+// H200) where 64 measured 27.5 us (attention_notes.md, 32).
 constexpr double DECODE_CTA_COST = 96.0;
 constexpr double DECODE_MERGE_COST = 4.0;
+constexpr double DECODE_MERGE_COST_ROWS = 4.0;
 // Fixed cost of merging at all (partial write, fence, counter, the last CTA's partial loads and
 // write: three more dependent L2 trips). Fitted at batch 1 (H200, graph replays): 128 keys in 1
 // split 5.4 us vs 2 splits of 64 keys 7.4 us, with ~0.018 us per key of a split.
@@ -193,6 +197,8 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
   const int64_t wave = int64_t(num_sms) * occ;
   const int64_t max_splits = std::max<int64_t>(
       1, std::min<int64_t>((max_kv_len + DECODE_SPLIT_STEP - 1) / DECODE_SPLIT_STEP, 2 * wave));
+  const double merge_cost =
+      DECODE_MERGE_COST * double(std::min<int64_t>(rows, DECODE_ROWS_PER_CTA)) / DECODE_MERGE_COST_ROWS;
   int64_t splits = 1, planned_tokens = 0;
   double best = 0.0;
   for (int64_t s = 1; s <= max_splits; ++s) {
@@ -202,7 +208,7 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
     const int64_t n = (int64_t(max_kv_len) + per - 1) / per;
     const int64_t waves = (items * n + wave - 1) / wave;
     const double cost = double(waves) * double(per + DECODE_CTA_COST) +
-                        (n > 1 ? DECODE_MERGE_FIXED_COST + DECODE_MERGE_COST * double(n) : 0.0);
+                        (n > 1 ? DECODE_MERGE_FIXED_COST + merge_cost * double(n) : 0.0);
     if (s == 1 || cost < best * 0.98) {
       best = cost;
       splits = n;
