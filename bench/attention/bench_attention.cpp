@@ -150,39 +150,58 @@ struct PrefillShape {
   int P = 16;  // page size of the paged cases
 };
 
+// A prefill batch on the device: B sequences of q_len query tokens over kv_len keys each (random bf16
+// q, K, V; the pages shuffled when paged), its cache view and batch description; freed on scope exit.
+struct PrefillCase {
+  Batch bt;
+  uint16_t *q = nullptr, *k = nullptr, *v = nullptr, *o = nullptr;
+  float* lse = nullptr;
+  pagoda::PagedKvView view;
+  pagoda::AttentionBatch ab;
+
+  PrefillCase(int B, int q_len, int kv_len, int P, bool paged, int H, int Hkv, int D, std::mt19937& rng)
+      : bt(batch_make(B, q_len, kv_len, P, paged, rng)) {
+    const std::size_t kv_elems = std::size_t(B) * bt.max_pages * P * Hkv * D;
+    const std::size_t q_elems = std::size_t(B) * q_len * H * D;
+    q = dalloc<uint16_t>(q_elems);
+    k = dalloc<uint16_t>(kv_elems);
+    v = dalloc<uint16_t>(kv_elems);
+    o = dalloc<uint16_t>(q_elems);
+    lse = dalloc<float>(std::size_t(B) * q_len * H);
+    fill_random(q, q_elems, rng);
+    fill_random(k, kv_elems, rng);
+    fill_random(v, kv_elems, rng);
+    view.k = k;
+    view.v = v;
+    view.layout = {P, Hkv, D, pagoda::DType::DTYPE_BF16};
+    view.num_pages = int64_t(B) * bt.max_pages;
+    ab.num_seqs = B;
+    ab.cu_seqlens_q = bt.cu_q;
+    ab.kv_lens = bt.kv_lens;
+    ab.block_table = bt.bt;
+    ab.max_pages_per_seq = bt.max_pages;
+    ab.causal = true;
+    ab.scale = 1.0f / std::sqrt(float(D));
+  }
+  PrefillCase(const PrefillCase&) = delete;
+  PrefillCase& operator=(const PrefillCase&) = delete;
+  ~PrefillCase() {
+    for (void* p : {(void*)q, (void*)k, (void*)v, (void*)o, (void*)lse, (void*)bt.cu_q, (void*)bt.kv_lens, (void*)bt.bt})
+      cudaFree(p);
+  }
+};
+
 // host_calls > 0: first times the host side of that many un-captured calls (one sync after each).
 void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng, const PrefillShape& sh = {}, int host_calls = 0) {
   const int H = sh.H, HKV = sh.Hkv, D = sh.D;
   const int total = 16384, B = total / L;
   const int P = paged ? sh.P : L;  // contiguous = trivial page table (P = L, block_table[b] = b)
-  Batch bt = batch_make(B, L, L, P, paged, rng);
-  const std::size_t kv_elems = std::size_t(B) * bt.max_pages * P * HKV * D;
-  uint16_t* q = dalloc<uint16_t>(std::size_t(total) * H * D);
-  uint16_t* k = dalloc<uint16_t>(kv_elems);
-  uint16_t* v = dalloc<uint16_t>(kv_elems);
-  uint16_t* o = dalloc<uint16_t>(std::size_t(total) * H * D);
-  float* lse = dalloc<float>(std::size_t(total) * H);
-  fill_random(q, std::size_t(total) * H * D, rng);
-  fill_random(k, kv_elems, rng);
-  fill_random(v, kv_elems, rng);
-  pagoda::PagedKvView view;
-  view.k = k;
-  view.v = v;
-  view.layout = {P, HKV, D, pagoda::DType::DTYPE_BF16};
-  view.num_pages = int64_t(B) * bt.max_pages;
-  pagoda::AttentionBatch ab;
-  ab.num_seqs = B;
-  ab.cu_seqlens_q = bt.cu_q;
-  ab.kv_lens = bt.kv_lens;
-  ab.block_table = bt.bt;
-  ab.max_pages_per_seq = bt.max_pages;
-  ab.causal = true;
-  ab.scale = 1.0f / std::sqrt(float(D));
+  const PrefillCase c(B, L, L, P, paged, H, HKV, D, rng);
   if (host_calls > 0) {  // host cost of one call (parameter checks, TMA map encode, launch), not the GPU time
     std::vector<double> t(host_calls);
     for (int i = 0; i < host_calls; ++i) {
       const auto t0 = std::chrono::steady_clock::now();
-      pagoda::cuda::attention_prefill_variant(q, H, view, ab, L, o, lse, key_tile, nullptr);
+      pagoda::cuda::attention_prefill_variant(c.q, H, c.view, c.ab, L, c.o, c.lse, key_tile, nullptr);
       t[i] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
       ck(cudaDeviceSynchronize(), "sync");
     }
@@ -192,54 +211,26 @@ void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng, const Pre
                 L, P, host_calls, t[host_calls / 10], t[host_calls / 2]);
   }
   const double us = time_graph_us(1, 20, [&](int, cudaStream_t s) {
-    pagoda::cuda::attention_prefill_variant(q, H, view, ab, L, o, lse, key_tile, s);
+    pagoda::cuda::attention_prefill_variant(c.q, H, c.view, c.ab, L, c.o, c.lse, key_tile, s);
   });
   const double flops = 4.0 * double(L) * L * D * H / 2.0 * B;
   std::printf("{\"op\":\"%s\",\"impl\":\"pagoda-%s%s\",\"h\":%d,\"hkv\":%d,\"d\":%d,\"seq\":%d,\"batch\":%d,"
               "\"us\":%.2f,\"tflops\":%.1f}\n",
               sh.op, paged ? ("paged" + std::to_string(P)).c_str() : "contig", key_tile_suffix(key_tile), H, HKV, D, L, B, us, flops / us * 1e-6);
-  for (void* p : {(void*)q, (void*)k, (void*)v, (void*)o, (void*)lse, (void*)bt.cu_q, (void*)bt.kv_lens, (void*)bt.bt})
-    cudaFree(p);
 }
 
 // Chunked prefill (op "prefill-chunk"): B sequences each adding q_len query tokens after kv_len - q_len
 // cached ones (the KV holds kv_len keys, causal), paged P = 16, default dispatch. TFLOP/s counts the
 // visible keys only: 4 * D * H * (q_len * (kv_len - q_len) + q_len * (q_len + 1) / 2) per sequence.
 void bench_prefill_chunk(int B, int q_len, int kv_len, std::mt19937& rng) {
-  const int P = 16;
-  Batch bt = batch_make(B, q_len, kv_len, P, true, rng);
-  const std::size_t kv_elems = std::size_t(B) * bt.max_pages * P * HKV * D;
-  const std::size_t q_elems = std::size_t(B) * q_len * H * D;
-  uint16_t* q = dalloc<uint16_t>(q_elems);
-  uint16_t* k = dalloc<uint16_t>(kv_elems);
-  uint16_t* v = dalloc<uint16_t>(kv_elems);
-  uint16_t* o = dalloc<uint16_t>(q_elems);
-  float* lse = dalloc<float>(std::size_t(B) * q_len * H);
-  fill_random(q, q_elems, rng);
-  fill_random(k, kv_elems, rng);
-  fill_random(v, kv_elems, rng);
-  pagoda::PagedKvView view;
-  view.k = k;
-  view.v = v;
-  view.layout = {P, HKV, D, pagoda::DType::DTYPE_BF16};
-  view.num_pages = int64_t(B) * bt.max_pages;
-  pagoda::AttentionBatch ab;
-  ab.num_seqs = B;
-  ab.cu_seqlens_q = bt.cu_q;
-  ab.kv_lens = bt.kv_lens;
-  ab.block_table = bt.bt;
-  ab.max_pages_per_seq = bt.max_pages;
-  ab.causal = true;
-  ab.scale = 1.0f / std::sqrt(float(D));
+  const PrefillCase c(B, q_len, kv_len, 16, true, H, HKV, D, rng);
   const double us = time_graph_us(1, 20, [&](int, cudaStream_t s) {
-    pagoda::cuda::attention_prefill(q, H, view, ab, q_len, o, lse, s);
+    pagoda::cuda::attention_prefill(c.q, H, c.view, c.ab, q_len, c.o, c.lse, s);
   });
   const double flops = 4.0 * D * H * B * (double(q_len) * (kv_len - q_len) + double(q_len) * (q_len + 1) / 2.0);
   std::printf("{\"op\":\"prefill-chunk\",\"impl\":\"pagoda-paged16\",\"batch\":%d,\"q_len\":%d,\"kv_len\":%d,"
               "\"us\":%.2f,\"tflops\":%.1f}\n",
               B, q_len, kv_len, us, flops / us * 1e-6);
-  for (void* p : {(void*)q, (void*)k, (void*)v, (void*)o, (void*)lse, (void*)bt.cu_q, (void*)bt.kv_lens, (void*)bt.bt})
-    cudaFree(p);
 }
 
 // One decode measurement. memset_counters: the default plan (attention_decode zeroes the split
