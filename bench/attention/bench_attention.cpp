@@ -259,11 +259,11 @@ struct DecodeCase {
 };
 
 void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
-  const int P = 16, B = dc.B, ctx = dc.ctx, HKV = dc.hkv;
+  const int P = 16, B = dc.B, ctx = dc.ctx, Hkv = dc.hkv;
   int64_t kv_sum = 0;
   Batch bt = batch_make(B, dc.q_len, ctx, P, true, rng, dc.ctx_lo, &kv_sum);
-  const std::size_t kv_elems = std::size_t(B) * bt.max_pages * P * HKV * D;
-  const double kv_bytes = double(kv_sum) * HKV * D * 2 * 2;
+  const std::size_t kv_elems = std::size_t(B) * bt.max_pages * P * Hkv * D;
+  const double kv_bytes = double(kv_sum) * Hkv * D * 2 * 2;
   // Rotate among enough copies that the working set is >= 4x a 50 MB L2.
   const int copies = int(std::clamp(200e6 / kv_bytes, 1.0, 16.0) + 0.999);
   std::vector<uint16_t*> ks(copies), vs(copies);
@@ -277,7 +277,7 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
   uint16_t* q = dalloc<uint16_t>(q_elems);
   uint16_t* o = dalloc<uint16_t>(q_elems);
   fill_random(q, q_elems, rng);
-  pagoda::PagedKvLayout layout{P, HKV, D, pagoda::DType::DTYPE_BF16};
+  pagoda::PagedKvLayout layout{P, Hkv, D, pagoda::DType::DTYPE_BF16};
   const int plan_kv = dc.plan_kv > 0 ? dc.plan_kv : ctx;
   auto plan = pagoda::cuda::decode_plan(B, H, layout, dc.q_len, plan_kv, num_sms, dc.forced_splits, dc.item_warps);
   if (dc.items_per_warp > 0) plan.items_per_warp = dc.items_per_warp;
@@ -315,10 +315,10 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
     std::printf(
         "{\"op\":\"%s\",\"impl\":\"%s%s\",\"hkv\":%d,\"q_len\":%d,\"batch\":%d,\"ctx\":%d,\"ctx_lo\":%d,\"plan_kv\":%d,\"splits\":%d,"
         "\"kernel\":%d,\"per_warp\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
-        op, impl.c_str(), graph ? "" : "-nograph", HKV, dc.q_len, B, ctx, dc.ctx_lo, plan_kv, plan.num_splits, plan.item_warps,
+        op, impl.c_str(), graph ? "" : "-nograph", Hkv, dc.q_len, B, ctx, dc.ctx_lo, plan_kv, plan.num_splits, plan.item_warps,
         plan.items_per_warp, graph ? us : eager, kv_bytes / (graph ? us : eager) * 1e-6);
   if (dc.ceiling) {
-    const std::size_t half = std::size_t(kv_sum) * HKV * D * sizeof(uint16_t);  // one of K / V: read, write
+    const std::size_t half = std::size_t(kv_sum) * Hkv * D * sizeof(uint16_t);  // one of K / V: read, write
     const double cus = time_graph_us(copies, 30, [&](int c, cudaStream_t s) {
       ck(cudaMemcpyAsync(vs[c], ks[c], half, cudaMemcpyDeviceToDevice, s), "copy");
     });

@@ -505,6 +505,16 @@ TEST(CudaAttention, DecodePlanPicksKernelByShape) {
     const auto p = pagoda::cuda::decode_plan(1, 32, L, 1, ctx, sms);
     if (p.num_splits > 1) EXPECT_EQ(p.split_tokens % 64, 0) << "B1 ctx " << ctx;
   }
+  // The merge cost scales with a CTA's real rows (min(16, q_len x G)): the shapes (4 rows)
+  // keep their split counts; MQA (16 rows) and G 8 plan fewer, longer splits (measured faster on
+  // the H200: attention_notes.md, 32).
+  if (sms == 132) {
+    for (auto [B, ctx, splits] : {std::tuple{1, 32768, 32}, {1, 131072, 32}, {16, 8192, 2}, {64, 4096, 1}, {128, 2048, 1}})
+      EXPECT_EQ(pagoda::cuda::decode_plan(B, 32, L, 1, ctx, sms).num_splits, splits) << "B" << B << " ctx " << ctx;
+    const PagedKvLayout mqa{16, 1, 128, DType::DTYPE_BF16}, g8{16, 4, 128, DType::DTYPE_BF16};
+    EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, mqa, 1, 65536, sms).num_splits, 54);
+    EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, g8, 1, 8192, sms).num_splits, 32);
+  }
 }
 
 // The batched paged decode must equal each sequence decoded alone from a contiguous buffer, bit

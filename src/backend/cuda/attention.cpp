@@ -22,7 +22,8 @@ constexpr int DECODE_SPLIT_STEP = 64;
 // partial write) and per-split merge cost (the last CTA reads one partial per split) for 4 real rows
 // (G = 4, one query token), scaled by a CTA's real rows: the merge reads rows x splits partials. With
 // 16 rows (MQA, H 32 / Hkv 1) the unscaled cost planned 128 splits at B1 64k keys (33.0 us on the
-// H200) where 64 measured 27.5 us (attention_notes.md, 32).
+// H200; 64 measured 27.5 us); scaled it plans 54 (28.4 us), and G 8 at 8k 32 instead of 43 (10.8
+// against 11.8 us; attention_notes.md, 32).
 constexpr double DECODE_CTA_COST = 96.0;
 constexpr double DECODE_MERGE_COST = 4.0;
 constexpr double DECODE_MERGE_COST_ROWS = 4.0;
