@@ -114,25 +114,8 @@ cudaError_t launch_one(const AttentionParams& p, int64_t rows, int64_t cache_row
                                                    maps);
 }
 
-// The persistent ping-pong kernel: min(works, SMs) CTAs, each walking the works by the grid stride.
-template <typename T, int D, bool TMA>
-cudaError_t launch_pingpong(const AttentionParams& p, int64_t rows, const PrefillTmaMaps& maps, cudaStream_t stream) {
-  using Tr = PrefillSm90Traits<D, PREFILL_SM90_PINGPONG_STAGES>;
-  auto kernel = flash_prefill_sm90_pingpong_kernel<T, D, TMA>;
-  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::SMEM_BYTES);
-  if (err != cudaSuccess) return err;
-  int dev = 0, sms = 0;
-  err = cudaGetDevice(&dev);
-  if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-  if (err != cudaSuccess) return err;
-  const int64_t m_blocks = (rows + Tr::BM - 1) / Tr::BM;
-  const int64_t works = m_blocks * p.num_kv_heads * p.num_seqs;
-  // The kernel walks works with 32-bit indices (idx + grid must not overflow).
-  if (works > INT_MAX / 2) return cudaErrorInvalidValue;
-  const int64_t ctas = std::min<int64_t>(works, sms);
-  kernel<<<unsigned(ctas), Tr::THREADS, Tr::SMEM_BYTES, stream>>>(p, int(m_blocks), maps);
-  return cudaGetLastError();
-}
+// Work order of the persistent kernel's queue (flash_prefill_sm90_queue.cuh).
+constexpr int PREFILL_SM90_WORK_ORDER = PREFILL_WORK_ORDER_HEAD_MAJOR;
 
 // Query lengths up to which D = 128 runs the persistent ping-pong kernel. Measured on the H200
 // (causal, H 32 / Hkv 8, 16k tokens per launch; notes v20): +6.5% at 1k, +2.9% at 2k, -2% at 4k and
@@ -145,6 +128,57 @@ cudaError_t launch_pingpong(const AttentionParams& p, int64_t rows, const Prefil
 #define PAGODA_PREFILL_PINGPONG_MAX_Q 2048
 #endif
 constexpr int PREFILL_SM90_PINGPONG_MAX_Q = PAGODA_PREFILL_PINGPONG_MAX_Q;
+
+// Measurement builds (PAGODA_PREFILL_SCHED_KNOB) read PAGODA_PREFILL_PINGPONG_MAX_Q (the bound above)
+// and PAGODA_PREFILL_WORK_ORDER (0 head-major, 1 tile-major) from the environment; other builds use
+// the constants.
+#if defined(PAGODA_PREFILL_SCHED_KNOB)
+int env_int(const char* name, int fallback) {
+  const char* e = std::getenv(name);
+  return e == nullptr ? fallback : std::atoi(e);
+}
+int pingpong_max_q() {
+  static const int v = env_int("PAGODA_PREFILL_PINGPONG_MAX_Q", PREFILL_SM90_PINGPONG_MAX_Q);
+  return v;
+}
+int work_order() {
+  static const int v = env_int("PAGODA_PREFILL_WORK_ORDER", PREFILL_SM90_WORK_ORDER);
+  return v;
+}
+#else
+constexpr int pingpong_max_q() { return PREFILL_SM90_PINGPONG_MAX_Q; }
+#endif
+
+// The persistent ping-pong kernel: min(works, SMs) CTAs taking works from the queue's counters
+// (zeroed first when zero_counters).
+template <typename T, int D, bool TMA>
+cudaError_t launch_pingpong(const AttentionParams& p, int64_t rows, const PrefillTmaMaps& maps, int* work_counters,
+                            bool zero_counters, cudaStream_t stream) {
+  using Tr = PrefillPingpongTraits<D>;
+  auto kernel = flash_prefill_sm90_pingpong_kernel<T, D, TMA, PREFILL_SM90_WORK_ORDER>;
+#if defined(PAGODA_PREFILL_SCHED_KNOB)
+  if (work_order() != PREFILL_SM90_WORK_ORDER)
+    kernel = flash_prefill_sm90_pingpong_kernel<T, D, TMA, 1 - PREFILL_SM90_WORK_ORDER>;
+#endif
+  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::SMEM_BYTES);
+  if (err != cudaSuccess) return err;
+  int dev = 0, sms = 0;
+  err = cudaGetDevice(&dev);
+  if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  if (err != cudaSuccess) return err;
+  const int64_t m_blocks = (rows + Tr::BM - 1) / Tr::BM;
+  const int64_t works = m_blocks * p.num_kv_heads * p.num_seqs;  // bounds the rows-holding works
+  // The queue numbers works in 32 bits (claims run past the last work by up to one per CTA).
+  if (works > INT_MAX / 2) return cudaErrorInvalidValue;
+  if (zero_counters) {
+    err = cudaMemsetAsync(work_counters, 0, PREFILL_SM90_WORK_COUNTERS * sizeof(int), stream);
+    if (err != cudaSuccess) return err;
+  }
+  const int64_t ctas = std::min<int64_t>(works, sms);
+  kernel<<<unsigned(ctas), Tr::THREADS, Tr::SMEM_BYTES, stream>>>(p, work_counters, maps);
+  return cudaGetLastError();
+}
+
 #endif
 
 }  // namespace
@@ -164,7 +198,7 @@ bool prefill_sm90_available(DType dtype, int head_dim) {
 bool prefill_sm90_selected(DType dtype, int head_dim) { return prefill_sm90_available(dtype, head_dim); }
 
 cudaError_t prefill_sm90_launch(const AttentionParams& p, int64_t cache_rows, DType dtype, int head_dim, int max_q_len,
-                                bool overlap, cudaStream_t stream) {
+                                bool overlap, int* work_counters, bool zero_counters, cudaStream_t stream) {
   cudaError_t err = cudaErrorInvalidValue;
 #if defined(PAGODA_CUDA_SM90A)
   const int64_t rows = int64_t(max_q_len) * p.group;
@@ -173,10 +207,11 @@ cudaError_t prefill_sm90_launch(const AttentionParams& p, int64_t cache_rows, DT
     dispatch_head_dim(head_dim, [&](auto dtag) {
       constexpr int D = decltype(dtag)::value;
       if constexpr (D == 128) {
-        if (!overlap && max_q_len <= PREFILL_SM90_PINGPONG_MAX_Q) {
+        if (!overlap && max_q_len <= pingpong_max_q()) {
           PrefillTmaMaps maps{};
-          err = tma_maps_make<T, D>(p, cache_rows, maps) ? launch_pingpong<T, D, true>(p, rows, maps, stream)
-                                                         : launch_pingpong<T, D, false>(p, rows, maps, stream);
+          err = tma_maps_make<T, D>(p, cache_rows, maps)
+                    ? launch_pingpong<T, D, true>(p, rows, maps, work_counters, zero_counters, stream)
+                    : launch_pingpong<T, D, false>(p, rows, maps, work_counters, zero_counters, stream);
           return;
         }
       }
@@ -194,6 +229,8 @@ cudaError_t prefill_sm90_launch(const AttentionParams& p, int64_t cache_rows, DT
   (void)head_dim;
   (void)max_q_len;
   (void)overlap;
+  (void)work_counters;
+  (void)zero_counters;
   (void)stream;
 #endif
   return err;

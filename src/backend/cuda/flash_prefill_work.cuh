@@ -53,27 +53,16 @@ __device__ __forceinline__ bool prefill_work_make(const AttentionParams& p, Pref
   return true;
 }
 
-// The sequence metadata a work needs, loaded apart from its use so a caller can issue the loads
-// early (one L2 trip) and finish the work later.
+// One work's sequence metadata as the persistent kernel's work queue hands it over
+// (flash_prefill_sm90_queue.cuh): row tile, KV head, sequence and that sequence's lengths.
 struct PrefillWorkRaw {
   int m_block, kvh, b;
   int q_begin, q_end, kv_len;  // cu_seqlens_q[b], cu_seqlens_q[b + 1], kv_lens[b]
 };
 
-__device__ __forceinline__ void prefill_work_load(const AttentionParams& p, int m_block, int kvh, int b,
-                                                  PrefillWorkRaw& r) {
-  r.m_block = m_block;
-  r.kvh = kvh;
-  r.b = b;
-  r.q_begin = p.cu_seqlens_q[b];
-  r.q_end = p.cu_seqlens_q[b + 1];
-  r.kv_len = p.kv_lens[b];
-}
-
-// False when the row tile lies past the sequence (the grid is sized for the longest one); a CTA
-// then skips that work as a whole.
+// Work w from its metadata; the queue numbers only row tiles that hold rows.
 template <int BM, int BN>
-__device__ __forceinline__ bool prefill_work_finish(const AttentionParams& p, const PrefillWorkRaw& r, PrefillWork& w) {
+__device__ __forceinline__ void prefill_work_from_raw(const AttentionParams& p, const PrefillWorkRaw& r, PrefillWork& w) {
   w.b = r.b;
   w.kvh = r.kvh;
   w.q_start = r.q_begin;
@@ -81,10 +70,8 @@ __device__ __forceinline__ bool prefill_work_finish(const AttentionParams& p, co
   w.G = p.group;
   w.rows_total = w.q_len * w.G;
   w.row0 = r.m_block * BM;
-  if (w.row0 >= w.rows_total) return false;
   w.kv_len = r.kv_len;
   prefill_work_keys<BM, BN>(p, w);
-  return true;
 }
 
 // Packed row rho of this CTA's sequence: out[token, head, :] = O / l and, where requested, its
