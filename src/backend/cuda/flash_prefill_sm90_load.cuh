@@ -17,6 +17,10 @@
 
 namespace pagoda::cuda {
 
+#ifndef PAGODA_PP_GATHER  // measurement variants of the ping-pong producer's gather (session 7, call 2)
+#define PAGODA_PP_GATHER 1
+#endif
+
 // Byte offset of 16-byte chunk c (of D / 8) of row r in an R-row tile stored as D / 64 column blocks
 // of [R][128 bytes], chunks XOR-swizzled by row % 8: the wgmma 128-byte swizzle layout.
 template <int R>
@@ -74,9 +78,16 @@ __device__ __forceinline__ void sm90_gather_rows_x4(const char* gbase, int64_t r
 #pragma unroll
   for (int i = 0; i < ITERS; ++i) {
     const int rr = __shfl_sync(0xffffffffu, row, i * RPI + rsub);
+#if PAGODA_PP_GATHER == 0
     const bool ok = rr >= 0;
     const char* src = gbase + (ok ? int64_t(rr) * row_bytes : int64_t(0)) + c * 16;
     dev::cp_async_16(tile + x[i % PERIOD] + uint32_t(i / PERIOD * PERIOD * RPI * 128), src, ok ? 16 : 0);
+#else
+    // Cache rows (< 2^31, checked on the host) times the row pitch: one 32 x 32 -> 64-bit multiply; a
+    // row past the sequence (-1) reads nothing (zero fill) at row 0.
+    const char* src = gbase + uint64_t(uint32_t(max(rr, 0))) * uint32_t(row_bytes) + c * 16;
+    dev::cp_async_16(tile + x[i % PERIOD] + uint32_t(i / PERIOD * PERIOD * RPI * 128), src, rr >= 0 ? 16 : 0);
+#endif
   }
 }
 

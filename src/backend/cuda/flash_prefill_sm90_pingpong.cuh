@@ -99,11 +99,17 @@ __global__ void __launch_bounds__(384, 1)
     const int pw = tid / 32, lane = tid % 32;
     const int P = p.page_size;
     const int64_t row_bytes = int64_t(p.num_kv_heads) * RB;
+#if PAGODA_PP_GATHER == 2
+    auto issue = [&](const char* gbase, uint32_t tile, int row) {
+      sm90_gather_rows<D, BN>(gbase, row_bytes, tile, row, pw, lane);
+    };
+#else
     uint32_t dst[4];  // sm90_gather_rows_x4: 4 offset registers instead of 16
     sm90_gather_rows_dst_x4<D, BN>(pw, lane, dst);
     auto issue = [&](const char* gbase, uint32_t tile, int row) {
       sm90_gather_rows_x4<D, BN>(gbase, row_bytes, tile, dst, row, lane);
     };
+#endif
     int it = 0, k = 0;
     int pending = -1;  // ring slot of the issued tile whose full signals are still owed
     PrefillWork w;
