@@ -384,9 +384,12 @@ TEST(CudaAttention, PrefillSm90PagesNanTails) {
   }
 }
 
-// The persistent sm_90a kernel's work queue (D = 128 within the ping-pong rule; on other devices the
-// same checks run the mma.sync kernel, which ignores the counters).
+// The persistent sm_90a kernel's work queue: D = 128 within the ping-pong rule at a TMA page size
+// (P = 64; at P = 16 the cp.async form walks a static stride and never reads the counters). On other
+// devices the same checks run the mma.sync kernel, which ignores them too.
 namespace work_queue {
+
+constexpr int P_QUEUE = 64;
 
 struct Shape {
   int H, Hkv;
@@ -411,8 +414,8 @@ std::vector<Shape> shapes() {
   return v;
 }
 
-PagedCase make(const Shape& sh, std::mt19937& rng) {
-  PagedCase c = PagedCase::heads(DType::DTYPE_BF16, 128, sh.H, sh.Hkv, 16);
+PagedCase make(const Shape& sh, std::mt19937& rng, int P = P_QUEUE) {
+  PagedCase c = PagedCase::heads(DType::DTYPE_BF16, 128, sh.H, sh.Hkv, P);
   c.q_lens = sh.q_lens;
   c.kv_lens = sh.kv_lens;
   c.build(rng);
@@ -442,20 +445,22 @@ int poisoned_elements(const std::vector<uint16_t>& out) {
 }  // namespace work_queue
 
 // Many launches back to back on one stream and one workspace zeroed once, cycling through shapes
-// whose grids and work counts differ (work_queue::shapes), each writing its own poisoned output with
-// no sync in between: a launch that left the counters non-zero would make the next one skip works
-// (poisoned rows). Every output must match float64 and the first launch of its shape bit for bit,
-// and the counters must be zero at the end.
+// whose grids and work counts differ (work_queue::shapes, at P 64 and, in the same stream, P 16), each
+// writing its own poisoned output with no sync in between: a launch that left the counters non-zero
+// would make the next one skip works (poisoned rows). Every output must match float64 and the first
+// launch of its shape bit for bit, and the counters must be zero at the end.
 TEST(CudaAttention, PrefillWorkQueueManyLaunches) {
   REQUIRE_GPU();
   std::mt19937 rng(3434);
-  const auto shapes = work_queue::shapes();
+  std::vector<work_queue::Shape> shapes;
   std::vector<PagedCase> cases;
   std::vector<std::unique_ptr<DeviceCase>> dcs;
-  for (const auto& sh : shapes) {
-    cases.push_back(work_queue::make(sh, rng));
-    dcs.push_back(std::make_unique<DeviceCase>(cases.back()));
-  }
+  for (int P : {work_queue::P_QUEUE, 16})  // the queue, and the static stride in the same stream
+    for (const auto& sh : work_queue::shapes()) {
+      shapes.push_back(sh);
+      cases.push_back(work_queue::make(sh, rng, P));
+      dcs.push_back(std::make_unique<DeviceCase>(cases.back()));
+    }
   constexpr int ROUNDS = 8;
   std::vector<std::vector<DeviceBuffer<uint16_t>>> outs(shapes.size());
   for (std::size_t i = 0; i < shapes.size(); ++i)
@@ -563,8 +568,8 @@ TEST(CudaAttention, PrefillTwoStreamsTwoWorkspaces) {
   cudaStreamDestroy(sb);
 }
 
-// Chunked prefills (new tokens over a longer cached KV) run the persistent kernel, and its counter
-// decides which works run: with the next-work counter preset far past the last work, each CTA runs
+// Chunked prefills (new tokens over a longer cached KV) at a TMA page size run the persistent kernel's
+// work queue, and its counter decides which works run: with the next-work counter preset far past the last work, each CTA runs
 // only its first work and most rows stay poisoned (a kernel that never reads the counter, like the
 // one-work kernel or a static stride, would pass this run); the last CTA out still resets the
 // counters, and the next launch on the same workspace is exact.

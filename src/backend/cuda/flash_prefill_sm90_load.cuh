@@ -17,10 +17,6 @@
 
 namespace pagoda::cuda {
 
-#ifndef PAGODA_PP_GATHER  // measurement variants of the ping-pong producer's gather (session 7, call 2)
-#define PAGODA_PP_GATHER 1
-#endif
-
 // Byte offset of 16-byte chunk c (of D / 8) of row r in an R-row tile stored as D / 64 column blocks
 // of [R][128 bytes], chunks XOR-swizzled by row % 8: the wgmma 128-byte swizzle layout.
 template <int R>
@@ -55,40 +51,6 @@ template <int D, int R, int UNROLL = 32>
 __device__ __forceinline__ void sm90_gather_rows(const char* gbase, int64_t row_bytes, uint32_t tile, int row, int pw,
                                                  int lane) {
   sm90_gather_rows<D, R, UNROLL>(gbase, row_bytes, tile, row, pw, lane % (D / 8), lane / (D / 8));
-}
-
-// The lane form with the destination offsets held as 4 per-thread terms (dst_x4) plus immediates:
-// rows 8 apart share their swizzle, so row i * RPI + rsub lands at tile + x[i % P] + (i / P) * P * RPI
-// * 128 with P = 8 / RPI. The persistent kernel's 56-register producer spilled its work queue's state
-// when the compiler kept the 16 full offsets of sm90_gather_rows in registers.
-template <int D, int R>
-__device__ __forceinline__ void sm90_gather_rows_dst_x4(int pw, int lane, uint32_t (&x)[4]) {
-  constexpr int RPI = 32 / (D / 8);
-#pragma unroll
-  for (int j = 0; j < 4; ++j) x[j] = sw128<R>(pw * 32 + j * RPI + lane / (D / 8), lane % (D / 8));
-}
-template <int D, int R>
-__device__ __forceinline__ void sm90_gather_rows_x4(const char* gbase, int64_t row_bytes, uint32_t tile,
-                                                    const uint32_t (&x)[4], int row, int lane) {
-  constexpr int RPI = 32 / (D / 8);  // rows one warp instruction covers
-  constexpr int ITERS = 32 / RPI;    // instructions per warp per tile
-  constexpr int PERIOD = 8 / RPI;    // instructions per swizzle period (8 rows)
-  static_assert(PERIOD >= 1 && PERIOD <= 4, "x holds one term per instruction of a period");
-  const int c = lane % (D / 8), rsub = lane / (D / 8);
-#pragma unroll
-  for (int i = 0; i < ITERS; ++i) {
-    const int rr = __shfl_sync(0xffffffffu, row, i * RPI + rsub);
-#if PAGODA_PP_GATHER == 0
-    const bool ok = rr >= 0;
-    const char* src = gbase + (ok ? int64_t(rr) * row_bytes : int64_t(0)) + c * 16;
-    dev::cp_async_16(tile + x[i % PERIOD] + uint32_t(i / PERIOD * PERIOD * RPI * 128), src, ok ? 16 : 0);
-#else
-    // Cache rows (< 2^31, checked on the host) times the row pitch: one 32 x 32 -> 64-bit multiply; a
-    // row past the sequence (-1) reads nothing (zero fill) at row 0.
-    const char* src = gbase + uint64_t(uint32_t(max(rr, 0))) * uint32_t(row_bytes) + c * 16;
-    dev::cp_async_16(tile + x[i % PERIOD] + uint32_t(i / PERIOD * PERIOD * RPI * 128), src, rr >= 0 ? 16 : 0);
-#endif
-  }
 }
 
 // The K and V caches seen as 3D tensors {D, Hkv, num_pages * P} (innermost first), box

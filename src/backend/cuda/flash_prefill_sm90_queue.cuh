@@ -1,13 +1,13 @@
-// The dynamic work queue of the persistent Hopper prefill kernel (flash_prefill_sm90_pingpong.cuh).
-// Works are the (row tile, KV head, sequence) triples that hold query rows, numbered densely: sequence
-// slowest, then within a sequence by the kernel's ORDER (heaviest row tiles first either way). CTA c
-// starts with work c; every later work comes from a global counter (gridDim.x + atomicAdd), so a CTA
-// that finishes early takes more works instead of the static stride's fixed share. One producer warp
-// claims, decodes the index against the sequences' lengths and hands each work to all 12 warps of the
-// CTA through a ring of shared-memory slots (full / empty mbarriers). The counter sits in the caller's
-// workspace: zero before a launch, and the last CTA out leaves it zero again (a done count), so
-// launches on one stream, graph-captured or not, need no reset between them. Two launches that may
-// run at the same time need two workspaces. sm_90a only.
+// The dynamic work queue of the persistent Hopper prefill kernel (flash_prefill_sm90_pingpong.cuh,
+// its TMA form). Works are the (row tile, KV head, sequence) triples that hold query rows, numbered
+// densely: sequence slowest, then within a sequence by the order publish() is given (heaviest row
+// tiles first either way). CTA c starts with work c; every later work comes from a global counter
+// (gridDim.x + atomic add), so a CTA that finishes early takes more works instead of the static
+// stride's fixed share. One producer warp claims, decodes the number against the sequences' lengths
+// and hands each work to all 12 warps of the CTA through a ring of shared-memory slots (full / empty
+// mbarriers). The counter sits in the caller's workspace: zero before a launch, and the last CTA out
+// leaves it zero again (a done count), so launches on one stream, graph-captured or not, need no reset
+// between them. Two launches that may run at the same time need two workspaces. sm_90a only.
 #pragma once
 
 #include "backend/cuda/attention_params.hpp"
@@ -37,17 +37,18 @@ __device__ __forceinline__ void st_shared_v4(uint32_t addr, int4 v) {
 }
 }  // namespace sm90
 
-// Shared-memory part at `base` (16-byte aligned; shared-window addresses, so the producer holds one
-// register for it): NW slots of one PrefillWorkRaw each (two int4), the claiming warp's cache of 32
-// sequences (inclusive work prefix, q_begin, q_end, kv_len per lane) and where it stands, NW full and
-// NW empty barriers. Every warp reads every slot, so an empty barrier counts the CTA's 12 warps.
-// The 56-register cp.async producer spilled with generic pointers and the claim state in registers.
+// Shared-memory part at `base` (16-byte aligned; shared-window addresses, one register): NW slots of
+// one PrefillWorkRaw each (two int4), the claiming warp's cache of 32 sequences (inclusive work
+// prefix, q_begin, q_end, kv_len per lane), where it stands and the pending claim (in shared memory,
+// not registers: the 56-register producer warpgroup), NW full and NW empty barriers. Every warp reads
+// every slot, so an empty barrier counts the CTA's 12 warps.
 template <int BM, int NW>
 struct PrefillWorkQueue {
   static constexpr int SLOT_BYTES = 32;
   static constexpr int CACHE_OFF = NW * SLOT_BYTES;
-  static constexpr int STATE_OFF = CACHE_OFF + 32 * 16;  // seq0, work0, chunk_end, claimed
-  static constexpr int BAR_OFF = STATE_OFF + 16;
+  static constexpr int STATE_OFF = CACHE_OFF + 32 * 16;  // seq0, work0, chunk_end
+  static constexpr int CLAIM_OFF = STATE_OFF + 16;       // the claimed number (thread 0's alone)
+  static constexpr int BAR_OFF = CLAIM_OFF + 16;
   static constexpr int BYTES = BAR_OFF + 2 * NW * 8;
   static constexpr int WARPS = 12;
 
@@ -57,10 +58,10 @@ struct PrefillWorkQueue {
   __device__ __forceinline__ uint32_t empty(int k) const { return base + BAR_OFF + 8 * (NW + k % NW); }
   __device__ __forceinline__ uint32_t slot(int k) const { return base + (k % NW) * SLOT_BYTES; }
   __device__ __forceinline__ uint32_t cache(int lane) const { return base + CACHE_OFF + 16 * lane; }
-  // The cached sequences: seq0 .. seq0 + 31, their works numbered from work0 up to chunk_end; then the
-  // counter value of the last claim.
+  // The cached sequences: seq0 .. seq0 + 31, their works numbered from work0 up to chunk_end.
   __device__ __forceinline__ uint32_t state() const { return base + STATE_OFF; }
-  __device__ __forceinline__ uint32_t claimed() const { return base + STATE_OFF + 12; }
+  // The counter value of the last claim.
+  __device__ __forceinline__ uint32_t claimed() const { return base + CLAIM_OFF; }
 
   // By one thread, before a CTA barrier.
   __device__ __forceinline__ void init() const {
@@ -91,10 +92,10 @@ struct PrefillWorkClaimer {
   int claimed = 0;  // thread 0, from claim() to stash()
 
   // Thread 0 takes the next work number; the round trip overlaps whatever runs until stash(), which
-  // parks it in shared memory (a register held until publish() made the 56-register cp.async
-  // producer spill). Inline PTX with an address ptxas cannot prove warp-uniform (threadIdx.y is 0 in
-  // this 1D block): otherwise ptxas aggregates the atomic over the warp, and the result's shuffle
-  // waits for the round trip at once.
+  // parks it in shared memory (not a register held across the tile loop of the 56-register producer).
+  // Inline PTX with an address ptxas cannot prove warp-uniform (threadIdx.y is 0 in this 1D block):
+  // otherwise ptxas aggregates the atomic over the warp, and the result's shuffle waits for the round
+  // trip at once.
   __device__ __forceinline__ void claim(int* counters) {
     asm volatile("atom.global.add.u32 %0, [%1], 1;\n" : "=r"(claimed) : "l"(counters + threadIdx.y) : "memory");
   }
@@ -102,11 +103,11 @@ struct PrefillWorkClaimer {
   __device__ __forceinline__ void stash(const PrefillWorkQueue<BM, NW>& q) const {
     asm volatile("st.shared.s32 [%0], %1;\n" ::"r"(q.claimed()), "r"(claimed) : "memory");
   }
-  // The stashed claim as a work number (thread 0's read is the one publish() uses).
+  // The stashed claim as a work number, read by thread 0 (publish() takes lane 0's).
   template <int BM, int NW>
   __device__ __forceinline__ int claimed_work(const PrefillWorkQueue<BM, NW>& q) const {
-    int v;
-    asm volatile("ld.shared.s32 %0, [%1];\n" : "=r"(v) : "r"(q.claimed()) : "memory");
+    int v = 0;
+    if (threadIdx.x == 0) asm volatile("ld.shared.s32 %0, [%1];\n" : "=r"(v) : "r"(q.claimed()) : "memory");
     return int(gridDim.x) + v;
   }
 
@@ -140,7 +141,8 @@ struct PrefillWorkClaimer {
         sm90::st_shared_v4(q.cache(lane), c);
         chunk_end = work0 + __shfl_sync(0xffffffffu, c.x, 31);
       } while (idx >= chunk_end && seq0 + 32 < p.num_seqs);
-      if (lane == 0) sm90::st_shared_v4(q.state(), make_int4(seq0, work0, chunk_end, st.w));
+      __syncwarp();  // every lane has read the old state
+      if (lane == 0) sm90::st_shared_v4(q.state(), make_int4(seq0, work0, chunk_end, 0));
     }
     const bool found = idx < chunk_end;
     const int4 c = sm90::ld_shared_v4(q.cache(lane));

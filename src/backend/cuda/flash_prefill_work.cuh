@@ -53,14 +53,42 @@ __device__ __forceinline__ bool prefill_work_make(const AttentionParams& p, Pref
   return true;
 }
 
-// One work's sequence metadata as the persistent kernel's work queue hands it over
-// (flash_prefill_sm90_queue.cuh): row tile, KV head, sequence and that sequence's lengths.
+// The sequence metadata a work needs, loaded apart from its use so a caller can issue the loads
+// early (one L2 trip) and finish the work later; also what the persistent kernel's work queue hands
+// over (flash_prefill_sm90_queue.cuh).
 struct PrefillWorkRaw {
   int m_block, kvh, b;
   int q_begin, q_end, kv_len;  // cu_seqlens_q[b], cu_seqlens_q[b + 1], kv_lens[b]
 };
 
-// Work w from its metadata; the queue numbers only row tiles that hold rows.
+__device__ __forceinline__ void prefill_work_load(const AttentionParams& p, int m_block, int kvh, int b,
+                                                  PrefillWorkRaw& r) {
+  r.m_block = m_block;
+  r.kvh = kvh;
+  r.b = b;
+  r.q_begin = p.cu_seqlens_q[b];
+  r.q_end = p.cu_seqlens_q[b + 1];
+  r.kv_len = p.kv_lens[b];
+}
+
+// False when the row tile lies past the sequence (the grid is sized for the longest one); a CTA
+// then skips that work as a whole.
+template <int BM, int BN>
+__device__ __forceinline__ bool prefill_work_finish(const AttentionParams& p, const PrefillWorkRaw& r, PrefillWork& w) {
+  w.b = r.b;
+  w.kvh = r.kvh;
+  w.q_start = r.q_begin;
+  w.q_len = r.q_end - r.q_begin;
+  w.G = p.group;
+  w.rows_total = w.q_len * w.G;
+  w.row0 = r.m_block * BM;
+  if (w.row0 >= w.rows_total) return false;
+  w.kv_len = r.kv_len;
+  prefill_work_keys<BM, BN>(p, w);
+  return true;
+}
+
+// Work w from its metadata, for a row tile known to hold rows (the queue numbers only those).
 template <int BM, int BN>
 __device__ __forceinline__ void prefill_work_from_raw(const AttentionParams& p, const PrefillWorkRaw& r, PrefillWork& w) {
   w.b = r.b;
