@@ -12,7 +12,7 @@ D=build-x
 python3 -c "import tarfile;tarfile.open('build-pfq-s7/pack2.tar.xz').extractall('$D')"
 [[ -d /work/main/tests/fixtures ]] || { mkdir -p /work/main && ln -sfn "$PWD/tests" /work/main/tests; }
 export LD_LIBRARY_PATH=$PWD/$D/g1:${LD_LIBRARY_PATH:-}
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv > $OUT/gpu.txt 2>&1
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv > $OUT/gpu_and_stderr.txt 2>&1
 BIG=1073741824
 run() {  # variant, bench arguments...
   local v=$1; shift
@@ -21,7 +21,7 @@ run() {  # variant, bench arguments...
     g0|g1|g2) PAGODA_PREFILL_PINGPONG_MAX_Q=$BIG PAGODA_PREFILL_WORK_ORDER=0 timeout 60 $D/$v/bench_attention "$@" ;;
     g1o1) PAGODA_PREFILL_PINGPONG_MAX_Q=$BIG PAGODA_PREFILL_WORK_ORDER=1 timeout 60 $D/g1/bench_attention "$@" ;;
     one) PAGODA_PREFILL_PINGPONG_MAX_Q=0 timeout 60 $D/g1/bench_attention "$@" ;;
-  esac 2>>$OUT/bench.err | sed "s/^/$v r$r /"
+  esac 2>>$OUT/gpu_and_stderr.txt | sed "s/^/$v r$r /"
 }
 LONG="1 4096 16384 1 4096 32768 1 8192 32768 2 4096 8192 4 1024 16384"
 MIX=("8192:8192,512:512*15" "2048:2048*4,256:4096*8" "1000:1000,3000:3000,5000:5000,7000:7000" "100:100*64" "4096:12288,128:128*32")
@@ -58,11 +58,14 @@ for f,key in [('p16.txt','seq'),('chunk.txt',None),('chunk_long.txt',None),('mix
 PY
 t0=$(date +%s)
 export PAGODA_PREFILL_PINGPONG_MAX_Q=$BIG
-PAGODA_PREFILL_WORK_ORDER=0 timeout 130 compute-sanitizer --tool memcheck --leak-check no $D/g1/test_backend_cuda --gtest_filter='*Prefill*' > $OUT/memcheck_g1.log 2>&1
+PAGODA_PREFILL_WORK_ORDER=0 timeout 115 compute-sanitizer --tool memcheck --leak-check no $D/g1/test_backend_cuda --gtest_filter='*Prefill*' > $OUT/memcheck_g1.log 2>&1
 echo "memcheck g1 rc=$? $(grep -E 'ERROR SUMMARY' $OUT/memcheck_g1.log | tail -1) ($(( $(date +%s) - t0 )) s)"; grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]|OK \]" $OUT/memcheck_g1.log | head -20
 t0=$(date +%s)
-timeout 60 $D/g1/test_backend_cuda --gtest_filter='*Decode*:*KvAppend*:*Rejects*' > $OUT/tests_g1_decode.log 2>&1
-echo "decode tests g1 rc=$? ($(( $(date +%s) - t0 )) s)"; grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" $OUT/tests_g1_decode.log
+timeout 40 $D/g1/test_backend_cuda --gtest_filter='*Decode*:*KvAppend*:*Rejects*' > $OUT/tests.log 2>&1
+echo "decode tests g1 rc=$? ($(( $(date +%s) - t0 )) s)"; grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" $OUT/tests.log
 t0=$(date +%s)
-PAGODA_PREFILL_WORK_ORDER=1 timeout 40 $D/g1/test_backend_cuda --gtest_filter='*WorkQueue*:*PrefillGraph*:*TwoStreams*:*ChunkedShapes*:*PrefillSm90PagesNanTails*' > $OUT/tests_g1o1.log 2>&1
-echo "tests g1 tile-major rc=$? ($(( $(date +%s) - t0 )) s)"; grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]|OK \]" $OUT/tests_g1o1.log
+PAGODA_PREFILL_WORK_ORDER=1 timeout 40 $D/g1/test_backend_cuda --gtest_filter='*WorkQueue*:*PrefillGraph*:*TwoStreams*:*ChunkedShapes*:*PrefillSm90PagesNanTails*' > $OUT/tests_o1.log 2>&1
+echo "tests g1 tile-major rc=$? ($(( $(date +%s) - t0 )) s)"; grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]|OK \]" $OUT/tests_o1.log; cat $OUT/tests_o1.log >> $OUT/tests.log; rm $OUT/tests_o1.log
+t0=$(date +%s)
+PAGODA_PREFILL_WORK_ORDER=0 timeout 20 compute-sanitizer --tool racecheck --print-limit 20 $D/g1/test_backend_cuda --gtest_filter='*PrefillSm90IsDispatched*' > $OUT/racecheck.log 2>&1
+echo "racecheck rc=$? $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' $OUT/racecheck.log | tail -1) ($(( $(date +%s) - t0 )) s)"; grep -iE "warning|error|hazard" $OUT/racecheck.log | sort | uniq -c | head -12
