@@ -421,8 +421,8 @@ void latency_cases(int sms, std::mt19937& rng) {
 // profiler run; argv[2] forces the kernel), "ncu-b1 [keys]" (one batch-1 decode as planned, 32k keys
 // by default, for a profiler run), "splits <keys> <s>..." (batch 1 at forced split counts), "prefill-chunk"
 // (chunked prefill: q_len new tokens over a longer paged KV, op "prefill-chunk"), "mqa" (decode with 1 KV head
-// next to 8 at the same K+V bytes, op "decode-mqa"), "rows" (planned decodes with 8-16 real rows per CTA:
-// G 8, MQA, q_len 4; op "decode-rows"), "ncu-mqa" (one B64 32k MQA decode, for a profiler run)
+// next to 8 at the same K+V bytes, op "decode-mqa"), "rows" (planned decodes with more than 4 real rows per
+// KV head: G 8, MQA, q_len 3-5; op "decode-rows"), "ncu-mqa" (one B64 32k MQA decode, for a profiler run)
 // or "kernels" (the decode cases, then every decode kernel forced at the serving shapes), "b1" (the
 // batch-1 latency sweep over kernels and split counts), "latency" (the before/after
 // table: batch 1 at 128 .. 128k keys, the other shapes and the serving shapes).
@@ -505,9 +505,11 @@ int main(int argc, char** argv) {
       }
     return 0;
   }
-  if (mode == "rows") {  // planned decodes whose CTAs hold more than 4 real rows (G 8, MQA, q_len 4), GQA 8k as control
+  if (mode == "rows") {  // planned decodes whose CTAs hold more than 4 real rows (G 8, MQA, q_len 4), GQA 8k as control;
+    // from {1, 8192, 4, 4} on: more than 16 rows per KV head (G 8 x q_len 4 = 32, G 4 x q_len 5 = 20, MQA x q_len 3 = 96)
     const int cases[][4] = {{1, 8192, 8, 1}, {1, 65536, 1, 1}, {1, 8192, 4, 1}, {1, 8192, 8, 4}, {1, 1024, 8, 4},
-                            {1, 32768, 8, 4}, {4, 8192, 8, 4}};  // B, ctx, Hkv, q_len
+                            {1, 32768, 8, 4}, {4, 8192, 8, 4}, {1, 8192, 4, 4}, {1, 32768, 4, 4}, {16, 8192, 4, 4},
+                            {64, 2048, 4, 4}, {1, 8192, 8, 5}, {1, 32768, 1, 3}};  // B, ctx, Hkv, q_len
     for (const auto& c : cases) {
       DecodeCase dc{c[0], c[1]};
       dc.hkv = c[2];
