@@ -430,8 +430,8 @@ void latency_cases(int sms, std::mt19937& rng) {
 // by default, for a profiler run), "splits <keys> <s>..." (batch 1 at forced split counts), "prefill-chunk"
 // (chunked prefill: q_len new tokens over a longer paged KV, op "prefill-chunk"), "mqa" (decode with 1 KV head
 // next to 8 at the same K+V bytes, op "decode-mqa"), "rows" (planned decodes with more than 4 real rows per
-// KV head: G 8, MQA, q_len 3-5; op "decode-rows"), "pair" (16-row CTAs against the pair kernel at forced split
-// counts, op "decode-pair"), "ncu-mqa" (one B64 32k MQA decode, for a profiler run)
+// KV head: G 8, MQA, q_len 3-5; op "decode-rows"), "pair [serve]" (16-row CTAs against the pair kernel at
+// forced split counts, op "decode-pair"; serve: short-KV batches at planned counts), "ncu-mqa" (one B64 32k MQA decode, for a profiler run)
 // or "kernels" (the decode cases, then every decode kernel forced at the serving shapes), "b1" (the
 // batch-1 latency sweep over kernels and split counts), "latency" (the before/after
 // table: batch 1 at 128 .. 128k keys, the other shapes and the serving shapes).
@@ -535,16 +535,18 @@ int main(int argc, char** argv) {
       int B, ctx, hkv, q_len;
       std::vector<int> splits;
     };
-    const PairSweep sweeps[] = {{1, 65536, 1, 1, {0, 32, 48, 64, 96, 132, 192, 264}},
-                                {1, 262144, 1, 1, {0, 64, 96, 132, 192, 264}},
-                                {16, 65536, 1, 1, {0, 2, 4, 8, 16}},
-                                {64, 32768, 1, 1, {0, 1, 2, 4}},
-                                {128, 16384, 1, 1, {0, 1, 2}},
-                                {1, 8192, 4, 4, {0, 16, 24, 32, 48, 64}},
-                                {1, 32768, 4, 4, {0, 32, 48, 64, 96}},
-                                {16, 8192, 4, 4, {0, 1, 2, 4}},
-                                {64, 2048, 4, 4, {0, 1, 2}}};
-    for (const auto& sw : sweeps)
+    const std::vector<PairSweep> sweeps = {{1, 65536, 1, 1, {0, 32, 48, 64, 96, 132, 192, 264}},
+                                           {1, 262144, 1, 1, {0, 64, 96, 132, 192, 264}},
+                                           {16, 65536, 1, 1, {0, 2, 4, 8, 16}},
+                                           {64, 32768, 1, 1, {0, 1, 2, 4}},
+                                           {128, 16384, 1, 1, {0, 1, 2}},
+                                           {1, 8192, 4, 4, {0, 16, 24, 32, 48, 64}},
+                                           {1, 32768, 4, 4, {0, 32, 48, 64, 96}},
+                                           {16, 8192, 4, 4, {0, 1, 2, 4}},
+                                           {64, 2048, 4, 4, {0, 1, 2}}};
+    // argv[2] "serve": many short KVs (MQA B256-512, G 8 x q_len 4 at B128), each kernel at its planned count
+    const std::vector<PairSweep> serve = {{256, 256, 1, 1, {0}}, {512, 192, 1, 1, {0}}, {128, 512, 4, 4, {0}}};
+    for (const auto& sw : argc > 2 && std::string(argv[2]) == "serve" ? serve : sweeps)
       for (int s : sw.splits)
         for (int v : {16, 2, 4}) {  // 16-row CTAs, pair kernel with 2 / 4 key streams
           DecodeCase dc{sw.B, sw.ctx};

@@ -39,12 +39,14 @@ constexpr int DECODE_WARP_MAX_KV = 1024;
 constexpr int DECODE_WARP_ITEM_WARPS = 4;
 constexpr int DECODE_WARP_DEFAULT_CTAS_PER_SM = 8;
 // The pair kernel (one CTA loads each K/V tile once for 32 rows) where a KV head has more than 16
-// rows. Cost per key of one of its CTAs, relative to a 16-row CTA: with 2 key streams its 4 warps
-// compute twice the rows per tile (~2x), less the tile loads a second 16-row CTA would repeat; with 4
-// streams its 8 warps walk the split as fast as a 16-row CTA. Its merge cost per split scales with the
-// rows (32) over the threads that merge (128 or 256). Occupancy defaults as measured on the H200.
-constexpr double DECODE_PAIR_KEY_COST_KS2 = 1.6;
-constexpr double DECODE_PAIR_KEY_COST_KS4 = 0.9;
+// rows. Per key, a pair CTA with KS key streams costs DECODE_PAIR_KEY_COST x 4 / KS of a 16-row CTA
+// (KS 4: 8 warps walk the split as 4 would for 16 rows; KS 2: half the warps per row; both without the
+// second 16-row CTA's loads: 0.8 fitted on the H200, notes 33), and its merge per split the 16-row cost
+// x 32 rows / 4 x 128 / threads. Only where the 16-row plan fills at least DECODE_PAIR_MIN_FILL of the
+// device's CTA slots: with SMs to spare (MQA at batch 1: 108 16-row CTAs at 64k keys) two 16-row CTAs on
+// two SMs beat one pair CTA on one (27.5 vs 31.8 us at 64 splits; G 8 x q_len 4 at 8k 15.7 vs 17.0).
+constexpr double DECODE_PAIR_KEY_COST = 0.8;
+constexpr double DECODE_PAIR_MIN_FILL = 0.9;
 constexpr int DECODE_PAIR_DEFAULT_CTAS_PER_SM_KS2 = 2;
 constexpr int DECODE_PAIR_DEFAULT_CTAS_PER_SM_KS4 = 1;
 
@@ -237,13 +239,15 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
   };
   int occ = decode_ctas_per_sm(layout.dtype, layout.head_dim, 0);
   if (occ <= 0) occ = DECODE_DEFAULT_CTAS_PER_SM;
+  const int64_t wave = int64_t(num_sms) * occ;
   SplitChoice choice;
   if (forced_rows_per_cta != DECODE_PAIR_ROWS_PER_CTA)
-    choice = choose_splits(items, int64_t(num_sms) * occ, 1.0,
+    choice = choose_splits(items, wave, 1.0,
                            DECODE_MERGE_COST * double(std::min<int64_t>(rows, DECODE_ROWS_PER_CTA)) /
                                DECODE_MERGE_COST_ROWS);
+  const bool fills = double(items * choice.splits) >= DECODE_PAIR_MIN_FILL * double(wave);
   if (plan.item_warps == 0 && (forced_rows_per_cta == DECODE_PAIR_ROWS_PER_CTA ||
-                               (forced_rows_per_cta == 0 && rows > DECODE_ROWS_PER_CTA))) {
+                               (forced_rows_per_cta == 0 && rows > DECODE_ROWS_PER_CTA && fills))) {
     const int64_t blocks = (rows + DECODE_PAIR_ROWS_PER_CTA - 1) / DECODE_PAIR_ROWS_PER_CTA;
     const int64_t pair_items = int64_t(num_seqs) * layout.num_kv_heads * blocks;
     for (int ks : {2, 4}) {
@@ -252,8 +256,8 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
       const double merge_cost = DECODE_MERGE_COST *
                                 double(std::min<int64_t>(rows, DECODE_PAIR_ROWS_PER_CTA)) /
                                 DECODE_MERGE_COST_ROWS * (128.0 / (64.0 * ks));
-      const SplitChoice c = choose_splits(pair_items, int64_t(num_sms) * pocc,
-                                          ks == 2 ? DECODE_PAIR_KEY_COST_KS2 : DECODE_PAIR_KEY_COST_KS4, merge_cost);
+      const SplitChoice c =
+          choose_splits(pair_items, int64_t(num_sms) * pocc, DECODE_PAIR_KEY_COST * 4.0 / ks, merge_cost);
       const bool forced_first = plan.key_streams == 0 && forced_rows_per_cta == DECODE_PAIR_ROWS_PER_CTA;
       if (forced_first || c.cost < choice.cost) {
         choice = c;
