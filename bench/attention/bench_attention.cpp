@@ -514,8 +514,9 @@ int main(int argc, char** argv) {
       }
     return 0;
   }
-  if (mode == "rows") {  // planned decodes whose CTAs hold more than 4 real rows (G 8, MQA, q_len 4), GQA 8k as control;
-    // from {1, 8192, 4, 4} on: more than 16 rows per KV head (G 8 x q_len 4 = 32, G 4 x q_len 5 = 20, MQA x q_len 3 = 96)
+  if (mode == "rows") {  // planned decodes whose CTAs hold more than 4 real rows (G 8, MQA, q_len 4), GQA 8k as
+    // control; from {1, 8192, 4, 4} on: more than 16 rows per KV head (G 8 x q_len 4 = 32, G 4 x q_len 5 = 20,
+    // MQA x q_len 3 = 96)
     const int cases[][4] = {{1, 8192, 8, 1}, {1, 65536, 1, 1}, {1, 8192, 4, 1}, {1, 8192, 8, 4}, {1, 1024, 8, 4},
                             {1, 32768, 8, 4}, {4, 8192, 8, 4}, {1, 8192, 4, 4}, {1, 32768, 4, 4}, {16, 8192, 4, 4},
                             {64, 2048, 4, 4}, {1, 8192, 8, 5}, {1, 32768, 1, 3}};  // B, ctx, Hkv, q_len

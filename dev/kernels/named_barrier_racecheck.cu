@@ -2,10 +2,11 @@
 // on 64-thread named barriers (bar.sync id, 64), then __syncthreads and a CTA-wide exchange through the same
 // shared memory. Race-free by construction: every read of another warp's data follows a barrier that both
 // the writer and the reader pass. Two kernels differ only in how the barrier id is given: a register (the
-// pair kernel's first form; ptxas reports 16 barriers) or an immediate per pair (a switch). If racecheck
-// reports hazards on this program, its reports on the pair kernel with the same form are artifacts.
-// Build (here): nvcc -std=c++17 -O3 -arch=sm_90a dev/kernels/named_barrier_racecheck.cu -o <carry>/named_barrier_racecheck
-// Run: compute-sanitizer --tool racecheck <carry>/named_barrier_racecheck   (prints "ok" when the sums match)
+// pair kernel's form; ptxas reports 16 barriers) or an immediate per pair (a switch). H200, session 7 call 2:
+// racecheck clean with both forms, so named barriers followed by __syncthreads do not by themselves explain
+// the hazards it reported on the pair kernel's PDL test.
+// Build (here): nvcc -std=c++17 -O3 -arch=sm_90a dev/kernels/named_barrier_racecheck.cu -o <dir>/nbr
+// Run: compute-sanitizer --tool racecheck <dir>/nbr   (prints "ok" per kernel when the sums match)
 #include <cuda_runtime.h>
 
 #include <cstdio>

@@ -521,8 +521,9 @@ TEST(CudaAttention, DecodePlanPicksKernelByShape) {
   // Which kernel: up to 16 rows per KV head (the shapes: G 4, q_len 1; G 8 at q_len 1; G 4 at
   // q_len 4) keep 16-row CTAs on any device. Above 16 rows (H200, 132 SMs: the choices measured fastest
   // in bench_attention pair, notes 33) the pair kernel where 16-row CTAs would fill the device (MQA at
-  // B16-B128, G 8 x q_len 4 at 32k or B16+, G 4 x q_len 5), 16-row CTAs where they leave SMs idle (MQA
-  // at batch 1 and 64k keys, MQA x q_len 3 at 32k, G 8 x q_len 4 at 8k).
+  // B16-B128 and in serving batches, G 8 x q_len 4 at 32k or B16+, G 4 x q_len 5), 16-row CTAs where
+  // they leave SMs idle or the pair's merge costs more (MQA at batch 1, 64k and 256k keys; MQA x q_len 3
+  // at 32k; G 8 x q_len 4 at 8k).
   const PagedKvLayout mqa{16, 1, 128, DType::DTYPE_BF16}, g8{16, 4, 128, DType::DTYPE_BF16};
   struct PathCase {
     int B, ctx, q_len;
@@ -534,9 +535,11 @@ TEST(CudaAttention, DecodePlanPicksKernelByShape) {
       {16, 8192, 1, &L, 16, 0},      {64, 4096, 1, &L, 16, 0},      {128, 2048, 1, &L, 16, 0},
       {1, 8192, 4, &L, 16, 0},       {1, 8192, 1, &g8, 16, 0},      {4, 8192, 4, &L, 16, 0},
       {1, 65536, 1, &mqa, 16, 0},    {1, 32768, 3, &mqa, 16, 0},    {1, 8192, 4, &g8, 16, 0},
-      {1, 262144, 1, &mqa, 32, 4},   {16, 65536, 1, &mqa, 32, 4},   {64, 32768, 1, &mqa, 32, 4},
+      {1, 8192, 3, &g8, 16, 0},  // 24 rows, 176 16-row CTAs: the fill rule alone keeps them (as at q_len 4)
+      {1, 262144, 1, &mqa, 16, 0},   {16, 65536, 1, &mqa, 32, 4},   {64, 32768, 1, &mqa, 32, 4},
       {128, 16384, 1, &mqa, 32, 4},  {1, 32768, 4, &g8, 32, 4},     {16, 8192, 4, &g8, 32, 4},
-      {64, 2048, 4, &g8, 32, 2},     {1, 8192, 5, &L, 32, 4},
+      {64, 2048, 4, &g8, 32, 2},     {1, 8192, 5, &L, 32, 4},       {256, 256, 1, &mqa, 32, 2},
+      {512, 192, 1, &mqa, 32, 2},    {128, 512, 4, &g8, 32, 2},
   };
   for (const PathCase& pc : paths) {
     const int rows = pc.q_len * 32 / pc.layout->num_kv_heads;

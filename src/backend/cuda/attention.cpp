@@ -41,11 +41,15 @@ constexpr int DECODE_WARP_DEFAULT_CTAS_PER_SM = 8;
 // The pair kernel (one CTA loads each K/V tile once for 32 rows) where a KV head has more than 16
 // rows. Per key, a pair CTA with KS key streams costs DECODE_PAIR_KEY_COST x 4 / KS of a 16-row CTA
 // (KS 4: 8 warps walk the split as 4 would for 16 rows; KS 2: half the warps per row; both without the
-// second 16-row CTA's loads: 0.8 fitted on the H200, notes 33), and its merge per split the 16-row cost
-// x 32 rows / 4 x 128 / threads. Only where the 16-row plan fills at least DECODE_PAIR_MIN_FILL of the
-// device's CTA slots: with SMs to spare (MQA at batch 1: 108 16-row CTAs at 64k keys) two 16-row CTAs on
-// two SMs beat one pair CTA on one (27.5 vs 31.8 us at 64 splits; G 8 x q_len 4 at 8k 15.7 vs 17.0).
-constexpr double DECODE_PAIR_KEY_COST = 0.8;
+// second 16-row CTA's loads), its merge per split the 16-row cost x 32 rows / 4 x the KS scale (256
+// threads merge faster than 128, not twice as fast). Only where the 16-row plan fills at least
+// DECODE_PAIR_MIN_FILL of the device's CTA slots: with SMs to spare (MQA at batch 1, 108 16-row CTAs at
+// 64k keys) two 16-row CTAs on two SMs beat one pair CTA on one (27.5 vs 31.8 us at 64 splits; G 8 x
+// q_len 4 at 8k 15.7 vs 17.0). Fitted to 14 shapes measured on the H200 (notes 33): each gets the kernel
+// measured fastest.
+constexpr double DECODE_PAIR_KEY_COST = 0.7;
+constexpr double DECODE_PAIR_MERGE_SCALE_KS2 = 1.0;
+constexpr double DECODE_PAIR_MERGE_SCALE_KS4 = 0.75;
 constexpr double DECODE_PAIR_MIN_FILL = 0.9;
 constexpr int DECODE_PAIR_DEFAULT_CTAS_PER_SM_KS2 = 2;
 constexpr int DECODE_PAIR_DEFAULT_CTAS_PER_SM_KS4 = 1;
@@ -254,8 +258,8 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
       int pocc = decode_ctas_per_sm(layout.dtype, layout.head_dim, 0, ks);
       if (pocc <= 0) pocc = ks == 2 ? DECODE_PAIR_DEFAULT_CTAS_PER_SM_KS2 : DECODE_PAIR_DEFAULT_CTAS_PER_SM_KS4;
       const double merge_cost = DECODE_MERGE_COST *
-                                double(std::min<int64_t>(rows, DECODE_PAIR_ROWS_PER_CTA)) /
-                                DECODE_MERGE_COST_ROWS * (128.0 / (64.0 * ks));
+                                double(std::min<int64_t>(rows, DECODE_PAIR_ROWS_PER_CTA)) / DECODE_MERGE_COST_ROWS *
+                                (ks == 2 ? DECODE_PAIR_MERGE_SCALE_KS2 : DECODE_PAIR_MERGE_SCALE_KS4);
       const SplitChoice c =
           choose_splits(pair_items, int64_t(num_sms) * pocc, DECODE_PAIR_KEY_COST * 4.0 / ks, merge_cost);
       const bool forced_first = plan.key_streams == 0 && forced_rows_per_cta == DECODE_PAIR_ROWS_PER_CTA;

@@ -129,19 +129,12 @@ __device__ __forceinline__ float fast_exp2(float x) {
   return y;
 }
 
-// Barrier among THREADS threads (whole warps) of the CTA on hardware barrier `id` (1-4; 0 is
+// Barrier among `threads` threads (whole warps) of the CTA on hardware barrier `id` (1-15; 0 is
 // __syncthreads'); orders their shared-memory accesses (cp.async data waited for included) as
-// __syncthreads does for the whole CTA. The id reaches bar.sync as an immediate (a warp-uniform branch):
-// with a register id ptxas reserves all 16 barriers, and compute-sanitizer racecheck reported hazards
-// across the CTA's later __syncthreads on the decode pair kernel (notes 33).
-template <int THREADS>
-__device__ __forceinline__ void named_barrier_sync(int id) {
-  switch (id) {
-    case 1: asm volatile("bar.sync 1, %0;\n" ::"n"(THREADS) : "memory"); break;
-    case 2: asm volatile("bar.sync 2, %0;\n" ::"n"(THREADS) : "memory"); break;
-    case 3: asm volatile("bar.sync 3, %0;\n" ::"n"(THREADS) : "memory"); break;
-    default: asm volatile("bar.sync 4, %0;\n" ::"n"(THREADS) : "memory"); break;
-  }
+// __syncthreads does for the whole CTA. The id stays a register (ptxas then reserves all 16 barriers):
+// dispatching it to immediates cost the decode pair kernel 57 registers and 2-3% (notes 33).
+__device__ __forceinline__ void named_barrier_sync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
 
 // Programmatic dependent launch (sm_90+; no-ops before). grid_dependency_wait blocks until the

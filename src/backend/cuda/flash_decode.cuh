@@ -296,7 +296,7 @@ __device__ __forceinline__ void decode_stream(const AttentionParams& p, const De
   for (int i = 0; i < my_tiles; ++i) {
     dev::cp_async_wait<STAGES - 2>();
     if constexpr (PAIRED) {
-      dev::named_barrier_sync<64>(bar_id);
+      dev::named_barrier_sync(bar_id, 64);
     } else {
       __syncwarp();
     }
