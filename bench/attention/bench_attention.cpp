@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "backend/cuda/attention.hpp"
+#include "backend/cuda/attention/attention.hpp"
 #include "bench/attention/read_ceiling.hpp"
-#include "backend/cuda/flash_prefill_sm90.hpp"
+#include "backend/cuda/attention/flash_prefill_sm90.hpp"
 #include "core/dtype.hpp"
 
 namespace {

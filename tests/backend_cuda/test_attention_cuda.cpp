@@ -9,9 +9,9 @@
 #include <string>
 #include <tuple>
 
-#include "backend/cuda/attention.hpp"
-#include "backend/cuda/attention_launch.hpp"
-#include "backend/cuda/flash_prefill_sm90.hpp"
+#include "backend/cuda/attention/attention.hpp"
+#include "backend/cuda/attention/attention_launch.hpp"
+#include "backend/cuda/attention/flash_prefill_sm90.hpp"
 #include "backend_cuda/attention_fixture.hpp"
 #include "backend_cuda/pdl_late_writer.hpp"
 #include "core/error.hpp"
@@ -506,7 +506,9 @@ TEST(CudaAttention, DecodePlanPicksKernelByShape) {
   }
   for (int ctx : {300, 777, 5000, 65536}) {
     const auto p = pagoda::cuda::decode_plan(1, 32, L, 1, ctx, sms);
-    if (p.num_splits > 1) EXPECT_EQ(p.split_tokens % 64, 0) << "B1 ctx " << ctx;
+    if (p.num_splits > 1) {
+      EXPECT_EQ(p.split_tokens % 64, 0) << "B1 ctx " << ctx;
+    }
   }
   // The merge cost scales with a CTA's real rows (min(16, q_len x G)): the shapes (4 rows)
   // keep their split counts; MQA (16 rows) and G 8 plan fewer, longer splits (measured faster on

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The decode planner's pair-kernel constants (src/backend/cuda/attention.cpp) against the shapes measured in
+"""The decode planner's pair-kernel constants (src/backend/cuda/attention/attention.cpp) against the shapes measured in
 calls 1-2: for each shape, the kernel the planner's cost model picks (16-row CTAs "r16", pair kernel with 2 or 4
 key streams "p2" / "p4") next to the one measured fastest. Mirrors decode_plan's split search (64-key steps,
 2% tie rule, 132 SMs, 2 / 2 / 1 CTAs per SM). Usage: python3 planner_fit.py [key_cost merge_ks2 merge_ks4 fill]"""

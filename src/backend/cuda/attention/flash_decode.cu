@@ -1,9 +1,9 @@
 // Launchers for the decode kernels with their fused split merge (flash_decode.cuh): pick the
 // instantiation through attention_dispatch.hpp and the kernel by item_warps and key_streams, raise the
 // dynamic shared-memory limit, and answer occupancy questions for the planner.
-#include "backend/cuda/attention_dispatch.hpp"
-#include "backend/cuda/attention_launch.hpp"
-#include "backend/cuda/flash_decode.cuh"
+#include "backend/cuda/attention/attention_dispatch.hpp"
+#include "backend/cuda/attention/attention_launch.hpp"
+#include "backend/cuda/attention/flash_decode.cuh"
 #include "backend/cuda/pdl_launch.cuh"
 
 namespace pagoda::cuda {

@@ -20,7 +20,7 @@
 // the lengths, the block table and their first K/V tiles older than the step's new tokens before it.
 #pragma once
 
-#include "backend/cuda/attention_params.hpp"
+#include "backend/cuda/attention/attention_params.hpp"
 #include "backend/cuda/device_utils.cuh"
 
 // Timing probe for dev/kernels/decode_probe.cu (per-CTA timestamps); compiled out everywhere else.

@@ -9,7 +9,7 @@
 
 #include <cfloat>
 
-#include "backend/cuda/flash_prefill_sm90.cuh"
+#include "backend/cuda/attention/flash_prefill_sm90.cuh"
 
 namespace pagoda::cuda {
 

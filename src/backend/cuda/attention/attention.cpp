@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "backend/cuda/attention.hpp"
-#include "backend/cuda/attention_launch.hpp"
-#include "backend/cuda/flash_prefill_sm90.hpp"
+#include "backend/cuda/attention/attention.hpp"
+#include "backend/cuda/attention/attention_launch.hpp"
+#include "backend/cuda/attention/flash_prefill_sm90.hpp"
 #include "backend/cuda/pdl.hpp"
 #include "core/error.hpp"
 
