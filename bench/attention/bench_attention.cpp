@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "backend/cuda/attention.hpp"
+#include "backend/cuda/attention/attention.hpp"
 #include "bench/attention/read_ceiling.hpp"
-#include "backend/cuda/flash_prefill_sm90.hpp"
+#include "backend/cuda/attention/flash_prefill_sm90.hpp"
 #include "core/dtype.hpp"
 
 namespace {
@@ -303,6 +303,10 @@ struct DecodeCase {
   int plan_kv = 0;
   int hkv = HKV;  // KV heads (H stays 32): 1 is MQA, whose 32 query rows per KV head take two row groups
   int q_len = 1;  // query tokens per sequence (a few: speculative verification)
+  // > 0: forces 16-row CTAs or (32) the pair kernel, whose key streams (2 or 4) key_streams > 0 forces;
+  // impl suffix "-r16", "-p2" or "-p4"
+  int rows_per_cta = 0;
+  int key_streams = 0;
   const char* op = nullptr;  // overrides the op name
 };
 
@@ -327,8 +331,10 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
   fill_random(q, q_elems, rng);
   pagoda::PagedKvLayout layout{P, Hkv, D, pagoda::DType::DTYPE_BF16};
   const int plan_kv = dc.plan_kv > 0 ? dc.plan_kv : ctx;
-  auto plan = pagoda::cuda::decode_plan(B, H, layout, dc.q_len, plan_kv, num_sms, dc.forced_splits, dc.item_warps);
+  auto plan = pagoda::cuda::decode_plan(B, H, layout, dc.q_len, plan_kv, num_sms, dc.forced_splits, dc.item_warps,
+                                        dc.rows_per_cta);
   if (dc.items_per_warp > 0) plan.items_per_warp = dc.items_per_warp;
+  if (dc.key_streams > 0 && plan.rows_per_cta == 32) plan.key_streams = dc.key_streams;
   void* ws = plan.workspace_bytes ? dalloc<unsigned char>(plan.workspace_bytes) : nullptr;
   if (ws != nullptr) ck(cudaMemset(ws, 0xFF, plan.workspace_bytes), "poison ws");
   plan.programmatic_launch = dc.pdl;
@@ -358,13 +364,15 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
                                           : "decode";
   const std::string impl = std::string("pagoda") + (dc.memset_counters ? "-memset" : dc.pdl ? "" : "-nopdl") +
                            (dc.item_warps >= 0 ? "-w" + std::to_string(dc.item_warps) : "") +
-                           (dc.items_per_warp > 0 ? "-i" + std::to_string(dc.items_per_warp) : "");
+                           (dc.items_per_warp > 0 ? "-i" + std::to_string(dc.items_per_warp) : "") +
+                           (dc.rows_per_cta == 16 ? "-r16" : "") +
+                           (dc.rows_per_cta == 32 ? "-p" + std::to_string(plan.key_streams) : "");
   for (int graph = 1; graph >= 0; --graph)
     std::printf(
         "{\"op\":\"%s\",\"impl\":\"%s%s\",\"hkv\":%d,\"q_len\":%d,\"batch\":%d,\"ctx\":%d,\"ctx_lo\":%d,\"plan_kv\":%d,\"splits\":%d,"
-        "\"kernel\":%d,\"per_warp\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
+        "\"kernel\":%d,\"per_warp\":%d,\"rows_per_cta\":%d,\"key_streams\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
         op, impl.c_str(), graph ? "" : "-nograph", Hkv, dc.q_len, B, ctx, dc.ctx_lo, plan_kv, plan.num_splits, plan.item_warps,
-        plan.items_per_warp, graph ? us : eager, kv_bytes / (graph ? us : eager) * 1e-6);
+        plan.items_per_warp, plan.rows_per_cta, plan.key_streams, graph ? us : eager, kv_bytes / (graph ? us : eager) * 1e-6);
   if (dc.ceiling) {
     const std::size_t half = std::size_t(kv_sum) * Hkv * D * sizeof(uint16_t);  // one of K / V: read, write
     const double cus = time_graph_us(copies, 30, [&](int c, cudaStream_t s) {
@@ -471,8 +479,9 @@ void latency_cases(int sms, std::mt19937& rng) {
 // (chunked prefill: q_len new tokens over a longer paged KV, op "prefill-chunk"; argv B q kv triples
 // replace the default shapes), "prefill-mixed q:kv[*n],..." (one ragged batch per argument, op
 // "prefill-mixed"), "mqa" (decode with 1 KV head
-// next to 8 at the same K+V bytes, op "decode-mqa"), "rows" (planned decodes with 8-16 real rows per CTA:
-// G 8, MQA, q_len 4; op "decode-rows"), "ncu-mqa" (one B64 32k MQA decode, for a profiler run)
+// next to 8 at the same K+V bytes, op "decode-mqa"), "rows" (planned decodes with more than 4 real rows per
+// KV head: G 8, MQA, q_len 3-5; op "decode-rows"), "pair [serve]" (16-row CTAs against the pair kernel at
+// forced split counts, op "decode-pair"; serve: short-KV batches at planned counts), "ncu-mqa" (one B64 32k MQA decode, for a profiler run)
 // or "kernels" (the decode cases, then every decode kernel forced at the serving shapes), "b1" (the
 // batch-1 latency sweep over kernels and split counts), "latency" (the before/after
 // table: batch 1 at 128 .. 128k keys, the other shapes and the serving shapes).
@@ -580,9 +589,12 @@ int main(int argc, char** argv) {
       }
     return 0;
   }
-  if (mode == "rows") {  // planned decodes whose CTAs hold more than 4 real rows (G 8, MQA, q_len 4), GQA 8k as control
+  if (mode == "rows") {  // planned decodes whose CTAs hold more than 4 real rows (G 8, MQA, q_len 4), GQA 8k as
+    // control; from {1, 8192, 4, 4} on: more than 16 rows per KV head (G 8 x q_len 4 = 32, G 4 x q_len 5 = 20,
+    // MQA x q_len 3 = 96)
     const int cases[][4] = {{1, 8192, 8, 1}, {1, 65536, 1, 1}, {1, 8192, 4, 1}, {1, 8192, 8, 4}, {1, 1024, 8, 4},
-                            {1, 32768, 8, 4}, {4, 8192, 8, 4}};  // B, ctx, Hkv, q_len
+                            {1, 32768, 8, 4}, {4, 8192, 8, 4}, {1, 8192, 4, 4}, {1, 32768, 4, 4}, {16, 8192, 4, 4},
+                            {64, 2048, 4, 4}, {1, 8192, 8, 5}, {1, 32768, 1, 3}};  // B, ctx, Hkv, q_len
     for (const auto& c : cases) {
       DecodeCase dc{c[0], c[1]};
       dc.hkv = c[2];
@@ -590,6 +602,38 @@ int main(int argc, char** argv) {
       dc.op = "decode-rows";
       bench_decode(dc, sms, rng);
     }
+    return 0;
+  }
+  if (mode == "pair") {  // 16-row CTAs against the pair kernel (2 and 4 key streams) at forced split counts
+    // (0: the count planned for 16-row CTAs, or for the pair kernel with the planner's key streams),
+    // shapes with 32+ rows per KV head; op "decode-pair"
+    struct PairSweep {
+      int B, ctx, hkv, q_len;
+      std::vector<int> splits;
+    };
+    const std::vector<PairSweep> sweeps = {{1, 65536, 1, 1, {0, 32, 48, 64, 96, 132, 192, 264}},
+                                           {1, 262144, 1, 1, {0, 64, 96, 132, 192, 264}},
+                                           {16, 65536, 1, 1, {0, 2, 4, 8, 16}},
+                                           {64, 32768, 1, 1, {0, 1, 2, 4}},
+                                           {128, 16384, 1, 1, {0, 1, 2}},
+                                           {1, 8192, 4, 4, {0, 16, 24, 32, 48, 64}},
+                                           {1, 32768, 4, 4, {0, 32, 48, 64, 96}},
+                                           {16, 8192, 4, 4, {0, 1, 2, 4}},
+                                           {64, 2048, 4, 4, {0, 1, 2}}};
+    // argv[2] "serve": many short KVs (MQA B256-512, G 8 x q_len 4 at B128), each kernel at its planned count
+    const std::vector<PairSweep> serve = {{256, 256, 1, 1, {0}}, {512, 192, 1, 1, {0}}, {128, 512, 4, 4, {0}}};
+    for (const auto& sw : argc > 2 && std::string(argv[2]) == "serve" ? serve : sweeps)
+      for (int s : sw.splits)
+        for (int v : {16, 2, 4}) {  // 16-row CTAs, pair kernel with 2 / 4 key streams
+          DecodeCase dc{sw.B, sw.ctx};
+          dc.hkv = sw.hkv;
+          dc.q_len = sw.q_len;
+          dc.forced_splits = s;
+          dc.rows_per_cta = v == 16 ? 16 : 32;
+          dc.key_streams = v == 16 ? 0 : v;
+          dc.op = "decode-pair";
+          bench_decode(dc, sms, rng);
+        }
     return 0;
   }
   if (mode == "ncu-mqa") {  // one MQA decode (B64, 32k keys), for a profiler run of its DRAM bytes

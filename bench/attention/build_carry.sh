@@ -11,18 +11,18 @@ mkdir -p $O $B/carry
 ARCH="-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90a,code=sm_90a"
 pids=()
 for f in flash_prefill flash_decode kv_append; do
-  [[ $O/$f.o -nt src/backend/cuda/$f.cu && $O/$f.o -nt src/backend/cuda/${f}.cuh &&
-     $O/$f.o -nt src/backend/cuda/flash_prefill_work.cuh && $O/$f.o -nt src/backend/cuda/device_utils.cuh &&
-     $O/$f.o -nt src/backend/cuda/attention_params.hpp ]] 2>/dev/null && continue
-  nvcc -std=c++17 -O3 -lineinfo --expt-relaxed-constexpr -Isrc $ARCH -Xptxas -v -c src/backend/cuda/$f.cu \
+  [[ $O/$f.o -nt src/backend/cuda/attention/$f.cu && $O/$f.o -nt src/backend/cuda/attention/${f}.cuh &&
+     $O/$f.o -nt src/backend/cuda/attention/flash_prefill_work.cuh && $O/$f.o -nt src/backend/cuda/device_utils.cuh &&
+     $O/$f.o -nt src/backend/cuda/attention/attention_params.hpp ]] 2>/dev/null && continue
+  nvcc -std=c++17 -O3 -lineinfo --expt-relaxed-constexpr -Isrc $ARCH -Xptxas -v -c src/backend/cuda/attention/$f.cu \
     -o $O/$f.o 2> $O/$f.ptxas.txt &
   pids+=($!)
   if (( ${#pids[@]} >= 2 )); then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
 done
 # The Hopper prefill kernel: sm_90a code only (its body is empty for other targets).
-S90=src/backend/cuda/flash_prefill_sm90
+S90=src/backend/cuda/attention/flash_prefill_sm90
 if ! [[ $O/flash_prefill_sm90.o -nt $S90.cu && $O/flash_prefill_sm90.o -nt $S90.cuh && $O/flash_prefill_sm90.o -nt $S90.hpp &&
-        $O/flash_prefill_sm90.o -nt src/backend/cuda/wgmma_sm90.cuh && $O/flash_prefill_sm90.o -nt src/backend/cuda/flash_prefill_work.cuh &&
+        $O/flash_prefill_sm90.o -nt src/backend/cuda/attention/wgmma_sm90.cuh && $O/flash_prefill_sm90.o -nt src/backend/cuda/attention/flash_prefill_work.cuh &&
         $O/flash_prefill_sm90.o -nt ${S90}_pingpong.cuh && $O/flash_prefill_sm90.o -nt ${S90}_load.cuh &&
         $O/flash_prefill_sm90.o -nt ${S90}_tile.cuh && $O/flash_prefill_sm90.o -nt ${S90}_queue.cuh ]]; then
   # PAGODA_ATTN_SM90_FLAGS: extra defines for measurement builds (e.g. -DPAGODA_PREFILL_TMA_KNOB).
@@ -45,7 +45,7 @@ fi
 for p in "${pids[@]}"; do wait "$p"; done
 grep -iE "warn|error" $O/flash_prefill_sm90.ptxas.txt || true
 CXX="g++ -O2 -std=c++20 -Isrc -Itests -I/usr/local/cuda/include -fopenmp"
-$CXX -c src/backend/cuda/attention.cpp -o $O/attention.o
+$CXX -c src/backend/cuda/attention/attention.cpp -o $O/attention.o
 $CXX -c src/core/dtype.cpp -o $O/dtype.o
 LIBS="$O/attention.o $O/flash_prefill.o $O/flash_prefill_sm90.o $O/flash_decode.o $O/kv_append.o $O/dtype.o -L/usr/local/cuda/lib64 -lcudart -lfmt"
 $CXX -DPAGODA_FIXTURES_DIR='"tests/fixtures"' tests/backend_cuda/test_attention_cuda.cpp $O/pdl_late_writer.o $LIBS -lgtest_main -lgtest -lpthread \

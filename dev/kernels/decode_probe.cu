@@ -32,7 +32,7 @@ __device__ __forceinline__ void probe(int pt, const void* out) {
   g_probe[cta * 8 + 7] = sm;
 }
 #define PAGODA_DECODE_PROBE(pt) probe(pt, p.out)  // p: the AttentionParams in scope at every point
-#include "backend/cuda/flash_decode.cuh"
+#include "backend/cuda/attention/flash_decode.cuh"
 
 using namespace pagoda::cuda;
 

@@ -28,7 +28,7 @@
 #include "model/llama_cuda_buffers.hpp"
 #include "model/rope_freqs.hpp"
 #ifdef PAGODA_HAVE_CUDA_ATTENTION
-#include "backend/cuda/attention.hpp"
+#include "backend/cuda/attention/attention.hpp"
 #endif
 
 namespace pagoda {

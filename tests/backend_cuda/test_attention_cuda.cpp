@@ -1,6 +1,7 @@
 // CUDA attention kernels against a float64 reference over sweeps of lengths (1, 7, 33, 100, 1000,
-// 4097), page sizes (1, 16, 64), GQA ratios (1, 4, 8, MQA), ragged batches, causal and not, and both
-// decode kernels (4-warp CTA per item; warp per item at many short sequences);
+// 4097), page sizes (1, 16, 64), GQA ratios (1, 4, 8, MQA), ragged batches, causal and not, and the
+// decode kernels (4-warp CTA per item; pair kernel for more than 16 rows per KV head; warp per item
+// at many short sequences);
 // outputs poisoned before every run. Skips cleanly when no GPU is present.
 #include <gtest/gtest.h>
 
@@ -9,8 +10,9 @@
 #include <string>
 #include <tuple>
 
-#include "backend/cuda/attention.hpp"
-#include "backend/cuda/flash_prefill_sm90.hpp"
+#include "backend/cuda/attention/attention.hpp"
+#include "backend/cuda/attention/attention_launch.hpp"
+#include "backend/cuda/attention/flash_prefill_sm90.hpp"
 #include "backend_cuda/attention_fixture.hpp"
 #include "backend_cuda/pdl_late_writer.hpp"
 #include "core/error.hpp"
@@ -718,9 +720,10 @@ TEST(CudaAttention, DecodeWarpKernelManyShort) {
   }
 }
 
-// The planner sends the serving shapes (many short KVs) to the warp-per-item kernel and keeps the
-// 4-warp CTA kernel for the long-context shapes. Runs without a GPU too (the occupancy
-// query then falls back to defaults).
+// The planner sends the serving shapes (many short KVs) to the warp-per-item kernel, keeps the
+// 4-warp CTA kernel for the long-context shapes and sends more than 16 rows per KV head to the
+// pair kernel. Runs without a GPU too (the occupancy query then falls back to defaults, which on a GPU
+// must equal what the runtime answers).
 TEST(CudaAttention, DecodePlanPicksKernelByShape) {
   PagedKvLayout L{16, 8, 128, DType::DTYPE_BF16};
   int sms = 132;
@@ -743,7 +746,9 @@ TEST(CudaAttention, DecodePlanPicksKernelByShape) {
   }
   for (int ctx : {300, 777, 5000, 65536}) {
     const auto p = pagoda::cuda::decode_plan(1, 32, L, 1, ctx, sms);
-    if (p.num_splits > 1) EXPECT_EQ(p.split_tokens % 64, 0) << "B1 ctx " << ctx;
+    if (p.num_splits > 1) {
+      EXPECT_EQ(p.split_tokens % 64, 0) << "B1 ctx " << ctx;
+    }
   }
   // The merge cost scales with a CTA's real rows (min(16, q_len x G)): the shapes (4 rows)
   // keep their split counts; MQA (16 rows) and G 8 plan fewer, longer splits (measured faster on
@@ -752,8 +757,55 @@ TEST(CudaAttention, DecodePlanPicksKernelByShape) {
     for (auto [B, ctx, splits] : {std::tuple{1, 32768, 32}, {1, 131072, 32}, {16, 8192, 2}, {64, 4096, 1}, {128, 2048, 1}})
       EXPECT_EQ(pagoda::cuda::decode_plan(B, 32, L, 1, ctx, sms).num_splits, splits) << "B" << B << " ctx " << ctx;
     const PagedKvLayout mqa{16, 1, 128, DType::DTYPE_BF16}, g8{16, 4, 128, DType::DTYPE_BF16};
-    EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, mqa, 1, 65536, sms).num_splits, 54);
+    EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, mqa, 1, 65536, sms, 0, -1, 16).num_splits, 54);
     EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, g8, 1, 8192, sms).num_splits, 32);
+  }
+  // Which kernel: up to 16 rows per KV head (the shapes: G 4, q_len 1; G 8 at q_len 1; G 4 at
+  // q_len 4) keep 16-row CTAs on any device. Above 16 rows (H200, 132 SMs: the choices measured fastest
+  // in bench_attention pair, notes 33) the pair kernel where 16-row CTAs would fill the device (MQA at
+  // B16-B128 and in serving batches, G 8 x q_len 4 at 32k or B16+, G 4 x q_len 5), 16-row CTAs where
+  // they leave SMs idle or the pair's merge costs more (MQA at batch 1, 64k and 256k keys; MQA x q_len 3
+  // at 32k; G 8 x q_len 4 at 8k).
+  const PagedKvLayout mqa{16, 1, 128, DType::DTYPE_BF16}, g8{16, 4, 128, DType::DTYPE_BF16};
+  struct PathCase {
+    int B, ctx, q_len;
+    const PagedKvLayout* layout;
+    int rows_per_cta, key_streams;
+  };
+  const PathCase paths[] = {
+      {1, 8192, 1, &L, 16, 0},       {1, 32768, 1, &L, 16, 0},      {1, 131072, 1, &L, 16, 0},
+      {16, 8192, 1, &L, 16, 0},      {64, 4096, 1, &L, 16, 0},      {128, 2048, 1, &L, 16, 0},
+      {1, 8192, 4, &L, 16, 0},       {1, 8192, 1, &g8, 16, 0},      {4, 8192, 4, &L, 16, 0},
+      {1, 65536, 1, &mqa, 16, 0},    {1, 32768, 3, &mqa, 16, 0},    {1, 8192, 4, &g8, 16, 0},
+      {1, 8192, 3, &g8, 16, 0},  // 24 rows, 176 16-row CTAs: the fill rule alone keeps them (as at q_len 4)
+      {1, 262144, 1, &mqa, 16, 0},   {16, 65536, 1, &mqa, 32, 4},   {64, 32768, 1, &mqa, 32, 4},
+      {128, 16384, 1, &mqa, 32, 4},  {1, 32768, 4, &g8, 32, 4},     {16, 8192, 4, &g8, 32, 4},
+      {64, 2048, 4, &g8, 32, 2},     {1, 8192, 5, &L, 32, 4},       {256, 256, 1, &mqa, 32, 2},
+      {512, 192, 1, &mqa, 32, 2},    {128, 512, 4, &g8, 32, 2},
+  };
+  for (const PathCase& pc : paths) {
+    const int rows = pc.q_len * 32 / pc.layout->num_kv_heads;
+    if (rows > 16 && sms != 132) continue;
+    const auto p = pagoda::cuda::decode_plan(pc.B, 32, *pc.layout, pc.q_len, pc.ctx, sms);
+    const std::string l = "B" + std::to_string(pc.B) + " ctx " + std::to_string(pc.ctx) + " Hkv " +
+                          std::to_string(pc.layout->num_kv_heads) + " q_len " + std::to_string(pc.q_len);
+    EXPECT_EQ(p.item_warps, 0) << l;
+    EXPECT_EQ(p.rows_per_cta, pc.rows_per_cta) << l;
+    EXPECT_EQ(p.key_streams, pc.key_streams) << l;
+    EXPECT_EQ(p.row_groups, (rows + p.rows_per_cta - 1) / p.rows_per_cta) << l;
+  }
+  // Forced kernels: 16-row CTAs for MQA, the pair kernel for 4 rows (its second row group empty); the
+  // pair kernel has no warp-per-item form.
+  EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, mqa, 1, 65536, sms, 0, -1, 16).rows_per_cta, 16);
+  EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, mqa, 1, 65536, sms, 0, -1, 16).key_streams, 0);
+  EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, L, 1, 8192, sms, 0, -1, 32).rows_per_cta, 32);
+  EXPECT_EQ(pagoda::cuda::decode_plan(512, 32, mqa, 1, 192, sms, 0, -1, 32).item_warps, 0);
+  EXPECT_THROW(pagoda::cuda::decode_plan(1, 32, mqa, 1, 8192, sms, 0, 2, 32), pagoda::Error);
+  EXPECT_THROW(pagoda::cuda::decode_plan(1, 32, mqa, 1, 8192, sms, 0, -1, 24), pagoda::Error);
+  if (gpu_present()) {
+    EXPECT_EQ(pagoda::cuda::decode_ctas_per_sm(DType::DTYPE_BF16, 128, 0), 2);
+    EXPECT_EQ(pagoda::cuda::decode_ctas_per_sm(DType::DTYPE_BF16, 128, 0, 2), 2);
+    EXPECT_EQ(pagoda::cuda::decode_ctas_per_sm(DType::DTYPE_BF16, 128, 0, 4), 1);
   }
 }
 
@@ -1093,6 +1145,165 @@ TEST(CudaAttention, DecodeManySplits) {
     const auto lse = dc.lse.download();
     const std::string l = "decode splits " + std::to_string(n);
     ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
+  }
+}
+
+// The pair kernel (flash_decode_pair_kernel: one CTA per 32-row block, warps paired on shared rings,
+// each issuing half of every tile) against float64, over MQA (H 32 / Hkv 1: 32, 96, 128 rows per KV
+// head; H 16 / Hkv 1), G 8 (q_len 3-4: 24-32 rows), G 4 at q_len 5 (20 rows) and G 4 at q_len 1 (a
+// block whose second row group is empty), ragged q_lens (short sequences leave a group or a block
+// without rows), KV lengths q_len .. 4097, page sizes 1 (no tile lies in one page), 16 and 64, bf16 and
+// fp16, D 64 and 128; the planner's plan, and both key-stream counts at 1, 3 and 37 forced splits (37:
+// the merge takes two batches of 32 splits) and at the planned count. With 4 key streams each warp walks
+// the tiles a 16-row CTA's warp walks and combines in the same order, so at equal splits the result
+// must equal the 16-row kernel's bit for bit. Outputs poisoned before every launch; one workspace
+// zeroed once serves all plans (at G 4 x q_len 5 the 16-row plans have twice the pair plans' counters,
+// more than 256 bytes), and every launch must leave the split counters at zero.
+TEST(CudaAttention, DecodePairKernelSweep) {
+  REQUIRE_GPU();
+  std::mt19937 rng(3131);
+  struct Shape {
+    DType dt;
+    int D, H, Hkv, P;
+    std::vector<int32_t> q_lens;
+  };
+  const Shape shapes[] = {
+      {DType::DTYPE_BF16, 128, 32, 8, 16, {5, 1, 5, 5, 2, 5}},  // G 4 x q_len 5: 20 rows, 48 / 96 counters
+      {DType::DTYPE_BF16, 128, 32, 1, 16, {1, 1, 1, 1, 1, 1}},  // MQA: 32 rows
+      {DType::DTYPE_F16, 128, 32, 1, 1, {3, 1, 3, 2, 1, 3}},    // MQA, 96 rows: 3 blocks, ragged
+      {DType::DTYPE_BF16, 64, 32, 1, 64, {4, 4, 2, 4, 1, 4}},   // MQA, 128 rows: 4 blocks
+      {DType::DTYPE_F16, 64, 16, 1, 16, {2, 1, 2, 2, 1, 2}},    // H 16 / Hkv 1: 32 rows, or one group
+      {DType::DTYPE_BF16, 128, 32, 4, 64, {4, 4, 4, 4, 4, 4}},  // G 8 x q_len 4: 32 rows
+      {DType::DTYPE_F16, 128, 16, 2, 16, {4, 1, 4, 2, 1, 4}},   // G 8, ragged q_len
+      {DType::DTYPE_BF16, 64, 16, 2, 1, {3, 3, 1, 3, 3, 3}},    // G 8 x q_len 3: 24 rows
+      {DType::DTYPE_F16, 128, 32, 8, 16, {1, 1, 1, 1, 1, 1}},   // G 4: 4 rows, group 1 empty
+  };
+  int sms = 0;
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+  for (const Shape& sh : shapes) {
+    PagedCase c = PagedCase::heads(sh.dt, sh.D, sh.H, sh.Hkv, sh.P);
+    // Long first and last: with plans sharing the workspace, the first sequence's partials sit right after
+    // the split counters and the last one's counters at their end (a counter area sized per plan would put
+    // one plan's partials on another's counters).
+    c.kv_lens = {4097, 1, 33, 100, 1000, 2500};
+    c.q_lens = sh.q_lens;
+    for (std::size_t b = 0; b < c.kv_lens.size(); ++b) c.kv_lens[b] = std::max(c.kv_lens[b], c.q_lens[b]);
+    c.build(rng);
+    DeviceCase dc(c);
+    const int B = int(c.kv_lens.size()), max_q = max_of(c.q_lens), max_kv = max_of(c.kv_lens);
+    struct Run {
+      pagoda::cuda::DecodePlan plan;
+      std::vector<uint16_t> out;
+      std::vector<float> lse;
+    };
+    std::vector<Run> runs;
+    auto add = [&](int splits, int rows_per_cta, int key_streams) {
+      Run r;
+      r.plan = pagoda::cuda::decode_plan(B, c.H, c.layout(), max_q, max_kv, sms, splits, -1, rows_per_cta);
+      if (key_streams > 0) r.plan.key_streams = key_streams;
+      runs.push_back(std::move(r));
+    };
+    add(0, 0, 0);
+    for (int splits : {1, 3, 37, 0}) {
+      add(splits, 32, 2);
+      add(splits, 32, 4);
+      if (splits > 0) add(splits, 16, 0);
+    }
+    std::size_t ws_bytes = 0;
+    for (const Run& r : runs) ws_bytes = std::max(ws_bytes, r.plan.workspace_bytes);
+    DeviceBuffer<unsigned char> ws(ws_bytes);
+    ws.poison();
+    pagoda::cuda::decode_workspace_init(ws.ptr, ws_bytes, nullptr);
+    for (Run& r : runs) {
+      r.plan.workspace_initialized = true;
+      dc.poison();
+      pagoda::cuda::attention_decode(r.plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, nullptr);
+      CUDA_OK(cudaDeviceSynchronize());
+      r.out = dc.out.download();
+      r.lse = dc.lse.download();
+      const std::string l = label(c, "decode-pair") + " q_len " + std::to_string(max_q) + " rows/CTA " +
+                            std::to_string(r.plan.rows_per_cta) + " key streams " +
+                            std::to_string(r.plan.key_streams) + " splits " + std::to_string(r.plan.num_splits);
+      ASSERT_EQ(c.check(r.out, &r.lse, l.c_str()), 0) << l;
+    }
+    for (const Run& a : runs)
+      for (const Run& b : runs)
+        if (a.plan.rows_per_cta == 32 && a.plan.key_streams == 4 && b.plan.rows_per_cta == 16 &&
+            a.plan.num_splits == b.plan.num_splits && a.plan.split_tokens == b.plan.split_tokens) {
+          EXPECT_TRUE(a.out == b.out && a.lse == b.lse)
+              << label(c, "decode-pair") << " splits " << a.plan.num_splits
+              << ": 4 key streams differ from 16-row CTAs";
+        }
+    std::vector<int32_t> counters(std::size_t(B) * c.Hkv * ((max_q * (c.H / c.Hkv) + 15) / 16));
+    CUDA_OK(cudaMemcpy(counters.data(), ws.ptr, counters.size() * sizeof(int32_t), cudaMemcpyDeviceToHost));
+    for (int32_t v : counters) ASSERT_EQ(v, 0) << "a split counter was left non-zero";
+  }
+}
+
+// The pair kernel as the engine launches it: a programmatic dependent right after a late writer puts
+// each sequence's newest q_len tokens' K/V (over NaN cache slots) and q (over a NaN q) in place
+// (NewestTokens), one workspace zeroed once and shared, two decodes back to back (each with its own
+// output), at 1, planned and 64 splits (two merge batches), both key-stream counts. KV lengths 128 and
+// 2048 end on a whole tile; q_len 4 over 50 and 200 keys puts old and new rows in one tile. A pair
+// kernel that issued a tile holding a new row before its dependency wait would read NaN.
+TEST(CudaAttention, DecodePairKernelProgrammaticLaunch) {
+  REQUIRE_GPU();
+  std::mt19937 rng(777);
+  int sms = 0;
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+  struct PdlCase {
+    int H, Hkv;
+    std::vector<int32_t> lens;
+    int q_len;
+  };
+  const PdlCase cases[] = {{32, 1, {128, 2048, 4097}, 1}, {32, 4, {50, 200, 4097}, 4}, {32, 1, {50, 200}, 4}};
+  for (const PdlCase& pc : cases) {
+    PagedCase c = PagedCase::heads(DType::DTYPE_BF16, 128, pc.H, pc.Hkv, 16);
+    c.kv_lens = pc.lens;
+    c.q_lens.assign(pc.lens.size(), pc.q_len);
+    c.build(rng);
+    DeviceCase dc(c);
+    const int B = int(pc.lens.size()), max_kv = max_of(pc.lens);
+    const NewestTokens nt(c);
+    std::vector<pagoda::cuda::DecodePlan> plans;
+    for (int splits : {1, 0, 64})
+      for (int ks : {2, 4}) {
+        plans.push_back(pagoda::cuda::decode_plan(B, c.H, c.layout(), pc.q_len, max_kv, sms, splits, -1, 32));
+        plans.back().key_streams = ks;
+      }
+    std::size_t ws_bytes = 0;
+    for (const auto& plan : plans) ws_bytes = std::max(ws_bytes, plan.workspace_bytes);
+    DeviceBuffer<unsigned char> ws(ws_bytes);
+    ws.poison();
+    pagoda::cuda::decode_workspace_init(ws.ptr, ws_bytes, nullptr);
+    DeviceBuffer<uint16_t> out2(dc.out.count);
+    DeviceBuffer<float> lse2(dc.lse.count);
+    cudaStream_t s;
+    CUDA_OK(cudaStreamCreate(&s));
+    for (auto plan : plans) {
+      ASSERT_EQ(plan.rows_per_cta, 32);
+      plan.workspace_initialized = true;
+      plan.programmatic_launch = true;
+      nt.poison(dc);
+      out2.poison();
+      lse2.poison();
+      CUDA_OK(cudaDeviceSynchronize());
+      nt.write_late(dc, s);
+      pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, s);
+      pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, out2.ptr, lse2.ptr, ws.ptr, s);
+      CUDA_OK(cudaStreamSynchronize(s));
+      const std::string l = "decode-pair-pdl H" + std::to_string(c.H) + "/" + std::to_string(c.Hkv) + " q_len " +
+                            std::to_string(pc.q_len) + " key streams " + std::to_string(plan.key_streams) +
+                            " splits " + std::to_string(plan.num_splits);
+      const auto out = dc.out.download();
+      const auto lse = dc.lse.download();
+      ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
+      ASSERT_TRUE(out == out2.download() && lse == lse2.download()) << l << ": the second decode differs";
+    }
+    std::vector<int32_t> counters(std::size_t(B) * c.Hkv * ((pc.q_len * (c.H / c.Hkv) + 15) / 16));
+    CUDA_OK(cudaMemcpy(counters.data(), ws.ptr, counters.size() * sizeof(int32_t), cudaMemcpyDeviceToHost));
+    for (int32_t v : counters) ASSERT_EQ(v, 0) << "a split counter was left non-zero";
+    cudaStreamDestroy(s);
   }
 }
 

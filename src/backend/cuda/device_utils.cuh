@@ -129,6 +129,14 @@ __device__ __forceinline__ float fast_exp2(float x) {
   return y;
 }
 
+// Barrier among `threads` threads (whole warps) of the CTA on hardware barrier `id` (1-15; 0 is
+// __syncthreads'); orders their shared-memory accesses (cp.async data waited for included) as
+// __syncthreads does for the whole CTA. The id stays a register (ptxas then reserves all 16 barriers):
+// dispatching it to immediates cost the decode pair kernel 57 registers and 2-3% (notes 33).
+__device__ __forceinline__ void named_barrier_sync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
 // Programmatic dependent launch (sm_90+; no-ops before). grid_dependency_wait blocks until the
 // preceding kernel in the stream has completed and its writes are visible (returns at once when
 // this kernel was not launched as a programmatic dependent); launch_dependents lets the next

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <cstdint>
 
-#include "backend/cuda/attention.hpp"
-#include "backend/cuda/attention_launch.hpp"
-#include "backend/cuda/flash_prefill_sm90.hpp"
+#include "backend/cuda/attention/attention.hpp"
+#include "backend/cuda/attention/attention_launch.hpp"
+#include "backend/cuda/attention/flash_prefill_sm90.hpp"
 #include "backend/cuda/pdl.hpp"
 #include "core/error.hpp"
 
@@ -39,12 +39,33 @@ constexpr double DECODE_MERGE_FIXED_COST = 170.0;
 constexpr int DECODE_WARP_MAX_KV = 1024;
 constexpr int DECODE_WARP_ITEM_WARPS = 4;
 constexpr int DECODE_WARP_DEFAULT_CTAS_PER_SM = 8;
+// The pair kernel (one CTA loads each K/V tile once for 32 rows) where a KV head has more than 16
+// rows. Per key, a pair CTA with KS key streams costs DECODE_PAIR_KEY_COST x 4 / KS of a 16-row CTA
+// (KS 4: 8 warps walk the split as 4 would for 16 rows; KS 2: half the warps per row; both without the
+// second 16-row CTA's loads), its merge per split the 16-row cost x 32 rows / 4 x the KS scale (256
+// threads merge faster than 128, not twice as fast). Only where the 16-row plan fills at least
+// DECODE_PAIR_MIN_FILL of the device's CTA slots: with SMs to spare (MQA at batch 1, 108 16-row CTAs at
+// 64k keys) two 16-row CTAs on two SMs beat one pair CTA on one (27.5 vs 31.8 us at 64 splits; G 8 x
+// q_len 4 at 8k 15.7 vs 17.0). Fitted to 14 shapes measured on the H200 (notes 33): each gets the kernel
+// measured fastest.
+constexpr double DECODE_PAIR_KEY_COST = 0.7;
+constexpr double DECODE_PAIR_MERGE_SCALE_KS2 = 1.0;
+constexpr double DECODE_PAIR_MERGE_SCALE_KS4 = 0.75;
+constexpr double DECODE_PAIR_MIN_FILL = 0.9;
+constexpr int DECODE_PAIR_DEFAULT_CTAS_PER_SM_KS2 = 2;
+constexpr int DECODE_PAIR_DEFAULT_CTAS_PER_SM_KS4 = 1;
 
 std::size_t align256(std::size_t n) { return (n + 255) & ~std::size_t(255); }
 
-// Split counters, one per (sequence, KV head, row group), at the start of the workspace.
+// Split counters, one per (sequence, KV head, 16-row group), at the start of the workspace. The pair
+// kernel (32-row groups) uses the first half; sizing by 16-row groups for both kernels keeps the
+// partials at one offset, so plans of one shape that differ in the kernel (the model's graphs for
+// short and long KV buckets) may share a workspace without one's partials landing on the other's
+// counters.
 std::size_t decode_counter_bytes(const DecodePlan& plan, const PagedKvLayout& L) {
-  return align256(std::size_t(plan.num_seqs) * L.num_kv_heads * plan.row_groups * sizeof(int32_t));
+  const int64_t groups = (int64_t(plan.max_q_len) * (plan.num_heads / L.num_kv_heads) + DECODE_ROWS_PER_CTA - 1) /
+                         DECODE_ROWS_PER_CTA;
+  return align256(std::size_t(plan.num_seqs) * L.num_kv_heads * std::size_t(groups) * sizeof(int32_t));
 }
 
 void cuda_check(cudaError_t err, const char* what) {
@@ -167,7 +188,8 @@ void attention_prefill(const void* q, int32_t H, const PagedKvView& cache, const
 }
 
 DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout, int32_t max_q_len,
-                       int32_t max_kv_len, int32_t num_sms, int32_t forced_splits, int32_t forced_item_warps) {
+                       int32_t max_kv_len, int32_t num_sms, int32_t forced_splits, int32_t forced_item_warps,
+                       int32_t forced_rows_per_cta) {
   layout_check(layout, "decode_plan");
   PAGODA_CHECK(num_seqs > 0 && num_seqs <= 65535 && H > 0 && H % layout.num_kv_heads == 0,
                "decode_plan: bad shape (B {}, H {}, Hkv {})", num_seqs, H, layout.num_kv_heads);
@@ -177,6 +199,9 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
   PAGODA_CHECK(forced_splits >= 0, "decode_plan: negative forced split count");
   PAGODA_CHECK(forced_item_warps < 0 || decode_item_warps_supported(forced_item_warps),
                "decode_plan: item warps {} (0, 1, 2 or 4)", forced_item_warps);
+  PAGODA_CHECK(forced_rows_per_cta == 0 || forced_rows_per_cta == DECODE_ROWS_PER_CTA ||
+                   (forced_rows_per_cta == DECODE_PAIR_ROWS_PER_CTA && forced_item_warps <= 0),
+               "decode_plan: rows per CTA {} (16, or 32 without the warp kernel)", forced_rows_per_cta);
   DecodePlan plan;
   plan.num_seqs = num_seqs;
   plan.num_heads = H;
@@ -195,7 +220,8 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
   };
   if (forced_item_warps >= 0) {
     plan.item_warps = forced_item_warps;
-  } else if (max_kv_len <= DECODE_WARP_MAX_KV && items >= warp_slots(DECODE_WARP_ITEM_WARPS)) {
+  } else if (forced_rows_per_cta != DECODE_PAIR_ROWS_PER_CTA && max_kv_len <= DECODE_WARP_MAX_KV &&
+             items >= warp_slots(DECODE_WARP_ITEM_WARPS)) {
     plan.item_warps = DECODE_WARP_ITEM_WARPS;
   }
   // Items per warp stay 1: running 2 items back to back through one ring measured +1-2% at uniform
@@ -207,29 +233,60 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
   // every partial). A half-empty last wave
   // costs as much as a full one, so the split count that fills whole waves wins; ties go to fewer
   // splits.
+  // With more than 16 rows per KV head the same model also prices the pair kernel (32 rows per CTA,
+  // 2 or 4 key streams: its own occupancy, per-key and merge costs), and the cheapest plan wins.
+  struct SplitChoice {
+    int64_t splits = 1, tokens = 0;
+    double cost = 0.0;
+  };
+  auto choose_splits = [&](int64_t n_items, int64_t wave, double key_cost, double merge_cost) {
+    const int64_t max_splits = std::max<int64_t>(
+        1, std::min<int64_t>((max_kv_len + DECODE_SPLIT_STEP - 1) / DECODE_SPLIT_STEP, 2 * wave));
+    SplitChoice best;
+    for (int64_t s = 1; s <= max_splits; ++s) {
+      // The split length this count gives once rounded to whole 64-key steps, and the splits it makes.
+      const int64_t per = ((int64_t(max_kv_len) + s - 1) / s + DECODE_SPLIT_STEP - 1) / DECODE_SPLIT_STEP *
+                          DECODE_SPLIT_STEP;
+      const int64_t n = (int64_t(max_kv_len) + per - 1) / per;
+      const int64_t waves = (n_items * n + wave - 1) / wave;
+      const double cost = double(waves) * (double(per) * key_cost + DECODE_CTA_COST) +
+                          (n > 1 ? DECODE_MERGE_FIXED_COST + merge_cost * double(n) : 0.0);
+      if (s == 1 || cost < best.cost * 0.98) best = {n, per, cost};
+    }
+    return best;
+  };
   int occ = decode_ctas_per_sm(layout.dtype, layout.head_dim, 0);
   if (occ <= 0) occ = DECODE_DEFAULT_CTAS_PER_SM;
   const int64_t wave = int64_t(num_sms) * occ;
-  const int64_t max_splits = std::max<int64_t>(
-      1, std::min<int64_t>((max_kv_len + DECODE_SPLIT_STEP - 1) / DECODE_SPLIT_STEP, 2 * wave));
-  const double merge_cost =
-      DECODE_MERGE_COST * double(std::min<int64_t>(rows, DECODE_ROWS_PER_CTA)) / DECODE_MERGE_COST_ROWS;
-  int64_t splits = 1, planned_tokens = 0;
-  double best = 0.0;
-  for (int64_t s = 1; s <= max_splits; ++s) {
-    // The split length this count gives once rounded to whole 64-key steps, and the splits it makes.
-    const int64_t per = ((int64_t(max_kv_len) + s - 1) / s + DECODE_SPLIT_STEP - 1) / DECODE_SPLIT_STEP *
-                        DECODE_SPLIT_STEP;
-    const int64_t n = (int64_t(max_kv_len) + per - 1) / per;
-    const int64_t waves = (items * n + wave - 1) / wave;
-    const double cost = double(waves) * double(per + DECODE_CTA_COST) +
-                        (n > 1 ? DECODE_MERGE_FIXED_COST + merge_cost * double(n) : 0.0);
-    if (s == 1 || cost < best * 0.98) {
-      best = cost;
-      splits = n;
-      planned_tokens = per;
+  SplitChoice choice;
+  if (forced_rows_per_cta != DECODE_PAIR_ROWS_PER_CTA)
+    choice = choose_splits(items, wave, 1.0,
+                           DECODE_MERGE_COST * double(std::min<int64_t>(rows, DECODE_ROWS_PER_CTA)) /
+                               DECODE_MERGE_COST_ROWS);
+  const bool fills = double(items * choice.splits) >= DECODE_PAIR_MIN_FILL * double(wave);
+  if (plan.item_warps == 0 && (forced_rows_per_cta == DECODE_PAIR_ROWS_PER_CTA ||
+                               (forced_rows_per_cta == 0 && rows > DECODE_ROWS_PER_CTA && fills))) {
+    const int64_t blocks = (rows + DECODE_PAIR_ROWS_PER_CTA - 1) / DECODE_PAIR_ROWS_PER_CTA;
+    const int64_t pair_items = int64_t(num_seqs) * layout.num_kv_heads * blocks;
+    for (int ks : {2, 4}) {
+      int pocc = decode_ctas_per_sm(layout.dtype, layout.head_dim, 0, ks);
+      if (pocc <= 0) pocc = ks == 2 ? DECODE_PAIR_DEFAULT_CTAS_PER_SM_KS2 : DECODE_PAIR_DEFAULT_CTAS_PER_SM_KS4;
+      const double merge_cost = DECODE_MERGE_COST *
+                                double(std::min<int64_t>(rows, DECODE_PAIR_ROWS_PER_CTA)) / DECODE_MERGE_COST_ROWS *
+                                (ks == 2 ? DECODE_PAIR_MERGE_SCALE_KS2 : DECODE_PAIR_MERGE_SCALE_KS4);
+      const SplitChoice c =
+          choose_splits(pair_items, int64_t(num_sms) * pocc, DECODE_PAIR_KEY_COST * 4.0 / ks, merge_cost);
+      const bool forced_first = plan.key_streams == 0 && forced_rows_per_cta == DECODE_PAIR_ROWS_PER_CTA;
+      if (forced_first || c.cost < choice.cost) {
+        choice = c;
+        plan.rows_per_cta = DECODE_PAIR_ROWS_PER_CTA;
+        plan.row_groups = int32_t(blocks);
+        plan.key_streams = ks;
+      }
     }
   }
+  int64_t splits = choice.splits;
+  const int64_t planned_tokens = choice.tokens;
   // The warp kernel runs unsplit: it is chosen only when its items fill the device, and measured
   // with 2-3 forced splits at B256-512, ctx 192-512 (uniform and ragged) it lost 15-45% to the
   // extra partials and merges.
@@ -263,13 +320,16 @@ void attention_decode(const DecodePlan& plan, const void* q, const PagedKvView& 
                       void* out, float* lse, void* workspace, cudaStream_t stream) {
   PAGODA_CHECK(batch.num_seqs == plan.num_seqs, "attention_decode: plan made for {} sequences, batch has {}",
                plan.num_seqs, batch.num_seqs);
+  const bool pair = plan.rows_per_cta == DECODE_PAIR_ROWS_PER_CTA;
   PAGODA_CHECK(plan.num_splits >= 1 && plan.split_tokens > 0 && plan.split_tokens % DECODE_SPLIT_ALIGN == 0 &&
-                   plan.rows_per_cta == DECODE_ROWS_PER_CTA && decode_item_warps_supported(plan.item_warps) &&
-                   plan.items_per_warp >= 1 && plan.items_per_warp <= 8,
+                   (plan.rows_per_cta == DECODE_ROWS_PER_CTA || pair) && decode_item_warps_supported(plan.item_warps) &&
+                   plan.items_per_warp >= 1 && plan.items_per_warp <= 8 &&
+                   (pair ? plan.item_warps == 0 && decode_key_streams_supported(plan.key_streams)
+                         : plan.key_streams == 0),
                "attention_decode: plan was not made by decode_plan");
   DecodeParams dp;
   dp.attn = params_make(q, plan.num_heads, cache, batch, out, lse, "attention_decode");
-  PAGODA_CHECK(int64_t(plan.row_groups) * DECODE_ROWS_PER_CTA >= int64_t(plan.max_q_len) * dp.attn.group,
+  PAGODA_CHECK(int64_t(plan.row_groups) * plan.rows_per_cta >= int64_t(plan.max_q_len) * dp.attn.group,
                "attention_decode: plan made for another head grouping");
   dp.num_splits = plan.num_splits;
   dp.split_tokens = plan.split_tokens;
@@ -288,7 +348,7 @@ void attention_decode(const DecodePlan& plan, const void* q, const PagedKvView& 
     if (!plan.workspace_initialized)
       cuda_check(cudaMemsetAsync(ws, 0, counter_bytes, stream), "attention_decode: counter reset");
   }
-  cuda_check(decode_launch(dp, cache.layout.dtype, cache.layout.head_dim, plan.item_warps, stream),
+  cuda_check(decode_launch(dp, cache.layout.dtype, cache.layout.head_dim, plan.item_warps, plan.key_streams, stream),
              "attention_decode");
 }
 

@@ -1,8 +1,8 @@
 // Launcher for the FlashAttention-2 prefill kernel (flash_prefill.cuh): picks the instantiation
 // through attention_dispatch.hpp and raises the dynamic shared-memory limit.
-#include "backend/cuda/attention_dispatch.hpp"
-#include "backend/cuda/attention_launch.hpp"
-#include "backend/cuda/flash_prefill.cuh"
+#include "backend/cuda/attention/attention_dispatch.hpp"
+#include "backend/cuda/attention/attention_launch.hpp"
+#include "backend/cuda/attention/flash_prefill.cuh"
 
 namespace pagoda::cuda {
 namespace {

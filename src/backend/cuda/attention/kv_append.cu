@@ -1,8 +1,8 @@
 // KV append: new tokens' K/V [T, Hkv, D] -> their cache slots, with RoPE applied to K in the same
 // pass (interleaved or half-split pairing). One thread per element: the op moves T*Hkv*D*2 values
 // once and is bound by those bytes; sin/cos use the accurate sincosf (positions reach 10^5).
-#include "backend/cuda/attention_dispatch.hpp"
-#include "backend/cuda/attention_launch.hpp"
+#include "backend/cuda/attention/attention_dispatch.hpp"
+#include "backend/cuda/attention/attention_launch.hpp"
 #include "backend/cuda/device_utils.cuh"
 
 namespace pagoda::cuda {

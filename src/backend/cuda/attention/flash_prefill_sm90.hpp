@@ -6,7 +6,7 @@
 
 #include <cuda_runtime_api.h>
 
-#include "backend/cuda/attention_params.hpp"
+#include "backend/cuda/attention/attention_params.hpp"
 #include "core/dtype.hpp"
 
 namespace pagoda::cuda {

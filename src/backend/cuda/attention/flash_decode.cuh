@@ -3,21 +3,24 @@
 // so one pass over the split's K/V serves the whole query-head group, on the tensor cores (mma.sync
 // m16n8k16; rows past the group are zero padding). A warp streams 16-key tiles through a private
 // STAGES-deep cp.async ring, so no CTA barrier sits in the main loop and every warp keeps STAGES - 1
-// tiles (8 KB each at D = 128) in flight. Two kernels share that loop:
+// tiles (8 KB each at D = 128) in flight. Three kernels share that loop:
 // - flash_decode_kernel (long KV): one CTA of 4 warps per item, warp w takes tiles w, w + 4, ...,
 //   and the 4 warps combine in shared memory.
+// - flash_decode_pair_kernel (more than 16 rows per KV head: MQA, q_len x G > 16): one CTA per 32-row
+//   block, its warps in pairs on shared rings (one warp per 16-row group), so each tile is loaded once
+//   for 32 rows instead of once per 16-row CTA.
 // - flash_decode_warp_kernel (many short KVs): each warp owns a whole item and writes its result
 //   from registers; a CTA is 1-4 independent warps. Short items do not let a CTA ring reach steady
 //   state; many small independent warps keep the SM's bytes in flight while others start and end.
 // Splits of one item merge in the kernel: every split writes a float partial + LSE, and the last to
 // arrive (atomic counter, left at zero again) combines them in split order, so the result does not
 // depend on arrival order. An item with one active split writes its output directly.
-// On sm_90 either may be launched as a programmatic dependent. The warp kernel reads nothing before
-// griddepcontrol.wait (the previous kernel in the stream has finished); the split kernel reads the
-// lengths, the block table and its first K/V tiles older than the step's new tokens before it.
+// On sm_90 any may be launched as a programmatic dependent. The warp kernel reads nothing before
+// griddepcontrol.wait (the previous kernel in the stream has finished); the split and pair kernels read
+// the lengths, the block table and their first K/V tiles older than the step's new tokens before it.
 #pragma once
 
-#include "backend/cuda/attention_params.hpp"
+#include "backend/cuda/attention/attention_params.hpp"
 #include "backend/cuda/device_utils.cuh"
 
 // Timing probe for dev/kernels/decode_probe.cu (per-CTA timestamps); compiled out everywhere else.
@@ -111,15 +114,17 @@ __device__ __forceinline__ void decode_load_q(const AttentionParams& p, int q_st
 // Issues one K/V tile's cp.async copies into a ring slot (sK, sV): keys key0 .. key0 + TILE - 1 of KV
 // head kvh; keys at or past end are zero-filled. tile_row: the cache row of key0 when tile_in_page
 // (the caller looked the page up), else each row's page is read from the block-table row bt.
-template <typename T, int D>
+// NPASS < PASSES copies only the tile's rows row_base .. row_base + NPASS * ROWS_PER_PASS - 1 (two warps
+// that share a ring each issue half of a tile).
+template <typename T, int D, int NPASS = DecodeTraits<D>::PASSES>
 __device__ __forceinline__ void decode_tile_load(const AttentionParams& p, const int32_t* bt, bool tile_in_page,
                                                  int64_t tile_row, int key0, int end, int kvh, int lane, T* sK,
-                                                 T* sV) {
+                                                 T* sV, int row_base = 0) {
   using Tr = DecodeTraits<D>;
   const int P = p.page_size, Hkv = p.num_kv_heads;
   const T* kc = static_cast<const T*>(p.k);
   const T* vc = static_cast<const T*>(p.v);
-  const int ld_c = lane % Tr::CHUNKS, ld_r = lane / Tr::CHUNKS;
+  const int ld_c = lane % Tr::CHUNKS, ld_r = row_base + lane / Tr::CHUNKS;
   const int64_t head_off = int64_t(kvh) * D + ld_c * 8;
   if (tile_in_page && key0 + Tr::TILE <= end) {
     // Whole tile inside one page: its rows are consecutive cache rows, so each pass is one pointer
@@ -132,7 +137,7 @@ __device__ __forceinline__ void decode_tile_load(const AttentionParams& p, const
     const T* vs = vc + off;
     const int64_t pass_elems = Tr::ROWS_PER_PASS * row_elems;
 #pragma unroll
-    for (int ps = 0; ps < Tr::PASSES; ++ps) {
+    for (int ps = 0; ps < NPASS; ++ps) {
       const int so = dswz<D>(ld_r + ps * Tr::ROWS_PER_PASS, ld_c);
       dev::cp_async_16(dev::smem_u32(sK + so), ks);
       dev::cp_async_16(dev::smem_u32(sV + so), vs);
@@ -142,7 +147,7 @@ __device__ __forceinline__ void decode_tile_load(const AttentionParams& p, const
     return;
   }
 #pragma unroll
-  for (int ps = 0; ps < Tr::PASSES; ++ps) {
+  for (int ps = 0; ps < NPASS; ++ps) {
     const int r = ld_r + ps * Tr::ROWS_PER_PASS;
     const int key = key0 + r;
     const bool ok = key < end;
@@ -238,17 +243,17 @@ __device__ __forceinline__ void decode_tile_compute(const T* tK, const T* tV, in
 }
 
 // Issues tile i of a warp's walk into ring slot `slot` (sK / sV: the warp's ring). pf_page: the page
-// batch that holds tile i (lane j: tile (i / 32) * 32 + j).
-template <typename T, int D>
+// batch that holds tile i (lane j: tile (i / 32) * 32 + j). NPASS, row_base: as in decode_tile_load.
+template <typename T, int D, int NPASS = DecodeTraits<D>::PASSES>
 __device__ __forceinline__ void decode_walk_tile_load(const AttentionParams& p, const DecodeWalk& walk, int i,
                                                       int slot, int end, int kvh, int lane, T* sK, T* sV,
-                                                      int pf_page) {
+                                                      int pf_page, int row_base = 0) {
   using Tr = DecodeTraits<D>;
   const int key0 = walk.key0(i, Tr::TILE);
   int64_t tile_row = 0;
   if (walk.tile_in_page) tile_row = int64_t(__shfl_sync(0xffffffffu, pf_page, i % 32)) * walk.P + key0 % walk.P;
-  decode_tile_load<T, D>(p, walk.bt, walk.tile_in_page, tile_row, key0, end, kvh, lane, sK + slot * Tr::TILE_ELEMS,
-                         sV + slot * Tr::TILE_ELEMS);
+  decode_tile_load<T, D, NPASS>(p, walk.bt, walk.tile_in_page, tile_row, key0, end, kvh, lane,
+                                sK + slot * Tr::TILE_ELEMS, sV + slot * Tr::TILE_ELEMS, row_base);
 }
 
 // One warp's pass over its tiles of [start, end) (tiles walk.first, walk.first + walk.stride, ...)
@@ -257,18 +262,24 @@ __device__ __forceinline__ void decode_walk_tile_load(const AttentionParams& p, 
 // issued: how many of the first STAGES - 1 tiles the caller already issued into slots 0, 1, ..., one
 // cp.async group each (the split kernel issues tiles older than the step's new tokens before its
 // dependency wait); the rest of the prologue is issued here.
-template <typename T, int D>
+// PAIRED (flash_decode_pair_kernel): two warps share the ring, each issuing NPASS passes of every tile
+// from tile row row_base (its half); after each wait a 64-thread named barrier (bar_id) makes both
+// halves visible and tells both warps that the slot read in the last iteration is free: one barrier per
+// tile. compute false: the warp only loads (its row group holds no query row of this sequence).
+template <typename T, int D, int STAGES = DecodeTraits<D>::STAGES, int NPASS = DecodeTraits<D>::PASSES,
+          bool PAIRED = false>
 __device__ __forceinline__ void decode_stream(const AttentionParams& p, const DecodeWalk& walk, int end, int kvh,
                                               int lane, T* sK, T* sV, int pf_page, int issued,
                                               const uint32_t (&qf)[D / 16][4], const int (&lim)[2],
-                                              float (&o)[D / 8][4], float (&m_run)[2], float (&l_run)[2]) {
+                                              float (&o)[D / 8][4], float (&m_run)[2], float (&l_run)[2],
+                                              int row_base = 0, int bar_id = 0, bool compute = true) {
   using Tr = DecodeTraits<D>;
-  constexpr int TILE = Tr::TILE, STAGES = Tr::STAGES;
+  constexpr int TILE = Tr::TILE;
   const int my_tiles = walk.my_tiles<TILE>(end);
 
   auto load_tile = [&](int i, int slot) {
     if (walk.tile_in_page && i > 0 && i % 32 == 0) pf_page = walk.fetch_pages<TILE>(i, lane);  // warp-uniform, in order
-    decode_walk_tile_load<T, D>(p, walk, i, slot, end, kvh, lane, sK, sV, pf_page);
+    decode_walk_tile_load<T, D, NPASS>(p, walk, i, slot, end, kvh, lane, sK, sV, pf_page, row_base);
   };
 
 #pragma unroll
@@ -284,15 +295,20 @@ __device__ __forceinline__ void decode_stream(const AttentionParams& p, const De
   }
   for (int i = 0; i < my_tiles; ++i) {
     dev::cp_async_wait<STAGES - 2>();
-    __syncwarp();
+    if constexpr (PAIRED) {
+      dev::named_barrier_sync(bar_id, 64);
+    } else {
+      __syncwarp();
+    }
     if (i == 0) PAGODA_DECODE_PROBE(1);  // first tile of warp 0 in shared memory
-    // Refill the slot this warp finished reading last iteration.
+    // Refill the slot this warp (and its partner) finished reading last iteration.
     if (i + STAGES - 1 < my_tiles) load_tile(i + STAGES - 1, (i + STAGES - 1) % STAGES);
     dev::cp_async_commit();
     const int slot = i % STAGES;
-    decode_tile_compute<T, D>(sK + slot * Tr::TILE_ELEMS, sV + slot * Tr::TILE_ELEMS, walk.key0(i, TILE), end,
-                              p.scale_log2, lane, qf, lim, o, m_run, l_run);
-    __syncwarp();
+    if (compute)
+      decode_tile_compute<T, D>(sK + slot * Tr::TILE_ELEMS, sV + slot * Tr::TILE_ELEMS, walk.key0(i, TILE), end,
+                                p.scale_log2, lane, qf, lim, o, m_run, l_run);
+    if constexpr (!PAIRED) __syncwarp();
   }
   dev::cp_async_wait<0>();
 }
@@ -525,6 +541,189 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   __threadfence();
   PAGODA_DECODE_PROBE(6);
   decode_merge<T, D, Tr::MERGE_BATCH>(dp, q_start, kvh, row0, nrows, active, tid, Tr::THREADS);
+  PAGODA_DECODE_PROBE(5);
+}
+
+// The pair kernel's shape: 2 row groups (32 packed rows) x KS key streams. Warps w and w + KS share
+// ring w (warp w computes rows 0-15 and warp w + KS rows 16-31 on the same tiles), so each K/V tile is
+// loaded into the SM once for 32 rows. STAGES 5 keeps 4 tiles in flight per ring: with KS 2 (4 warps,
+// 2 CTAs per SM) or KS 4 (8 warps, 1 CTA per SM) that is 4 rings x 4 tiles x 8 KB = 128 KB per SM at
+// D = 128, as the 16-row kernel (2 CTAs x 4 warps x 2 tiles).
+template <int D, int KS>
+struct DecodePairTraits {
+  using Tr = DecodeTraits<D>;
+  static constexpr int RG = 2;
+  static constexpr int WARPS = RG * KS;
+  static constexpr int THREADS = 32 * WARPS;
+  static constexpr int ROWS = RG * Tr::ROWS;
+  static constexpr int STAGES = 5;
+  static constexpr int MIN_CTAS = KS == 2 ? 2 : 1;  // per SM, for __launch_bounds__
+  static constexpr int RING_BYTES = STAGES * 2 * Tr::TILE_ELEMS * 2;
+  static constexpr int SMEM_PIPE = KS * RING_BYTES;
+  static constexpr int SMEM_COMBINE = WARPS * Tr::ROWS * (Tr::COMBINE_STRIDE + 2) * 4;
+  static constexpr int SMEM_BYTES = SMEM_PIPE > SMEM_COMBINE ? SMEM_PIPE : SMEM_COMBINE;
+  static_assert(Tr::PASSES % 2 == 0, "each warp of a pair issues half of a tile's passes");
+  static_assert(KS == 2 || KS == 4, "2 or 4 key streams");
+};
+
+// Grid: (num_splits, Hkv * row_blocks, B), a row block being 32 packed rows. Block: 64 * KS threads.
+// Dynamic smem: DecodePairTraits::SMEM_BYTES. As flash_decode_kernel (same pre-wait reads, in-CTA
+// combine, partials and fused merge), but one CTA serves both 16-row groups of its block from one pass
+// over the split's K/V (MQA; q_len x G > 16): each ring's tiles are issued half by each warp of its pair.
+template <typename T, int D, int KS>
+__global__ void __launch_bounds__(DecodePairTraits<D, KS>::THREADS, DecodePairTraits<D, KS>::MIN_CTAS)
+    flash_decode_pair_kernel(const DecodeParams dp) {
+  using Tr = DecodeTraits<D>;
+  using Pr = DecodePairTraits<D, KS>;
+  constexpr int TILE = Tr::TILE, STAGES = Pr::STAGES, ROWS = Pr::ROWS, RG_ROWS = Tr::ROWS;
+  constexpr int NPASS = Tr::PASSES / 2;
+  const AttentionParams& p = dp.attn;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  __shared__ int s_last;
+
+  PAGODA_DECODE_PROBE(0);
+  const int split = blockIdx.x;
+  const int row_blocks = gridDim.y / p.num_kv_heads;
+  const int kvh = blockIdx.y / row_blocks;
+  const int rb = blockIdx.y % row_blocks;
+  const int b = blockIdx.z;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int ring = warp % KS, rg = warp / KS;  // warps ring and ring + KS share ring `ring`
+  DecodeWalk walk;
+  walk.bt = p.block_table + int64_t(b) * p.max_pages;
+  walk.start = split * dp.split_tokens;
+  walk.first = ring;
+  walk.stride = KS;
+  walk.tiles_cap = dp.split_tokens / TILE;
+  walk.P = p.page_size;
+  walk.max_pages = p.max_pages;
+  walk.tile_in_page = p.page_size % TILE == 0;
+  const int pf_page = walk.fetch_pages<TILE>(0, lane);
+  const int q_start = p.cu_seqlens_q[b];
+  const int q_len = p.cu_seqlens_q[b + 1] - q_start;
+  const int kv_len = max(p.kv_lens[b], 0);
+  const int G = p.group;
+  const int rows_total = q_len * G;
+  const int row0 = rb * ROWS;
+  if (row0 >= rows_total) return;
+  if (split > 0 && walk.start >= kv_len) return;
+  const int end = min(kv_len, walk.start + dp.split_tokens);
+  const int active = max(1, (kv_len + dp.split_tokens - 1) / dp.split_tokens);
+  const int H = p.num_heads;
+  const int g = lane / 4, t = lane % 4;
+  const int my_row0 = row0 + rg * RG_ROWS;         // this warp's 16 rows
+  const bool has_rows = my_row0 < rows_total;      // a short sequence of a ragged batch may leave group 1 empty
+  const int half_row = rg * (TILE / 2);            // this warp issues tile rows half_row .. half_row + 7
+
+  T* sK = reinterpret_cast<T*>(smem_raw) + ring * STAGES * 2 * Tr::TILE_ELEMS;
+  T* sV = sK + STAGES * Tr::TILE_ELEMS;
+  // Pre-wait tiles as in flash_decode_kernel; both warps of a pair take the same decisions (same walk).
+  int issued = 0;
+  {
+    const int old_end = kv_len - q_len;
+    const int my_tiles = walk.my_tiles<TILE>(end);
+#pragma unroll
+    for (int i = 0; i < STAGES - 1; ++i) {
+      if (issued == i && i < my_tiles && walk.key0(i, TILE) + TILE <= old_end) {
+        decode_walk_tile_load<T, D, NPASS>(p, walk, i, i, end, kvh, lane, sK, sV, pf_page, half_row);
+        dev::cp_async_commit();
+        ++issued;
+      }
+    }
+  }
+  dev::grid_dependency_wait();
+  dev::launch_dependents();
+
+  uint32_t qf[D / 16][4];
+  int lim[2];
+  decode_load_q<T, D>(p, q_start, rows_total, my_row0, kvh, kv_len - q_len, kv_len, lane, qf, lim);
+
+  float o[D / 8][4];
+  float m_run[2], l_run[2];
+  decode_stream<T, D, STAGES, NPASS, true>(p, walk, end, kvh, lane, sK, sV, pf_page, issued, qf, lim, o, m_run,
+                                           l_run, half_row, 1 + ring, has_rows);
+  __syncthreads();  // every ring is drained: the smem becomes the combine area
+  PAGODA_DECODE_PROBE(2);
+
+  // Per-warp state of the real rows: o [warp][16][OS], then m, l [warp][16]; warp = rg * KS + ring.
+  constexpr int OS = Tr::COMBINE_STRIDE;
+  float* sm_o = reinterpret_cast<float*>(smem_raw);
+  float* sm_m = sm_o + Pr::WARPS * RG_ROWS * OS;
+  float* sm_l = sm_m + Pr::WARPS * RG_ROWS;
+#pragma unroll
+  for (int i2 = 0; i2 < 2; ++i2) {
+    float l = l_run[i2];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    const int r = g + 8 * i2;
+    if (my_row0 + r >= rows_total) continue;
+    float* dst = sm_o + (warp * RG_ROWS + r) * OS;
+#pragma unroll
+    for (int dt = 0; dt < D / 8; ++dt)
+      *reinterpret_cast<float2*>(dst + dt * 8 + 2 * t) = make_float2(o[dt][2 * i2], o[dt][2 * i2 + 1]);
+    if (t == 0) {
+      sm_m[warp * RG_ROWS + r] = m_run[i2];
+      sm_l[warp * RG_ROWS + r] = l;
+    }
+  }
+  __syncthreads();
+
+  const int nrows = min(ROWS, rows_total - row0);
+  constexpr int C4 = D / 4;
+  for (int idx = tid; idx < nrows * C4; idx += Pr::THREADS) {
+    const int r = idx / C4, c = idx % C4;
+    const int w0 = (r / RG_ROWS) * KS, r16 = r % RG_ROWS;  // the row's group: warps w0 .. w0 + KS - 1
+    float M = -INFINITY;
+#pragma unroll
+    for (int k = 0; k < KS; ++k) M = fmaxf(M, sm_m[(w0 + k) * RG_ROWS + r16]);
+    const float m_use = M == -INFINITY ? 0.0f : M;
+    float L = 0.0f;
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+    for (int k = 0; k < KS; ++k) {
+      const int w = w0 + k;
+      const float wt = exp2f(sm_m[w * RG_ROWS + r16] - m_use);
+      L += sm_l[w * RG_ROWS + r16] * wt;
+      const float4 v = reinterpret_cast<const float4*>(sm_o + (w * RG_ROWS + r16) * OS)[c];
+      acc.x = fmaf(wt, v.x, acc.x);
+      acc.y = fmaf(wt, v.y, acc.y);
+      acc.z = fmaf(wt, v.z, acc.z);
+      acc.w = fmaf(wt, v.w, acc.w);
+    }
+    const float inv = L > 0.0f ? 1.0f / L : 0.0f;
+    const float lse2 = L > 0.0f ? m_use + log2f(L) : -INFINITY;
+    const int rho = row0 + r;
+    const int64_t row = (int64_t(q_start) + rho / G) * H + kvh * G + rho % G;
+    if (active == 1) {
+      T* dst = static_cast<T*>(p.out) + row * D + c * 4;
+      *reinterpret_cast<uint2*>(dst) =
+          make_uint2(dev::pack2<T>(acc.x * inv, acc.y * inv), dev::pack2<T>(acc.z * inv, acc.w * inv));
+      if (c == 0 && p.lse != nullptr) p.lse[row] = lse2 * dev::LN2;
+    } else {
+      const int64_t prow = row * dp.num_splits + split;
+      reinterpret_cast<float4*>(dp.partial_out + prow * D)[c] =
+          make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv);
+      if (c == 0) dp.partial_lse[prow] = lse2;
+    }
+  }
+  PAGODA_DECODE_PROBE(3);
+  if (active == 1) return;
+
+  // Fused merge of the block's rows (up to 32), by the last CTA of this (sequence, KV head, row block).
+  __threadfence();
+  __syncthreads();
+  if (tid == 0) {
+    int* ctr = dp.counters + int64_t(blockIdx.z) * gridDim.y + blockIdx.y;
+    const int old = atomicAdd(ctr, 1);
+    const bool last = old == active - 1;
+    if (last) atomicExch(ctr, 0);
+    s_last = last;
+  }
+  __syncthreads();
+  if (!s_last) return;
+  PAGODA_DECODE_PROBE(4);
+  __threadfence();
+  decode_merge<T, D, Tr::MERGE_BATCH>(dp, q_start, kvh, row0, nrows, active, tid, Pr::THREADS);
   PAGODA_DECODE_PROBE(5);
 }
 

@@ -33,7 +33,7 @@ struct DecodeParams {
   AttentionParams attn;
   int32_t num_splits = 1;
   int32_t split_tokens = 0;      // KV positions per split, a multiple of 16 (the last may be short)
-  int32_t row_groups = 1;        // 16-row groups per KV head (items per sequence = Hkv * row_groups)
+  int32_t row_groups = 1;        // row groups per KV head (16 rows; 32 in the pair kernel): Hkv * row_groups items
   int32_t items_per_warp = 1;    // warp-per-item kernel: items each warp runs back to back
   // Split-major within a row, so a merge reads one row's splits at constant offsets from one base.
   float* partial_out = nullptr;  // [T, H, splits, D] float

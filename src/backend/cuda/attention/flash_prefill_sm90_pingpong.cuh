@@ -14,8 +14,8 @@
 #include <cfloat>
 #include <type_traits>
 
-#include "backend/cuda/flash_prefill_sm90.cuh"
-#include "backend/cuda/flash_prefill_sm90_queue.cuh"
+#include "backend/cuda/attention/flash_prefill_sm90.cuh"
+#include "backend/cuda/attention/flash_prefill_sm90_queue.cuh"
 
 namespace pagoda::cuda {
 

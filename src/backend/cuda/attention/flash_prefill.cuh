@@ -16,9 +16,9 @@
 
 #include <cfloat>
 
-#include "backend/cuda/attention_params.hpp"
+#include "backend/cuda/attention/attention_params.hpp"
 #include "backend/cuda/device_utils.cuh"
-#include "backend/cuda/flash_prefill_work.cuh"
+#include "backend/cuda/attention/flash_prefill_work.cuh"
 
 namespace pagoda::cuda {
 

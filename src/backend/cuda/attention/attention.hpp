@@ -59,8 +59,10 @@ struct DecodePlan {
   int32_t num_seqs = 0;
   int32_t num_heads = 0;
   int32_t max_q_len = 1;     // query tokens per sequence (1, or a few for speculative verify)
-  int32_t rows_per_cta = 1;  // packed (token, head-in-group) rows per CTA
-  int32_t row_groups = 1;
+  // Packed (token, head-in-group) rows per CTA: 16, or 32 in the pair kernel (item_warps 0 only: one
+  // CTA loads each K/V tile once for two 16-row groups; MQA and q_len x G > 16). Set by decode_plan.
+  int32_t rows_per_cta = 1;
+  int32_t row_groups = 1;  // ceil(max_q_len x G / rows_per_cta)
   int32_t num_splits = 1;
   int32_t split_tokens = 0;
   // Which decode kernel runs the items (one item = sequence, KV head, row group, split). 0: one CTA of
@@ -70,6 +72,10 @@ struct DecodePlan {
   // Warp kernel only: items each warp runs back to back through one ring (1-8; consecutive KV heads
   // of one sequence), so only the first pays the ring's fill. Set by decode_plan; may be changed.
   int32_t items_per_warp = 1;
+  // Pair kernel only (rows_per_cta 32): rings per CTA, each shared by the two warps of a pair. 2: 4 warps,
+  // 2 CTAs per SM; 4: 8 warps, 1 CTA per SM. 0 with 16-row CTAs. Set by decode_plan; may be changed to
+  // the other of 2 and 4 (bench, tests).
+  int32_t key_streams = 0;
   int64_t total_q_tokens = 0;  // T: rows of q/out
   std::size_t workspace_bytes = 0;
   // With several splits the workspace starts with split counters that must be zero before a
@@ -89,10 +95,11 @@ struct DecodePlan {
 
 // max_kv_len bounds every sequence's KV length for the step (pass the cache capacity to keep one
 // plan, and one captured graph, across steps). num_sms = device multiprocessor count.
-// forced_splits > 0 and forced_item_warps >= 0 (0, 1, 2 or 4) override the planner's choices (bench, tests).
+// forced_splits > 0, forced_item_warps >= 0 (0, 1, 2 or 4) and forced_rows_per_cta > 0 (16, or 32 with
+// item warps 0: the pair kernel) override the planner's choices (bench, tests).
 DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout, int32_t max_q_len,
                        int32_t max_kv_len, int32_t num_sms, int32_t forced_splits = 0,
-                       int32_t forced_item_warps = -1);
+                       int32_t forced_item_warps = -1, int32_t forced_rows_per_cta = 0);
 
 // Zeroes a decode workspace of `bytes` bytes (once, after allocating it; see
 // DecodePlan::workspace_initialized). Any plan whose workspace_bytes fits may then share it.

@@ -7,7 +7,7 @@
 
 #include <cuda_runtime.h>
 
-#include "backend/cuda/attention_params.hpp"
+#include "backend/cuda/attention/attention_params.hpp"
 #include "backend/cuda/device_utils.cuh"
 
 namespace pagoda::cuda {

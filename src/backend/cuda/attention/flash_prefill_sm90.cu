@@ -2,9 +2,9 @@
 // persistent ping-pong form, flash_prefill_sm90_pingpong.cuh). The kernels are instantiated only in
 // builds that include sm_90a code (PAGODA_CUDA_SM90A); elsewhere this file reports the kernel
 // unavailable and compiles nothing.
-#include "backend/cuda/attention_dispatch.hpp"
-#include "backend/cuda/attention_launch.hpp"
-#include "backend/cuda/flash_prefill_sm90.hpp"
+#include "backend/cuda/attention/attention_dispatch.hpp"
+#include "backend/cuda/attention/attention_launch.hpp"
+#include "backend/cuda/attention/flash_prefill_sm90.hpp"
 #if defined(PAGODA_CUDA_SM90A)
 #include <cuda.h>
 #include <cudaTypedefs.h>
@@ -14,8 +14,8 @@
 #include <cstdlib>
 #include <type_traits>
 
-#include "backend/cuda/flash_prefill_sm90.cuh"
-#include "backend/cuda/flash_prefill_sm90_pingpong.cuh"
+#include "backend/cuda/attention/flash_prefill_sm90.cuh"
+#include "backend/cuda/attention/flash_prefill_sm90_pingpong.cuh"
 #endif
 
 namespace pagoda::cuda {

@@ -10,9 +10,9 @@
 // between them. Two launches that may run at the same time need two workspaces. sm_90a only.
 #pragma once
 
-#include "backend/cuda/attention_params.hpp"
-#include "backend/cuda/flash_prefill_work.cuh"
-#include "backend/cuda/wgmma_sm90.cuh"
+#include "backend/cuda/attention/attention_params.hpp"
+#include "backend/cuda/attention/flash_prefill_work.cuh"
+#include "backend/cuda/attention/wgmma_sm90.cuh"
 
 namespace pagoda::cuda {
 

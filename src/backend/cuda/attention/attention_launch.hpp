@@ -5,7 +5,7 @@
 
 #include <cuda_runtime_api.h>
 
-#include "backend/cuda/attention_params.hpp"
+#include "backend/cuda/attention/attention_params.hpp"
 #include "core/dtype.hpp"
 
 namespace pagoda::cuda {
@@ -14,6 +14,7 @@ namespace pagoda::cuda {
 inline bool attention_head_dim_supported(int d) { return d == 64 || d == 128; }
 inline bool attention_dtype_supported(DType t) { return t == DType::DTYPE_BF16 || t == DType::DTYPE_F16; }
 constexpr int DECODE_ROWS_PER_CTA = 16;  // packed (token, head-in-group) rows: one mma M tile
+constexpr int DECODE_PAIR_ROWS_PER_CTA = 32;  // the pair kernel: two 16-row groups on shared rings
 constexpr int DECODE_SPLIT_ALIGN = 16;   // keys per decode warp tile; split lengths are multiples
 
 // key_tile: keys per prefill K/V tile, 32 or 64 (0: the default); the other one exists for the
@@ -23,13 +24,16 @@ constexpr int prefill_default_key_tile(int /*head_dim*/) { return 64; }
 cudaError_t prefill_launch(const AttentionParams& p, DType dtype, int head_dim, int max_q_len, cudaStream_t stream,
                            int key_tile = 0);
 // Decode kernels (flash_decode.cuh) by item_warps: 0 = one 4-warp CTA per item (flash_decode_kernel);
-// 1, 2 or 4 = one warp per item, that many per CTA (flash_decode_warp_kernel).
+// 1, 2 or 4 = one warp per item, that many per CTA (flash_decode_warp_kernel). key_streams 2 or 4
+// (with item_warps 0): one CTA per 32-row block, 2 x key_streams warps (flash_decode_pair_kernel).
 inline bool decode_item_warps_supported(int item_warps) {
   return item_warps == 0 || item_warps == 1 || item_warps == 2 || item_warps == 4;
 }
-cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int item_warps, cudaStream_t stream);
+inline bool decode_key_streams_supported(int key_streams) { return key_streams == 2 || key_streams == 4; }
+cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int item_warps, int key_streams,
+                          cudaStream_t stream);
 // Resident decode CTAs per SM for this instantiation (0 if it cannot be asked: no device).
-int decode_ctas_per_sm(DType dtype, int head_dim, int item_warps);
+int decode_ctas_per_sm(DType dtype, int head_dim, int item_warps, int key_streams = 0);
 cudaError_t kv_append_launch(const KvAppendParams& p, DType dtype, cudaStream_t stream);
 
 }  // namespace pagoda::cuda

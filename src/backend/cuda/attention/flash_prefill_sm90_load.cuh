@@ -10,10 +10,10 @@
 
 #include <cuda.h>
 
-#include "backend/cuda/attention_params.hpp"
+#include "backend/cuda/attention/attention_params.hpp"
 #include "backend/cuda/device_utils.cuh"
-#include "backend/cuda/flash_prefill_work.cuh"
-#include "backend/cuda/wgmma_sm90.cuh"
+#include "backend/cuda/attention/flash_prefill_work.cuh"
+#include "backend/cuda/attention/wgmma_sm90.cuh"
 
 namespace pagoda::cuda {
 
