@@ -80,6 +80,23 @@ Batch batch_make(int B, int q_len, int kv_len, int P, bool shuffle, std::mt19937
   return b;
 }
 
+// Page table for sequences of the given query and KV lengths (pages shuffled across the pool).
+Batch batch_make_lens(const std::vector<int32_t>& q_lens, const std::vector<int32_t>& kv_lens, int P,
+                      std::mt19937& rng) {
+  Batch b;
+  const int B = int(q_lens.size());
+  std::vector<int32_t> cu(B + 1, 0);
+  for (int i = 0; i < B; ++i) cu[i + 1] = cu[i] + q_lens[i];
+  b.max_pages = (*std::max_element(kv_lens.begin(), kv_lens.end()) + P - 1) / P;
+  std::vector<int32_t> ids(std::size_t(B) * b.max_pages);
+  std::iota(ids.begin(), ids.end(), 0);
+  std::shuffle(ids.begin(), ids.end(), rng);
+  b.cu_q = dupload(cu);
+  b.kv_lens = dupload(kv_lens);
+  b.bt = dupload(ids);
+  return b;
+}
+
 // Times `body(copy)` over `copies` rotating inputs, captured once into a graph and replayed; if
 // eager_us is given, also the same launches issued one by one on the stream (no graph).
 template <typename F>
@@ -151,23 +168,34 @@ struct PrefillShape {
 };
 
 // A prefill batch on the device: B sequences of q_len query tokens over kv_len keys each (random bf16
-// q, K, V; the pages shuffled when paged), its cache view and batch description; freed on scope exit.
+// q, K, V; the pages shuffled when paged), its cache view and batch description, and a prefill
+// workspace zeroed once (the engine's way); freed on scope exit.
 struct PrefillCase {
   Batch bt;
   uint16_t *q = nullptr, *k = nullptr, *v = nullptr, *o = nullptr;
   float* lse = nullptr;
   pagoda::PagedKvView view;
   pagoda::AttentionBatch ab;
+  pagoda::cuda::PrefillWorkspace ws;
 
   PrefillCase(int B, int q_len, int kv_len, int P, bool paged, int H, int Hkv, int D, std::mt19937& rng)
-      : bt(batch_make(B, q_len, kv_len, P, paged, rng)) {
+      : PrefillCase(batch_make(B, q_len, kv_len, P, paged, rng), B, int64_t(B) * q_len, P, H, Hkv, D, rng) {}
+  // Ragged: sequence i adds q_lens[i] tokens over kv_lens[i] keys (paged, shuffled).
+  PrefillCase(const std::vector<int32_t>& q_lens, const std::vector<int32_t>& kv_lens, int P, int H, int Hkv, int D,
+              std::mt19937& rng)
+      : PrefillCase(batch_make_lens(q_lens, kv_lens, P, rng), int(q_lens.size()),
+                    std::accumulate(q_lens.begin(), q_lens.end(), int64_t(0)), P, H, Hkv, D, rng) {}
+  PrefillCase(Batch batch, int B, int64_t T, int P, int H, int Hkv, int D, std::mt19937& rng) : bt(batch) {
     const std::size_t kv_elems = std::size_t(B) * bt.max_pages * P * Hkv * D;
-    const std::size_t q_elems = std::size_t(B) * q_len * H * D;
+    const std::size_t q_elems = std::size_t(T) * H * D;
     q = dalloc<uint16_t>(q_elems);
     k = dalloc<uint16_t>(kv_elems);
     v = dalloc<uint16_t>(kv_elems);
     o = dalloc<uint16_t>(q_elems);
-    lse = dalloc<float>(std::size_t(B) * q_len * H);
+    lse = dalloc<float>(std::size_t(T) * H);
+    ws.ptr = dalloc<unsigned char>(pagoda::cuda::PREFILL_WORKSPACE_BYTES);
+    pagoda::cuda::prefill_workspace_init(ws.ptr, nullptr);
+    ws.initialized = true;
     fill_random(q, q_elems, rng);
     fill_random(k, kv_elems, rng);
     fill_random(v, kv_elems, rng);
@@ -186,7 +214,8 @@ struct PrefillCase {
   PrefillCase(const PrefillCase&) = delete;
   PrefillCase& operator=(const PrefillCase&) = delete;
   ~PrefillCase() {
-    for (void* p : {(void*)q, (void*)k, (void*)v, (void*)o, (void*)lse, (void*)bt.cu_q, (void*)bt.kv_lens, (void*)bt.bt})
+    for (void* p : {(void*)q, (void*)k, (void*)v, (void*)o, (void*)lse, (void*)bt.cu_q, (void*)bt.kv_lens, (void*)bt.bt,
+                    ws.ptr})
       cudaFree(p);
   }
 };
@@ -201,7 +230,7 @@ void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng, const Pre
     std::vector<double> t(host_calls);
     for (int i = 0; i < host_calls; ++i) {
       const auto t0 = std::chrono::steady_clock::now();
-      pagoda::cuda::attention_prefill_variant(c.q, H, c.view, c.ab, L, c.o, c.lse, key_tile, nullptr);
+      pagoda::cuda::attention_prefill_variant(c.q, H, c.view, c.ab, L, c.o, c.lse, key_tile, c.ws, nullptr);
       t[i] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
       ck(cudaDeviceSynchronize(), "sync");
     }
@@ -211,7 +240,7 @@ void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng, const Pre
                 L, P, host_calls, t[host_calls / 10], t[host_calls / 2]);
   }
   const double us = time_graph_us(1, 20, [&](int, cudaStream_t s) {
-    pagoda::cuda::attention_prefill_variant(c.q, H, c.view, c.ab, L, c.o, c.lse, key_tile, s);
+    pagoda::cuda::attention_prefill_variant(c.q, H, c.view, c.ab, L, c.o, c.lse, key_tile, c.ws, s);
   });
   const double flops = 4.0 * double(L) * L * D * H / 2.0 * B;
   std::printf("{\"op\":\"%s\",\"impl\":\"pagoda-%s%s\",\"h\":%d,\"hkv\":%d,\"d\":%d,\"seq\":%d,\"batch\":%d,"
@@ -225,12 +254,31 @@ void bench_prefill(int L, bool paged, int key_tile, std::mt19937& rng, const Pre
 void bench_prefill_chunk(int B, int q_len, int kv_len, std::mt19937& rng) {
   const PrefillCase c(B, q_len, kv_len, 16, true, H, HKV, D, rng);
   const double us = time_graph_us(1, 20, [&](int, cudaStream_t s) {
-    pagoda::cuda::attention_prefill(c.q, H, c.view, c.ab, q_len, c.o, c.lse, s);
+    pagoda::cuda::attention_prefill(c.q, H, c.view, c.ab, q_len, c.o, c.lse, c.ws, s);
   });
   const double flops = 4.0 * D * H * B * (double(q_len) * (kv_len - q_len) + double(q_len) * (q_len + 1) / 2.0);
   std::printf("{\"op\":\"prefill-chunk\",\"impl\":\"pagoda-paged16\",\"batch\":%d,\"q_len\":%d,\"kv_len\":%d,"
               "\"us\":%.2f,\"tflops\":%.1f}\n",
               B, q_len, kv_len, us, flops / us * 1e-6);
+}
+
+// A ragged batch (op "prefill-mixed"): "q:kv" per sequence (q_len new tokens over kv keys, causal),
+// paged P = 16, default dispatch; TFLOP/s counts the visible keys only, as prefill-chunk.
+void bench_prefill_mixed(const std::vector<int32_t>& q_lens, const std::vector<int32_t>& kv_lens, std::mt19937& rng) {
+  const PrefillCase c(q_lens, kv_lens, 16, H, HKV, D, rng);
+  const int max_q = *std::max_element(q_lens.begin(), q_lens.end());
+  const double us = time_graph_us(1, 20, [&](int, cudaStream_t s) {
+    pagoda::cuda::attention_prefill(c.q, H, c.view, c.ab, max_q, c.o, c.lse, c.ws, s);
+  });
+  double pairs = 0.0;
+  std::string seqs;
+  for (std::size_t i = 0; i < q_lens.size(); ++i) {
+    pairs += double(q_lens[i]) * (kv_lens[i] - q_lens[i]) + double(q_lens[i]) * (q_lens[i] + 1) / 2.0;
+    seqs += (i ? " " : "") + std::to_string(q_lens[i]) + ":" + std::to_string(kv_lens[i]);
+  }
+  const double flops = 4.0 * D * H * pairs;
+  std::printf("{\"op\":\"prefill-mixed\",\"impl\":\"pagoda-paged16\",\"seqs\":\"%s\",\"us\":%.2f,\"tflops\":%.1f}\n",
+              seqs.c_str(), us, flops / us * 1e-6);
 }
 
 // One decode measurement. memset_counters: the default plan (attention_decode zeroes the split
@@ -428,7 +476,9 @@ void latency_cases(int sms, std::mt19937& rng) {
 // H 16 over Hkv 8), "ncu-serve [item_warps]" (one B512 ctx 192 decode, the serving steady state, for a
 // profiler run; argv[2] forces the kernel), "ncu-b1 [keys]" (one batch-1 decode as planned, 32k keys
 // by default, for a profiler run), "splits <keys> <s>..." (batch 1 at forced split counts), "prefill-chunk"
-// (chunked prefill: q_len new tokens over a longer paged KV, op "prefill-chunk"), "mqa" (decode with 1 KV head
+// (chunked prefill: q_len new tokens over a longer paged KV, op "prefill-chunk"; argv B q kv triples
+// replace the default shapes), "prefill-mixed q:kv[*n],..." (one ragged batch per argument, op
+// "prefill-mixed"), "mqa" (decode with 1 KV head
 // next to 8 at the same K+V bytes, op "decode-mqa"), "rows" (planned decodes with more than 4 real rows per
 // KV head: G 8, MQA, q_len 3-5; op "decode-rows"), "pair [serve]" (16-row CTAs against the pair kernel at
 // forced split counts, op "decode-pair"; serve: short-KV batches at planned counts), "ncu-mqa" (one B64 32k MQA decode, for a profiler run)
@@ -496,10 +546,35 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  if (mode == "prefill-chunk") {  // chunked prefill shapes (B, q_len, kv_len), default dispatch
+  if (mode == "prefill-chunk") {  // chunked prefill shapes (B, q_len, kv_len), default dispatch; argv: triples
+    if (argc > 2) {
+      for (int i = 2; i + 2 < argc; i += 3)
+        bench_prefill_chunk(std::atoi(argv[i]), std::atoi(argv[i + 1]), std::atoi(argv[i + 2]), rng);
+      return 0;
+    }
     const int shapes[][3] = {{1, 512, 8192},  {1, 1024, 8192},  {1, 2048, 8192}, {1, 512, 32768}, {1, 2048, 32768},
                              {4, 512, 8192},  {4, 2048, 8192},  {8, 1024, 4096}, {8, 2048, 2048}};
     for (const auto& c : shapes) bench_prefill_chunk(c[0], c[1], c[2], rng);
+    return 0;
+  }
+  if (mode == "prefill-mixed") {  // one ragged batch per argument: "q:kv,q:kv,..." (xN repeats: "q:kv*N")
+    for (int i = 2; i < argc; ++i) {
+      std::vector<int32_t> q, kv;
+      std::string spec = argv[i];
+      for (std::size_t pos = 0; pos <= spec.size();) {
+        std::size_t end = spec.find(',', pos);
+        if (end == std::string::npos) end = spec.size();
+        const std::string item = spec.substr(pos, end - pos);
+        const std::size_t colon = item.find(':'), star = item.find('*');
+        const int n = star == std::string::npos ? 1 : std::atoi(item.c_str() + star + 1);
+        for (int r = 0; r < n; ++r) {
+          q.push_back(std::atoi(item.substr(0, colon).c_str()));
+          kv.push_back(std::atoi(item.c_str() + colon + 1));
+        }
+        pos = end + 1;
+      }
+      bench_prefill_mixed(q, kv, rng);
+    }
     return 0;
   }
   if (mode == "mqa") {  // MQA (1 KV head, 32 query heads: two 16-row groups per KV head) next to GQA (8)

@@ -23,7 +23,8 @@ done
 S90=src/backend/cuda/attention/flash_prefill_sm90
 if ! [[ $O/flash_prefill_sm90.o -nt $S90.cu && $O/flash_prefill_sm90.o -nt $S90.cuh && $O/flash_prefill_sm90.o -nt $S90.hpp &&
         $O/flash_prefill_sm90.o -nt src/backend/cuda/attention/wgmma_sm90.cuh && $O/flash_prefill_sm90.o -nt src/backend/cuda/attention/flash_prefill_work.cuh &&
-        $O/flash_prefill_sm90.o -nt ${S90}_pingpong.cuh && $O/flash_prefill_sm90.o -nt ${S90}_load.cuh ]]; then
+        $O/flash_prefill_sm90.o -nt ${S90}_pingpong.cuh && $O/flash_prefill_sm90.o -nt ${S90}_load.cuh &&
+        $O/flash_prefill_sm90.o -nt ${S90}_tile.cuh && $O/flash_prefill_sm90.o -nt ${S90}_queue.cuh ]]; then
   # PAGODA_ATTN_SM90_FLAGS: extra defines for measurement builds (e.g. -DPAGODA_PREFILL_TMA_KNOB).
   nvcc -std=c++17 -O3 -lineinfo --expt-relaxed-constexpr -Isrc -DPAGODA_CUDA_SM90A=1 ${PAGODA_ATTN_SM90_FLAGS:-} \
     -gencode arch=compute_90a,code=sm_90a -Xptxas -v -c $S90.cu -o $O/flash_prefill_sm90.o 2> $O/flash_prefill_sm90.ptxas.txt &

@@ -375,6 +375,11 @@ class LlamaCuda final : public ModelCuda {
     hn_ = act(R * hidden);
     logits_ = DeviceBuffer(static_cast<size_t>(R * c.vocab_size) * 4);
     ids_ = DeviceBuffer(static_cast<size_t>(R) * 4);
+#ifdef PAGODA_HAVE_CUDA_ATTENTION
+    // Zeroed once; every prefill launch leaves it zero again (all on stream_).
+    prefill_ws_ = DeviceBuffer(cuda::PREFILL_WORKSPACE_BYTES);
+    cuda::prefill_workspace_init(prefill_ws_.get(), stream_);
+#endif
   }
 
   void alloc_kv(const KvCacheOptions& kv) {
@@ -514,6 +519,10 @@ class LlamaCuda final : public ModelCuda {
   // A mixed step (prefill chunks after decoding sequences) runs its decode rows through the
   // Flash-Decoding kernel: the prefill kernel's 128-row query tiles would hold one token each.
   bool mixed_split(const StepShape& s) const { return fast_attention() && !s.decode && s.lead_decode > 0 && s.lead_decode < s.B; }
+
+#ifdef PAGODA_HAVE_CUDA_ATTENTION
+  cuda::PrefillWorkspace prefill_ws() const { return {prefill_ws_.get(), true}; }
+#endif
 
   size_t decode_workspace_bytes(int32_t B, int32_t max_kv_len) const {
 #ifdef PAGODA_HAVE_CUDA_ATTENTION
@@ -658,11 +667,12 @@ class LlamaCuda final : public ModelCuda {
         if (use_mixed) {
           cuda::attention_decode(plan, q_.get(), view, ab_dec, attn_.get(), nullptr, decode_ws, stream_);
           cuda::attention_prefill(q_.get(), static_cast<int32_t>(H), view, ab_pre, s.max_q_len, attn_.get(), nullptr,
-                                  stream_);
+                                  prefill_ws(), stream_);
           return;
         }
         if (fast_attention()) {
-          cuda::attention_prefill(q_.get(), static_cast<int32_t>(H), view, ab, s.max_q_len, attn_.get(), nullptr, stream_);
+          cuda::attention_prefill(q_.get(), static_cast<int32_t>(H), view, ab, s.max_q_len, attn_.get(), nullptr,
+                                  prefill_ws(), stream_);
           return;
         }
 #endif
@@ -903,6 +913,7 @@ class LlamaCuda final : public ModelCuda {
   uint64_t layer_kv_bytes_ = 0;
   DeviceBuffer k_pool_, v_pool_;
   DeviceBuffer meta_dev_, decode_ws_;
+  DeviceBuffer prefill_ws_;  // the prefill's work counters (cuda::PrefillWorkspace), zeroed once
   cuda::PinnedBuffer meta_host_;
   DeviceBuffer sample_dev_;  // SampleRowParams [R] + SamplePenalty entries of the current step
   cuda::PinnedBuffer sample_host_;

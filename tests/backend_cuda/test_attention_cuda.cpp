@@ -5,6 +5,7 @@
 // outputs poisoned before every run. Skips cleanly when no GPU is present.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <random>
 #include <string>
 #include <tuple>
@@ -63,6 +64,18 @@ struct DeviceCase {
 };
 
 int max_of(const std::vector<int32_t>& v) { return *std::max_element(v.begin(), v.end()); }
+
+// The prefill workspace of the tests that do not test it: zeroed once (over a poisoned buffer), shared
+// by every prefill on the default stream, so each launch must leave its work counters at zero.
+const pagoda::cuda::PrefillWorkspace& prefill_ws() {
+  static DeviceBuffer<unsigned char> buf(pagoda::cuda::PREFILL_WORKSPACE_BYTES);
+  static const pagoda::cuda::PrefillWorkspace ws = [] {
+    buf.poison();
+    pagoda::cuda::prefill_workspace_init(buf.ptr, nullptr);
+    return pagoda::cuda::PrefillWorkspace{buf.ptr, true};
+  }();
+  return ws;
+}
 
 // What a decode step's KV append writes, taken out of a case for a late writer to put back: each
 // sequence's newest q_len tokens' K/V rows ([N, Hkv, D] on the device) and their cache slots, and q
@@ -148,7 +161,7 @@ TEST(CudaAttention, PrefillSweep) {
           DeviceCase dc(c);
           dc.poison();
           pagoda::cuda::attention_prefill(dc.q.ptr, c.H, dc.view, dc.batch, max_of(c.q_lens), dc.out.ptr, dc.lse.ptr,
-                                          nullptr);
+                                          prefill_ws(), nullptr);
           CUDA_OK(cudaDeviceSynchronize());
           const auto out = dc.out.download();
           const auto lse = dc.lse.download();
@@ -176,7 +189,7 @@ TEST(CudaAttention, PrefillOtherKeyTile) {
         DeviceCase dc(c);
         dc.poison();
         pagoda::cuda::attention_prefill_variant(dc.q.ptr, c.H, dc.view, dc.batch, max_of(c.q_lens), dc.out.ptr,
-                                                dc.lse.ptr, D == 128 ? 64 : 32, nullptr);
+                                                dc.lse.ptr, D == 128 ? 64 : 32, prefill_ws(), nullptr);
         CUDA_OK(cudaDeviceSynchronize());
         const auto out = dc.out.download();
         const auto lse = dc.lse.download();
@@ -198,7 +211,8 @@ TEST(CudaAttention, PrefillLong4097) {
     c.build(rng);
     DeviceCase dc(c);
     dc.poison();
-    pagoda::cuda::attention_prefill(dc.q.ptr, c.H, dc.view, dc.batch, 4097, dc.out.ptr, dc.lse.ptr, nullptr);
+    pagoda::cuda::attention_prefill(dc.q.ptr, c.H, dc.view, dc.batch, 4097, dc.out.ptr, dc.lse.ptr, prefill_ws(),
+                                    nullptr);
     CUDA_OK(cudaDeviceSynchronize());
     const auto out = dc.out.download();
     const auto lse = dc.lse.download();
@@ -232,8 +246,8 @@ TEST(CudaAttention, PrefillContiguousEqualsPaged) {
   DeviceCase dp(c), df(flat);
   dp.poison();
   df.poison();
-  pagoda::cuda::attention_prefill(dp.q.ptr, c.H, dp.view, dp.batch, 100, dp.out.ptr, nullptr, nullptr);
-  pagoda::cuda::attention_prefill(df.q.ptr, c.H, df.view, df.batch, 100, df.out.ptr, nullptr, nullptr);
+  pagoda::cuda::attention_prefill(dp.q.ptr, c.H, dp.view, dp.batch, 100, dp.out.ptr, nullptr, prefill_ws(), nullptr);
+  pagoda::cuda::attention_prefill(df.q.ptr, c.H, df.view, df.batch, 100, df.out.ptr, nullptr, prefill_ws(), nullptr);
   CUDA_OK(cudaDeviceSynchronize());
   const auto a = dp.out.download(), b = df.out.download();
   ASSERT_EQ(a, b) << "paged and contiguous prefill differ";
@@ -265,7 +279,7 @@ TEST(CudaAttention, PrefillSm90Sweep) {
         DeviceCase dc(c);
         dc.poison();
         pagoda::cuda::attention_prefill_variant(dc.q.ptr, c.H, dc.view, dc.batch, max_of(c.q_lens), dc.out.ptr,
-                                                dc.lse.ptr, var.key_tile, nullptr);
+                                                dc.lse.ptr, var.key_tile, prefill_ws(), nullptr);
         CUDA_OK(cudaDeviceSynchronize());
         const auto out = dc.out.download();
         const auto lse = dc.lse.download();
@@ -303,9 +317,10 @@ TEST(CudaAttention, PrefillSm90IsDispatched) {
     DeviceCase dd(c), df(c);
     dd.poison();
     df.poison();
-    pagoda::cuda::attention_prefill(dd.q.ptr, c.H, dd.view, dd.batch, 200, dd.out.ptr, dd.lse.ptr, nullptr);
+    pagoda::cuda::attention_prefill(dd.q.ptr, c.H, dd.view, dd.batch, 200, dd.out.ptr, dd.lse.ptr, prefill_ws(),
+                                    nullptr);
     pagoda::cuda::attention_prefill_variant(df.q.ptr, c.H, df.view, df.batch, 200, df.out.ptr, df.lse.ptr,
-                                            pagoda::cuda::PREFILL_SM90_KEY_TILE, nullptr);
+                                            pagoda::cuda::PREFILL_SM90_KEY_TILE, prefill_ws(), nullptr);
     CUDA_OK(cudaDeviceSynchronize());
     const auto out_d = dd.out.download(), out_f = df.out.download();
     const auto lse_f = df.lse.download();
@@ -362,11 +377,236 @@ TEST(CudaAttention, PrefillSm90PagesNanTails) {
     DeviceCase dc(c);
     dc.poison();
     pagoda::cuda::attention_prefill_variant(dc.q.ptr, c.H, dc.view, dc.batch, max_of(c.q_lens), dc.out.ptr,
-                                            dc.lse.ptr, pagoda::cuda::PREFILL_SM90_KEY_TILE, nullptr);
+                                            dc.lse.ptr, pagoda::cuda::PREFILL_SM90_KEY_TILE, prefill_ws(), nullptr);
     CUDA_OK(cudaDeviceSynchronize());
     const auto out = dc.out.download();
     const auto lse = dc.lse.download();
     const std::string l = label(c, "prefill-sm90-nan-tails");
+    ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
+  }
+}
+
+// The persistent sm_90a kernel's work queue: D = 128 within the ping-pong rule at a TMA page size
+// (P = 64; at P = 16 the cp.async form walks a static stride and never reads the counters). On other
+// devices the same checks run the mma.sync kernel, which ignores them too.
+namespace work_queue {
+
+constexpr int P_QUEUE = 64;
+
+struct Shape {
+  int H, Hkv;
+  std::vector<int32_t> q_lens, kv_lens;
+};
+
+// One work and one CTA; more CTAs than works (68 works, one 1000-token sequence and two of one token);
+// a sequence without query tokens; 70 sequences (the queue caches 32 at a time), a few without queries;
+// a chunked prefill of 272 works of unequal weight (600 new tokens over 3000 keys, 1500 fresh, 37 over
+// 2000).
+std::vector<Shape> shapes() {
+  std::vector<Shape> v = {{1, 1, {7}, {7}},
+                          {8, 2, {1000, 1, 1}, {1000, 300, 4000}},
+                          {8, 2, {100, 0, 33}, {100, 50, 40}}};
+  Shape many{16, 4, {}, {}};
+  for (int b = 0; b < 70; ++b) {
+    many.q_lens.push_back(b % 9 == 4 ? 0 : 1 + (b * 7) % 40);
+    many.kv_lens.push_back(many.q_lens.back() + (b * 13) % 200 + 1);
+  }
+  v.push_back(many);
+  v.push_back({16, 4, {600, 1500, 37}, {3000, 1500, 2000}});
+  return v;
+}
+
+PagedCase make(const Shape& sh, std::mt19937& rng, int P = P_QUEUE) {
+  PagedCase c = PagedCase::heads(DType::DTYPE_BF16, 128, sh.H, sh.Hkv, P);
+  c.q_lens = sh.q_lens;
+  c.kv_lens = sh.kv_lens;
+  c.build(rng);
+  return c;
+}
+
+// A zeroed workspace of its own (over a poisoned buffer).
+struct Workspace {
+  DeviceBuffer<unsigned char> buf{pagoda::cuda::PREFILL_WORKSPACE_BYTES};
+  pagoda::cuda::PrefillWorkspace ws;
+  explicit Workspace(bool init = true) {
+    buf.poison();
+    if (init) pagoda::cuda::prefill_workspace_init(buf.ptr, nullptr);
+    ws = {buf.ptr, init};
+  }
+  std::vector<int32_t> counters() const {
+    std::vector<int32_t> c(pagoda::cuda::PREFILL_SM90_WORK_COUNTERS);
+    cudaMemcpy(c.data(), buf.ptr, c.size() * sizeof(int32_t), cudaMemcpyDeviceToHost);
+    return c;
+  }
+};
+
+int poisoned_elements(const std::vector<uint16_t>& out) {
+  return int(std::count(out.begin(), out.end(), uint16_t(0xFFFF)));
+}
+
+}  // namespace work_queue
+
+// Many launches back to back on one stream and one workspace zeroed once, cycling through shapes
+// whose grids and work counts differ (work_queue::shapes, at P 64 and, in the same stream, P 16), each
+// writing its own poisoned output with no sync in between: a launch that left the counters non-zero
+// would make the next one skip works (poisoned rows). Every output must match float64 and the first
+// launch of its shape bit for bit, and the counters must be zero at the end.
+TEST(CudaAttention, PrefillWorkQueueManyLaunches) {
+  REQUIRE_GPU();
+  std::mt19937 rng(3434);
+  std::vector<work_queue::Shape> shapes;
+  std::vector<PagedCase> cases;
+  std::vector<std::unique_ptr<DeviceCase>> dcs;
+  for (int P : {work_queue::P_QUEUE, 16})  // the queue, and the static stride in the same stream
+    for (const auto& sh : work_queue::shapes()) {
+      shapes.push_back(sh);
+      cases.push_back(work_queue::make(sh, rng, P));
+      dcs.push_back(std::make_unique<DeviceCase>(cases.back()));
+    }
+  constexpr int ROUNDS = 8;
+  std::vector<std::vector<DeviceBuffer<uint16_t>>> outs(shapes.size());
+  for (std::size_t i = 0; i < shapes.size(); ++i)
+    for (int r = 0; r < ROUNDS; ++r) {
+      outs[i].emplace_back(cases[i].q.size());
+      outs[i].back().poison();
+    }
+  const work_queue::Workspace w;
+  CUDA_OK(cudaDeviceSynchronize());
+  for (int r = 0; r < ROUNDS; ++r)
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      const DeviceCase& dc = *dcs[i];
+      pagoda::cuda::attention_prefill(dc.q.ptr, cases[i].H, dc.view, dc.batch, max_of(cases[i].q_lens),
+                                      outs[i][r].ptr, nullptr, w.ws, nullptr);
+    }
+  CUDA_OK(cudaDeviceSynchronize());
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    const std::string l = label(cases[i], "prefill-queue") + " B" + std::to_string(cases[i].q_lens.size());
+    const auto first = outs[i][0].download();
+    ASSERT_EQ(cases[i].check(first, nullptr, l.c_str()), 0) << l;
+    for (int r = 1; r < ROUNDS; ++r)
+      ASSERT_TRUE(outs[i][r].download() == first) << l << ": launch " << r << " differs from the first";
+  }
+  for (int32_t v : w.counters()) ASSERT_EQ(v, 0) << "a work counter was left non-zero";
+}
+
+// Captured once into a CUDA graph and replayed with new data in the same buffers: a launch on a
+// workspace zeroed once (no reset node) and one on a poisoned workspace that it zeroes itself
+// (initialized = false: a memset node). Every replay must match float64 and leave the counters zero.
+TEST(CudaAttention, PrefillGraphCaptureReplay) {
+  REQUIRE_GPU();
+  std::mt19937 rng(5151);
+  const work_queue::Shape sh{16, 4, {900, 300}, {2500, 300}};  // 156 works
+  PagedCase c = work_queue::make(sh, rng);
+  DeviceCase dc(c);
+  DeviceBuffer<uint16_t> out2(c.q.size());
+  const work_queue::Workspace w_init(true), w_self(false);
+  cudaStream_t s;
+  CUDA_OK(cudaStreamCreate(&s));
+  cudaGraph_t graph;
+  CUDA_OK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+  pagoda::cuda::attention_prefill(dc.q.ptr, c.H, dc.view, dc.batch, 900, dc.out.ptr, dc.lse.ptr, w_init.ws, s);
+  pagoda::cuda::attention_prefill(dc.q.ptr, c.H, dc.view, dc.batch, 900, out2.ptr, nullptr, w_self.ws, s);
+  CUDA_OK(cudaStreamEndCapture(s, &graph));
+  cudaGraphExec_t exec;
+  CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+  for (int replay = 0; replay < 3; ++replay) {
+    c.build(rng);  // new q, K, V (same lengths, new page order)
+    dc.q.upload(c.q);
+    dc.k.upload(c.k);
+    dc.v.upload(c.v);
+    dc.block_table.upload(c.block_table);
+    dc.poison();
+    out2.poison();
+    CUDA_OK(cudaDeviceSynchronize());
+    CUDA_OK(cudaGraphLaunch(exec, s));
+    CUDA_OK(cudaStreamSynchronize(s));
+    const auto out = dc.out.download();
+    const auto lse = dc.lse.download();
+    ASSERT_EQ(c.check(out, &lse, "prefill-graph"), 0) << "replay " << replay;
+    ASSERT_TRUE(out2.download() == out) << "replay " << replay << ": the self-zeroing launch differs";
+    for (int32_t v : w_init.counters()) ASSERT_EQ(v, 0) << "replay " << replay;
+    for (int32_t v : w_self.counters()) ASSERT_EQ(v, 0) << "replay " << replay;
+  }
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(s);
+}
+
+// Prefills that run at the same time on two streams, each with its own workspace: four overlapping
+// launches per stream (no sync in between), each into its own output, all exact.
+TEST(CudaAttention, PrefillTwoStreamsTwoWorkspaces) {
+  REQUIRE_GPU();
+  std::mt19937 rng(6262);
+  const auto shapes = work_queue::shapes();
+  const PagedCase a = work_queue::make(shapes[4], rng), b = work_queue::make(shapes[3], rng);
+  const DeviceCase da(a), db(b);
+  const work_queue::Workspace wa, wb;
+  std::vector<DeviceBuffer<uint16_t>> oa, ob;
+  for (int r = 0; r < 4; ++r) {
+    oa.emplace_back(a.q.size());
+    ob.emplace_back(b.q.size());
+    oa.back().poison();
+    ob.back().poison();
+  }
+  cudaStream_t sa, sb;
+  CUDA_OK(cudaStreamCreateWithFlags(&sa, cudaStreamNonBlocking));
+  CUDA_OK(cudaStreamCreateWithFlags(&sb, cudaStreamNonBlocking));
+  CUDA_OK(cudaDeviceSynchronize());
+  for (int r = 0; r < 4; ++r) {
+    pagoda::cuda::attention_prefill(da.q.ptr, a.H, da.view, da.batch, max_of(a.q_lens), oa[r].ptr, nullptr, wa.ws, sa);
+    pagoda::cuda::attention_prefill(db.q.ptr, b.H, db.view, db.batch, max_of(b.q_lens), ob[r].ptr, nullptr, wb.ws, sb);
+  }
+  CUDA_OK(cudaDeviceSynchronize());
+  const auto first_a = oa[0].download(), first_b = ob[0].download();
+  ASSERT_EQ(a.check(first_a, nullptr, "prefill-stream-a"), 0);
+  ASSERT_EQ(b.check(first_b, nullptr, "prefill-stream-b"), 0);
+  for (int r = 1; r < 4; ++r) {
+    ASSERT_TRUE(oa[r].download() == first_a) << "stream a, launch " << r;
+    ASSERT_TRUE(ob[r].download() == first_b) << "stream b, launch " << r;
+  }
+  for (int32_t v : wa.counters()) ASSERT_EQ(v, 0);
+  for (int32_t v : wb.counters()) ASSERT_EQ(v, 0);
+  cudaStreamDestroy(sa);
+  cudaStreamDestroy(sb);
+}
+
+// Chunked prefills (new tokens over a longer cached KV) at a TMA page size run the persistent kernel's
+// work queue, and its counter decides which works run: with the next-work counter preset far past the last work, each CTA runs
+// only its first work and most rows stay poisoned (a kernel that never reads the counter, like the
+// one-work kernel or a static stride, would pass this run); the last CTA out still resets the
+// counters, and the next launch on the same workspace is exact.
+TEST(CudaAttention, PrefillChunkedShapesTakeTheWorkQueue) {
+  REQUIRE_GPU();
+  if (!pagoda::cuda::prefill_sm90_selected(DType::DTYPE_BF16, 128)) GTEST_SKIP() << "no sm_90a kernel for this device";
+  int sms = 0;
+  CUDA_OK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  std::mt19937 rng(7373);
+  // 304 works (B1, 1200 over 3000 keys); 3 x 512 over 2048 (384 works); 2 x 2048 over 2048 + 4096.
+  const work_queue::Shape shapes[] = {{32, 8, {1200}, {3000}},
+                                      {32, 8, {512, 512, 512}, {2048, 2048, 2048}},
+                                      {16, 4, {2048, 2048}, {2048, 4096}}};
+  for (const auto& sh : shapes) {
+    PagedCase c = work_queue::make(sh, rng);
+    DeviceCase dc(c);
+    const work_queue::Workspace w;
+    const std::string l = label(c, "prefill-chunked") + " B" + std::to_string(c.q_lens.size());
+    const int32_t far[2] = {1 << 28, 0};
+    CUDA_OK(cudaMemcpy(w.buf.ptr, far, sizeof(far), cudaMemcpyHostToDevice));
+    dc.poison();
+    pagoda::cuda::attention_prefill(dc.q.ptr, c.H, dc.view, dc.batch, max_of(c.q_lens), dc.out.ptr, nullptr, w.ws,
+                                    nullptr);
+    CUDA_OK(cudaDeviceSynchronize());
+    // At most one work (128 rows x D) per CTA was written.
+    const int64_t written_max = int64_t(sms) * 128 * c.D;
+    EXPECT_GE(int64_t(work_queue::poisoned_elements(dc.out.download())), int64_t(c.q.size()) - written_max)
+        << l << ": works ran that the counter did not hand out";
+    for (int32_t v : w.counters()) ASSERT_EQ(v, 0) << l << ": the last CTA did not reset the counters";
+    dc.poison();
+    pagoda::cuda::attention_prefill(dc.q.ptr, c.H, dc.view, dc.batch, max_of(c.q_lens), dc.out.ptr, dc.lse.ptr, w.ws,
+                                    nullptr);
+    CUDA_OK(cudaDeviceSynchronize());
+    const auto out = dc.out.download();
+    const auto lse = dc.lse.download();
     ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
   }
 }

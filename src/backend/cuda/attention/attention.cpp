@@ -3,6 +3,7 @@
 // Does not allocate and never synchronizes: decode steps stay capturable in a CUDA graph.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "backend/cuda/attention/attention.hpp"
 #include "backend/cuda/attention/attention_launch.hpp"
@@ -143,9 +144,20 @@ void kv_append(const PagedKvView& cache, const void* k, const void* v, int64_t T
   cuda_check(kv_append_launch(p, L.dtype, stream), "kv_append");
 }
 
+static_assert(PREFILL_WORKSPACE_BYTES >= PREFILL_SM90_WORK_COUNTERS * sizeof(int32_t));
+
+void prefill_workspace_init(void* workspace, cudaStream_t stream) {
+  PAGODA_CHECK(workspace != nullptr, "prefill_workspace_init: null workspace");
+  cuda_check(cudaMemsetAsync(workspace, 0, PREFILL_WORKSPACE_BYTES, stream), "prefill_workspace_init");
+}
+
 void attention_prefill_variant(const void* q, int32_t H, const PagedKvView& cache, const AttentionBatch& batch,
-                               int32_t max_q_len, void* out, float* lse, int32_t key_tile, cudaStream_t stream) {
+                               int32_t max_q_len, void* out, float* lse, int32_t key_tile,
+                               const PrefillWorkspace& workspace, cudaStream_t stream) {
   const AttentionParams p = params_make(q, H, cache, batch, out, lse, "attention_prefill");
+  // Checked on every device, so a caller that forgets the workspace fails on its first test run.
+  PAGODA_CHECK(workspace.ptr != nullptr && reinterpret_cast<std::uintptr_t>(workspace.ptr) % alignof(int32_t) == 0,
+               "attention_prefill: the workspace must be PREFILL_WORKSPACE_BYTES of 4-byte aligned device memory");
   PAGODA_CHECK(max_q_len >= 0, "attention_prefill: negative max_q_len");
   PAGODA_CHECK(int64_t(max_q_len) * p.group < (int64_t(1) << 36), "attention_prefill: too many query rows");
   const bool force_sm90 = key_tile == PREFILL_SM90_KEY_TILE || key_tile == PREFILL_SM90_KEY_TILE_OVERLAP;
@@ -161,7 +173,8 @@ void attention_prefill_variant(const void* q, int32_t H, const PagedKvView& cach
   // every other device, keep the mma.sync kernel.
   if (force_sm90 || (key_tile == 0 && prefill_sm90_selected(dt, hd))) {
     cuda_check(prefill_sm90_launch(p, cache.num_pages * cache.layout.page_size, dt, hd, max_q_len,
-                                   key_tile == PREFILL_SM90_KEY_TILE_OVERLAP, stream),
+                                   key_tile == PREFILL_SM90_KEY_TILE_OVERLAP, static_cast<int*>(workspace.ptr),
+                                   !workspace.initialized, stream),
                "attention_prefill");
     return;
   }
@@ -169,8 +182,9 @@ void attention_prefill_variant(const void* q, int32_t H, const PagedKvView& cach
 }
 
 void attention_prefill(const void* q, int32_t H, const PagedKvView& cache, const AttentionBatch& batch,
-                       int32_t max_q_len, void* out, float* lse, cudaStream_t stream) {
-  attention_prefill_variant(q, H, cache, batch, max_q_len, out, lse, 0, stream);
+                       int32_t max_q_len, void* out, float* lse, const PrefillWorkspace& workspace,
+                       cudaStream_t stream) {
+  attention_prefill_variant(q, H, cache, batch, max_q_len, out, lse, 0, workspace, stream);
 }
 
 DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout, int32_t max_q_len,

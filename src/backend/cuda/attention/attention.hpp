@@ -26,14 +26,33 @@ struct RopeArgs {
 void kv_append(const PagedKvView& cache, const void* k, const void* v, int64_t T, const int64_t* slot_mapping,
                const RopeArgs* rope, cudaStream_t stream);
 
+// Device scratch of the prefill: the work counters of the persistent Hopper kernel, which its CTAs
+// take works from. A launch needs them zero and leaves them zero, so a workspace zeroed once
+// (prefill_workspace_init) serves every later launch on its stream, eager or captured in a graph.
+// Prefills that may run at the same time (on other streams) need workspaces of their own.
+constexpr std::size_t PREFILL_WORKSPACE_BYTES = 256;
+struct PrefillWorkspace {
+  void* ptr = nullptr;  // PREFILL_WORKSPACE_BYTES of device memory, 4-byte aligned; never null
+  // false (the default): a launch that uses the counters zeroes them first (cudaMemsetAsync: one more
+  // graph node per call). true: prefill_workspace_init ran on ptr once since it was allocated (and
+  // nothing else wrote there since).
+  bool initialized = false;
+};
+
+// Zeroes a prefill workspace (once, after allocating it; see PrefillWorkspace::initialized).
+void prefill_workspace_init(void* workspace, cudaStream_t stream);
+
 // out [T, H, D] = softmax(q k^T * scale) v for a ragged batch; lse [T, H] (natural log) if non-null.
 // batch's arrays are device pointers; max_q_len bounds every sequence's query count (host-known).
+// Launches only (no allocation, no host sync).
 void attention_prefill(const void* q, int32_t H, const PagedKvView& cache, const AttentionBatch& batch,
-                       int32_t max_q_len, void* out, float* lse, cudaStream_t stream);
+                       int32_t max_q_len, void* out, float* lse, const PrefillWorkspace& workspace,
+                       cudaStream_t stream);
 // attention_prefill with an explicit key-tile size (32 or 64 keys; 0: the default), so that the
 // bench and tests can compare and check both kernel variants.
 void attention_prefill_variant(const void* q, int32_t H, const PagedKvView& cache, const AttentionBatch& batch,
-                               int32_t max_q_len, void* out, float* lse, int32_t key_tile, cudaStream_t stream);
+                               int32_t max_q_len, void* out, float* lse, int32_t key_tile,
+                               const PrefillWorkspace& workspace, cudaStream_t stream);
 
 // Host-side decode plan: everything a decode launch needs that depends on shapes, not data.
 struct DecodePlan {

@@ -114,10 +114,40 @@ cudaError_t launch_one(const AttentionParams& p, int64_t rows, int64_t cache_row
                                                    maps);
 }
 
-// The persistent ping-pong kernel: min(works, SMs) CTAs, each walking the works by the grid stride.
+// Query lengths up to which D = 128 runs the persistent ping-pong kernel. Measured on the H200
+// (causal, H 32 / Hkv 8, 16k tokens per launch; notes v20): +6.5% at 1k, +2.9% at 2k, -2% at 4k and
+// -0.6% to -3% at 8k-16k (static work strides leave a 3% tail there that the hardware's own CTA
+// order does not), so longer prefills keep the one-work-per-CTA kernel. Chunked prefill (q_len new
+// tokens over a longer KV, notes 30): +1-4% at q_len 512-1024 over 4k-32k keys, equal at 4 x 2048
+// over 8k, but -6.5% at 1 x 2048 over 8k and -1.7% over 32k; the host does not know the KV lengths,
+// so the bound stays on q_len. With the dynamic work queue (TMA page sizes, notes 34) the kernel
+// measured level with the one-work kernel at 4k-16k (P = 64: +0.6% / -1.1% / -5% noisy), so the
+// bound stays at every page size.
+#ifndef PAGODA_PREFILL_PINGPONG_MAX_Q  // measurement builds override it (0: the one-work kernel only)
+#define PAGODA_PREFILL_PINGPONG_MAX_Q 2048
+#endif
+constexpr int PREFILL_SM90_PINGPONG_MAX_Q = PAGODA_PREFILL_PINGPONG_MAX_Q;
+
+// Measurement builds (PAGODA_PREFILL_SCHED_KNOB) read the bound above from the environment variable
+// of the same name; other builds use the constant.
+#if defined(PAGODA_PREFILL_SCHED_KNOB)
+int pingpong_max_q() {
+  static const int v = [] {
+    const char* e = std::getenv("PAGODA_PREFILL_PINGPONG_MAX_Q");
+    return e == nullptr ? PREFILL_SM90_PINGPONG_MAX_Q : std::atoi(e);
+  }();
+  return v;
+}
+#else
+constexpr int pingpong_max_q() { return PREFILL_SM90_PINGPONG_MAX_Q; }
+#endif
+
+// The persistent ping-pong kernel: min(works, SMs) CTAs. With TMA they take works from the queue's
+// counters (zeroed first when zero_counters), with the cp.async producer by the static stride.
 template <typename T, int D, bool TMA>
-cudaError_t launch_pingpong(const AttentionParams& p, int64_t rows, const PrefillTmaMaps& maps, cudaStream_t stream) {
-  using Tr = PrefillSm90Traits<D, PREFILL_SM90_PINGPONG_STAGES>;
+cudaError_t launch_pingpong(const AttentionParams& p, int64_t rows, const PrefillTmaMaps& maps, int* work_counters,
+                            bool zero_counters, cudaStream_t stream) {
+  using Tr = PrefillPingpongTraits<D, TMA>;
   auto kernel = flash_prefill_sm90_pingpong_kernel<T, D, TMA>;
   cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::SMEM_BYTES);
   if (err != cudaSuccess) return err;
@@ -126,25 +156,25 @@ cudaError_t launch_pingpong(const AttentionParams& p, int64_t rows, const Prefil
   if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
   if (err != cudaSuccess) return err;
   const int64_t m_blocks = (rows + Tr::BM - 1) / Tr::BM;
-  const int64_t works = m_blocks * p.num_kv_heads * p.num_seqs;
-  // The kernel walks works with 32-bit indices (idx + grid must not overflow).
+  const int64_t works = m_blocks * p.num_kv_heads * p.num_seqs;  // bounds the works that hold rows
+  // Work indices are 32-bit (the static stride's idx + grid, the queue's claims past the last work
+  // by up to one per CTA, must not overflow).
   if (works > INT_MAX / 2) return cudaErrorInvalidValue;
   const int64_t ctas = std::min<int64_t>(works, sms);
-  kernel<<<unsigned(ctas), Tr::THREADS, Tr::SMEM_BYTES, stream>>>(p, int(m_blocks), maps);
+  if constexpr (TMA) {
+    if (zero_counters) {
+      err = cudaMemsetAsync(work_counters, 0, PREFILL_SM90_WORK_COUNTERS * sizeof(int), stream);
+      if (err != cudaSuccess) return err;
+    }
+    kernel<<<unsigned(ctas), Tr::THREADS, Tr::SMEM_BYTES, stream>>>(p, work_counters, maps);
+  } else {
+    (void)work_counters;
+    (void)zero_counters;
+    kernel<<<unsigned(ctas), Tr::THREADS, Tr::SMEM_BYTES, stream>>>(p, int(m_blocks), maps);
+  }
   return cudaGetLastError();
 }
 
-// Query lengths up to which D = 128 runs the persistent ping-pong kernel. Measured on the H200
-// (causal, H 32 / Hkv 8, 16k tokens per launch; notes v20): +6.5% at 1k, +2.9% at 2k, -2% at 4k and
-// -0.6% to -3% at 8k-16k (static work strides leave a 3% tail there that the hardware's own CTA
-// order does not), so longer prefills keep the one-work-per-CTA kernel. Chunked prefill (q_len new
-// tokens over a longer KV, notes 30): +1-4% at q_len 512-1024 over 4k-32k keys, equal at 4 x 2048
-// over 8k, but -6.5% at 1 x 2048 over 8k and -1.7% over 32k; the host does not know the KV lengths,
-// so the bound stays on q_len.
-#ifndef PAGODA_PREFILL_PINGPONG_MAX_Q  // measurement builds override it (0: the one-work kernel only)
-#define PAGODA_PREFILL_PINGPONG_MAX_Q 2048
-#endif
-constexpr int PREFILL_SM90_PINGPONG_MAX_Q = PAGODA_PREFILL_PINGPONG_MAX_Q;
 #endif
 
 }  // namespace
@@ -164,7 +194,7 @@ bool prefill_sm90_available(DType dtype, int head_dim) {
 bool prefill_sm90_selected(DType dtype, int head_dim) { return prefill_sm90_available(dtype, head_dim); }
 
 cudaError_t prefill_sm90_launch(const AttentionParams& p, int64_t cache_rows, DType dtype, int head_dim, int max_q_len,
-                                bool overlap, cudaStream_t stream) {
+                                bool overlap, int* work_counters, bool zero_counters, cudaStream_t stream) {
   cudaError_t err = cudaErrorInvalidValue;
 #if defined(PAGODA_CUDA_SM90A)
   const int64_t rows = int64_t(max_q_len) * p.group;
@@ -173,10 +203,11 @@ cudaError_t prefill_sm90_launch(const AttentionParams& p, int64_t cache_rows, DT
     dispatch_head_dim(head_dim, [&](auto dtag) {
       constexpr int D = decltype(dtag)::value;
       if constexpr (D == 128) {
-        if (!overlap && max_q_len <= PREFILL_SM90_PINGPONG_MAX_Q) {
+        if (!overlap && max_q_len <= pingpong_max_q()) {
           PrefillTmaMaps maps{};
-          err = tma_maps_make<T, D>(p, cache_rows, maps) ? launch_pingpong<T, D, true>(p, rows, maps, stream)
-                                                         : launch_pingpong<T, D, false>(p, rows, maps, stream);
+          err = tma_maps_make<T, D>(p, cache_rows, maps)
+                    ? launch_pingpong<T, D, true>(p, rows, maps, work_counters, zero_counters, stream)
+                    : launch_pingpong<T, D, false>(p, rows, maps, work_counters, zero_counters, stream);
           return;
         }
       }
@@ -194,6 +225,8 @@ cudaError_t prefill_sm90_launch(const AttentionParams& p, int64_t cache_rows, DT
   (void)head_dim;
   (void)max_q_len;
   (void)overlap;
+  (void)work_counters;
+  (void)zero_counters;
   (void)stream;
 #endif
   return err;

@@ -22,12 +22,18 @@ constexpr int PREFILL_SM90_KEY_TILE_OVERLAP = -128;
 bool prefill_sm90_available(DType dtype, int head_dim);
 // True when attention_prefill (key tile 0) runs this kernel for the shape on the current device.
 bool prefill_sm90_selected(DType dtype, int head_dim);
+// Int32 counters of the persistent kernel's work queue in the caller's workspace: the next work
+// (minus the grid size) and the CTAs done; zero before a launch, left zero by it.
+constexpr int PREFILL_SM90_WORK_COUNTERS = 2;
+
 // Launches only; cudaErrorInvalidValue for a combination that is not instantiated. Without overlap,
 // D = 128 with max_q_len <= 2048 runs the persistent ping-pong kernel, everything else the
 // one-work-per-CTA kernel. cache_rows (num_pages * P, the rows of p.k and p.v) bounds the TMA
 // tensor maps: page sizes 32, 64 and multiples of 128 load K/V by TMA, other page sizes by cp.async
-// (TMA measured slower at P = 16).
+// (TMA measured slower at P = 16). work_counters: PREFILL_SM90_WORK_COUNTERS device int32 that the
+// ping-pong kernel's work queue uses with TMA (the cp.async form walks a static stride), zeroed here
+// first (one memset) when zero_counters, else zero already.
 cudaError_t prefill_sm90_launch(const AttentionParams& p, int64_t cache_rows, DType dtype, int head_dim, int max_q_len,
-                                bool overlap, cudaStream_t stream);
+                                bool overlap, int* work_counters, bool zero_counters, cudaStream_t stream);
 
 }  // namespace pagoda::cuda

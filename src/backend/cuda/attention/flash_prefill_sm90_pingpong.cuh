@@ -1,29 +1,57 @@
 // FlashAttention prefill for Hopper (sm_90a), persistent ping-pong form of flash_prefill_sm90.cuh
-// (same tiles, producer and results contract). The grid is one CTA per SM; CTA c runs works c,
-// c + grid, ... in the order a full grid would launch them, carrying a 3-stage K/V ring across
-// works, and each consumer warpgroup loads its next work's Q rows right after its last Q K^T. The two
-// consumer warpgroups take turns (named barriers) to issue P V of tile j - 1 and Q K^T of tile j,
-// so one warpgroup's GEMMs run while the other's softmax does. Chosen for short query lengths
-// (dev/kernels/attention_notes.md v20); sm_90a only (empty elsewhere).
+// (same tiles, producer and results contract). The grid is at most one CTA per SM, carrying a 3-stage
+// K/V ring across works; each consumer warpgroup loads its next work's Q rows right after its last
+// Q K^T. The two consumer warpgroups take turns (named barriers) to issue P V of tile j - 1 and Q K^T
+// of tile j, so one warpgroup's GEMMs run while the other's softmax does. Works: with the TMA producer
+// CTA c starts with work c and takes each next one from the dynamic work queue
+// (flash_prefill_sm90_queue.cuh: claimed as the producer starts a work's last tile, handed to every
+// warp through shared memory); with the cp.async producer CTA c runs works c, c + grid, ... in the
+// order a full grid would launch them (a static stride): there the queue measured 1-10% slower, its
+// per-work code costing the 56-register gather its schedule (dev/kernels/attention_notes.md 20, 34).
+// Chosen for short query lengths; sm_90a only (empty elsewhere).
 #pragma once
 
 #include <cfloat>
+#include <type_traits>
 
 #include "backend/cuda/attention/flash_prefill_sm90.cuh"
+#include "backend/cuda/attention/flash_prefill_sm90_queue.cuh"
 
 namespace pagoda::cuda {
 
 // A third stage: with the warpgroups half a period apart a stage is freed only when the later one is
 // done with it, and two stages left the earlier one waiting on the refill (v19).
 constexpr int PREFILL_SM90_PINGPONG_STAGES = 3;
+// Work slots of the queue's shared-memory ring: the producer may run this many works ahead of the
+// consumers' Q loads (one-tile works at short lengths).
+constexpr int PREFILL_SM90_PINGPONG_WORK_SLOTS = 4;
+// The queue's work order: tile-major measured 2-7% ahead of head-major at 1k-2k (H200, notes 34).
+constexpr int PREFILL_SM90_WORK_ORDER = PREFILL_WORK_ORDER_TILE_MAJOR;
 
-// TMA: as flash_prefill_sm90_kernel's.
+// QUEUE: works from the dynamic queue, whose shared memory follows the ring's barriers, and the
+// kernel's work argument is the workspace's counters; otherwise the static stride, and it is the
+// row-tile count per (KV head, sequence).
+template <int D, bool QUEUE>
+struct PrefillPingpongTraits : PrefillSm90Traits<D, PREFILL_SM90_PINGPONG_STAGES> {
+  using Base = PrefillSm90Traits<D, PREFILL_SM90_PINGPONG_STAGES>;
+  using Queue = PrefillWorkQueue<Base::BM, PREFILL_SM90_PINGPONG_WORK_SLOTS>;
+  using WorkArg = std::conditional_t<QUEUE, int*, int>;
+  static constexpr int QUEUE_OFF = Base::BAR_OFF + 4 * Base::STAGES * 8;
+  static constexpr int SMEM_BYTES = Base::SMEM_BYTES + (QUEUE ? Queue::BYTES : 0);
+  static_assert(QUEUE_OFF % 16 == 0 && SMEM_BYTES <= 227 * 1024, "queue placement");
+};
+
+// TMA: as flash_prefill_sm90_kernel's; it also picks the work source (QUEUE = TMA, measured in notes
+// 34). work: the queue's counters (PREFILL_SM90_WORK_COUNTERS int32 of the caller's workspace, zero at
+// launch and left zero), or the static stride's row tiles per (KV head, sequence).
 template <typename T, int D, bool TMA>
 __global__ void __launch_bounds__(384, 1)
-    flash_prefill_sm90_pingpong_kernel(const AttentionParams p, const int m_blocks,
+    flash_prefill_sm90_pingpong_kernel(const AttentionParams p,
+                                       const typename PrefillPingpongTraits<D, TMA>::WorkArg work,
                                        const __grid_constant__ PrefillTmaMaps maps) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  using Tr = PrefillSm90Traits<D, PREFILL_SM90_PINGPONG_STAGES>;
+  constexpr bool QUEUE = TMA;
+  using Tr = PrefillPingpongTraits<D, QUEUE>;
   constexpr int BM = Tr::BM, BN = Tr::BN, S = Tr::STAGES, RB = D * 2;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (dev::smem_u32(smem_raw) + 1023u) & ~1023u;
@@ -33,7 +61,10 @@ __global__ void __launch_bounds__(384, 1)
   auto slot = [](int it) { return it % S; };
   auto phase = [](int it) { return uint32_t(it / S) & 1u; };
 
-  // The launcher keeps the work count below 2^30, so work indices are 32-bit (cheap divisions).
+  // Static stride. The launcher keeps the work count below 2^30, so work indices are 32-bit (cheap
+  // divisions).
+  int m_blocks = 1;
+  if constexpr (!QUEUE) m_blocks = work;
   const int n_works = m_blocks * p.num_kv_heads * p.num_seqs;
   // Issues the metadata loads of work idx (row tiles fastest, heaviest first).
   auto work_load = [&](int idx, PrefillWorkRaw& r) {
@@ -53,19 +84,47 @@ __global__ void __launch_bounds__(384, 1)
   const int tid = threadIdx.x;
   const int wg = tid / 128;
 
-  if (tid == 0) ring.init(TMA ? 1 : 128);
+  // Queue: producer warp 0 publishes the works (slot k holds the CTA's k-th work, the first being
+  // blockIdx.x); every warp receives each of them in turn. Thread 0 claims the next work as it starts
+  // this work's last tile (or at once if it has none), so the number is back before the consumers
+  // need it and a CTA claims only when it is nearly free.
+  const typename Tr::Queue queue{base + Tr::QUEUE_OFF};
+  PrefillWorkClaimer claimer;
+  auto publish = [&](int k) {
+    if constexpr (QUEUE) {
+      if (tid < 32)
+        claimer.publish<PREFILL_SM90_WORK_ORDER>(p, queue, work, k == 0 ? int(blockIdx.x) : claimer.claimed_work(queue),
+                                                  k);
+    }
+  };
+  auto claim_now = [&](const PrefillWork& w, int j) { return tid == 0 && j == max(w.n_tiles - 1, 0); };
+
+  if (tid == 0) {
+    ring.init(TMA ? 1 : 128);
+    if constexpr (QUEUE) queue.init();
+  }
   __syncthreads();
 
   if (wg == 0 && TMA) {
-    sm90::setmaxnreg_dec<56>();
-    const PrefillTmaProducer<D, BN> prod(p, maps, tid);
-    int it = 0;
-    PrefillWork w;
-    for (int idx = blockIdx.x; work_next(idx, w); idx += gridDim.x) {
-      for (int j = 0; j < w.n_tiles; ++j, ++it) {
-        const int s = slot(it);
-        prod.tile(w, j, sK + s * Tr::TILE_BYTES, sV + s * Tr::TILE_BYTES, ring.full_k(s), ring.full_v(s), ring.empty_k(s), ring.empty_v(s),
-                  phase(it) ^ 1);
+    if constexpr (QUEUE) {
+      sm90::setmaxnreg_dec<56>();
+      const PrefillTmaProducer<D, BN> prod(p, maps, tid);
+      int it = 0, k = 0;
+      PrefillWork w;
+      publish(0);
+      while (queue.template receive<BN>(p, k, w)) {
+        if (w.n_tiles == 0 && claim_now(w, 0)) {
+          claimer.claim(work);
+          claimer.stash(queue);
+        }
+        for (int j = 0; j < w.n_tiles; ++j, ++it) {
+          if (claim_now(w, j)) claimer.claim(work);
+          const int s = slot(it);
+          prod.tile(w, j, sK + s * Tr::TILE_BYTES, sV + s * Tr::TILE_BYTES, ring.full_k(s), ring.full_v(s),
+                    ring.empty_k(s), ring.empty_v(s), phase(it) ^ 1);
+          if (claim_now(w, j)) claimer.stash(queue);
+        }
+        publish(++k);
       }
     }
   } else if (wg == 0) {
@@ -154,23 +213,33 @@ __global__ void __launch_bounds__(384, 1)
 
     int it = 0;  // tiles consumed, over all works (ring position)
     PrefillWork w;
-    int idx = blockIdx.x;
-    bool have = work_next(idx, w);
+    int idx = blockIdx.x;  // static stride
+    int k = 0;             // queue: works received
+    bool have;
+    if constexpr (QUEUE)
+      have = queue.template receive<BN>(p, k++, w);
+    else
+      have = work_next(idx, w);
     if (have) q_load(w);
     if (cw == 1) turn_pass();  // warpgroup 0 issues first
     float s[BN / 2];
     while (have) {
       q_wait();
-      // The next work: its metadata loads are issued now and used once this work's last Q K^T is
-      // done (then its Q rows load), so the trip is off the critical path. A persistent grid only.
+      // The next work (static stride: its metadata loads are issued now and used once this work's
+      // last Q K^T is done, so the trip is off the critical path; queue: received then, the producer
+      // having published it after issuing that tile); then its Q rows load.
       int idx_n = idx + gridDim.x;
       PrefillWorkRaw raw_n;
-      if (idx_n < n_works) work_load(idx_n, raw_n);
+      if constexpr (!QUEUE) {
+        if (idx_n < n_works) work_load(idx_n, raw_n);
+      }
       PrefillWork wn;
       bool have_n = false;
       bool q_next_issued = false;
       auto q_next = [&]() {
-        if (idx_n < n_works) {
+        if constexpr (QUEUE) {
+          have_n = queue.template receive<BN>(p, k++, wn);
+        } else if (idx_n < n_works) {
           have_n = prefill_work_finish<BM, BN>(p, raw_n, wn);
           if (!have_n) {
             idx_n += gridDim.x;

@@ -54,7 +54,8 @@ __device__ __forceinline__ bool prefill_work_make(const AttentionParams& p, Pref
 }
 
 // The sequence metadata a work needs, loaded apart from its use so a caller can issue the loads
-// early (one L2 trip) and finish the work later.
+// early (one L2 trip) and finish the work later; also what the persistent kernel's work queue hands
+// over (flash_prefill_sm90_queue.cuh).
 struct PrefillWorkRaw {
   int m_block, kvh, b;
   int q_begin, q_end, kv_len;  // cu_seqlens_q[b], cu_seqlens_q[b + 1], kv_lens[b]
@@ -85,6 +86,20 @@ __device__ __forceinline__ bool prefill_work_finish(const AttentionParams& p, co
   w.kv_len = r.kv_len;
   prefill_work_keys<BM, BN>(p, w);
   return true;
+}
+
+// Work w from its metadata, for a row tile known to hold rows (the queue numbers only those).
+template <int BM, int BN>
+__device__ __forceinline__ void prefill_work_from_raw(const AttentionParams& p, const PrefillWorkRaw& r, PrefillWork& w) {
+  w.b = r.b;
+  w.kvh = r.kvh;
+  w.q_start = r.q_begin;
+  w.q_len = r.q_end - r.q_begin;
+  w.G = p.group;
+  w.rows_total = w.q_len * w.G;
+  w.row0 = r.m_block * BM;
+  w.kv_len = r.kv_len;
+  prefill_work_keys<BM, BN>(p, w);
 }
 
 // Packed row rho of this CTA's sequence: out[token, head, :] = O / l and, where requested, its
