@@ -379,6 +379,96 @@ __device__ __forceinline__ void decode_merge(const DecodeParams& dp, int q_start
   }
 }
 
+// The in-CTA combine of the split and pair kernels, in three steps shared by both.
+// 1. A warp's softmax state of its real rows (my_row0 + g, + 8 of its 16) to shared memory, at warp slot `slot`:
+//    o [slot][16][OS], m and l [slot][16]. The row stride OS = D + 8 puts rows g = 0..3 of a half warp's float2
+//    stores in different banks (at stride D all 8 rows hit the same bank: 8-way conflicts, ncu on B1 32k).
+template <int D>
+__device__ __forceinline__ void decode_stash_state(float* sm_o, float* sm_m, float* sm_l, int slot, int my_row0,
+                                                   int rows_total, int lane, const float (&o)[D / 8][4],
+                                                   const float (&m_run)[2], const float (&l_run)[2]) {
+  constexpr int ROWS = DecodeTraits<D>::ROWS, OS = DecodeTraits<D>::COMBINE_STRIDE;
+  const int g = lane / 4, t = lane % 4;
+#pragma unroll
+  for (int i2 = 0; i2 < 2; ++i2) {
+    float l = l_run[i2];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    const int r = g + 8 * i2;
+    if (my_row0 + r >= rows_total) continue;  // padding row: never read
+    float* dst = sm_o + (slot * ROWS + r) * OS;
+#pragma unroll
+    for (int dt = 0; dt < D / 8; ++dt)
+      *reinterpret_cast<float2*>(dst + dt * 8 + 2 * t) = make_float2(o[dt][2 * i2], o[dt][2 * i2 + 1]);
+    if (t == 0) {
+      sm_m[slot * ROWS + r] = m_run[i2];
+      sm_l[slot * ROWS + r] = l;
+    }
+  }
+}
+
+// 2. Float4 column c of row r16 combined over warp slots w0 .. w0 + NW - 1 (after a barrier): the normalised
+//    sum (acc * inv) and the row's log2-sum-exp of this split.
+template <int D, int NW>
+__device__ __forceinline__ void decode_combine_row(const float* sm_o, const float* sm_m, const float* sm_l, int w0,
+                                                   int r16, int c, float4& acc, float& inv, float& lse2) {
+  constexpr int ROWS = DecodeTraits<D>::ROWS, OS = DecodeTraits<D>::COMBINE_STRIDE;
+  float M = -INFINITY;
+#pragma unroll
+  for (int k = 0; k < NW; ++k) M = fmaxf(M, sm_m[(w0 + k) * ROWS + r16]);
+  const float m_use = M == -INFINITY ? 0.0f : M;
+  float L = 0.0f;
+  acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+  for (int k = 0; k < NW; ++k) {
+    const int w = w0 + k;
+    const float wt = exp2f(sm_m[w * ROWS + r16] - m_use);
+    L += sm_l[w * ROWS + r16] * wt;
+    const float4 v = reinterpret_cast<const float4*>(sm_o + (w * ROWS + r16) * OS)[c];
+    acc.x = fmaf(wt, v.x, acc.x);
+    acc.y = fmaf(wt, v.y, acc.y);
+    acc.z = fmaf(wt, v.z, acc.z);
+    acc.w = fmaf(wt, v.w, acc.w);
+  }
+  inv = L > 0.0f ? 1.0f / L : 0.0f;
+  lse2 = L > 0.0f ? m_use + log2f(L) : -INFINITY;
+}
+
+// 3. The combined column to out (and lse) when the item has one active split, else to this split's partial.
+template <typename T, int D>
+__device__ __forceinline__ void decode_store_row(const DecodeParams& dp, int64_t row, int c, int split, int active,
+                                                 const float4& acc, float inv, float lse2) {
+  const AttentionParams& p = dp.attn;
+  if (active == 1) {
+    T* dst = static_cast<T*>(p.out) + row * D + c * 4;
+    *reinterpret_cast<uint2*>(dst) =
+        make_uint2(dev::pack2<T>(acc.x * inv, acc.y * inv), dev::pack2<T>(acc.z * inv, acc.w * inv));
+    if (c == 0 && p.lse != nullptr) p.lse[row] = lse2 * dev::LN2;
+  } else {
+    const int64_t prow = row * dp.num_splits + split;
+    reinterpret_cast<float4*>(dp.partial_out + prow * D)[c] =
+        make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv);
+    if (c == 0) dp.partial_lse[prow] = lse2;
+  }
+}
+
+// After its partials are written, a CTA counts itself in on its item's counter; true (in every thread) for the
+// last of the item's active splits to arrive, which then resets the counter for the next launch and merges.
+// Writers fence before counting; the caller fences again before reading the partials through L2.
+__device__ __forceinline__ bool decode_last_split(const DecodeParams& dp, int active, int tid, int& s_last) {
+  __threadfence();
+  __syncthreads();
+  if (tid == 0) {
+    int* ctr = dp.counters + int64_t(blockIdx.z) * gridDim.y + blockIdx.y;
+    const int old = atomicAdd(ctr, 1);
+    const bool last = old == active - 1;
+    if (last) atomicExch(ctr, 0);  // every other split has counted: ready for the next launch
+    s_last = last;
+  }
+  __syncthreads();
+  return s_last;
+}
+
 // Grid: (num_splits, Hkv * row_groups, B). Block: 128 threads. Dynamic smem: SMEM_BYTES.
 template <typename T, int D>
 __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp) {
@@ -425,7 +515,6 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   const int end = min(kv_len, walk.start + dp.split_tokens);
   const int active = max(1, (kv_len + dp.split_tokens - 1) / dp.split_tokens);
   const int H = p.num_heads;
-  const int g = lane / 4, t = lane % 4;
 
   // This warp's ring: [STAGES][TILE][D] for K, then V.
   T* sK = reinterpret_cast<T*>(smem_raw) + warp * STAGES * 2 * Tr::TILE_ELEMS;
@@ -460,83 +549,31 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   __syncthreads();  // every warp is done with its ring: the smem becomes the combine area
   PAGODA_DECODE_PROBE(2);
 
-  // Per-warp state of the real rows to shared memory: o [WARPS][ROWS][OS], then m, l [WARPS][ROWS].
-  // The row stride OS = D + 8 puts rows g = 0..3 of a half warp's float2 stores in different banks
-  // (at stride D all 8 rows hit the same bank: 8-way conflicts, ncu on B1 32k).
+  // Per-warp state of the real rows to shared memory (o [WARPS][ROWS][OS], m, l [WARPS][ROWS]), combined
+  // over the warps into the output or this split's partial.
   constexpr int OS = Tr::COMBINE_STRIDE;
   float* sm_o = reinterpret_cast<float*>(smem_raw);
   float* sm_m = sm_o + WARPS * ROWS * OS;
   float* sm_l = sm_m + WARPS * ROWS;
-#pragma unroll
-  for (int i2 = 0; i2 < 2; ++i2) {
-    float l = l_run[i2];
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    const int r = g + 8 * i2;
-    if (row0 + r >= rows_total) continue;  // padding row: never read
-    float* dst = sm_o + (warp * ROWS + r) * OS;
-#pragma unroll
-    for (int dt = 0; dt < D / 8; ++dt)
-      *reinterpret_cast<float2*>(dst + dt * 8 + 2 * t) = make_float2(o[dt][2 * i2], o[dt][2 * i2 + 1]);
-    if (t == 0) {
-      sm_m[warp * ROWS + r] = m_run[i2];
-      sm_l[warp * ROWS + r] = l;
-    }
-  }
+  decode_stash_state<D>(sm_o, sm_m, sm_l, warp, row0, rows_total, lane, o, m_run, l_run);
   __syncthreads();
 
   const int nrows = min(ROWS, rows_total - row0);
   constexpr int C4 = D / 4;  // float4 columns per row
   for (int idx = tid; idx < nrows * C4; idx += Tr::THREADS) {
     const int r = idx / C4, c = idx % C4;
-    float M = -INFINITY;
-#pragma unroll
-    for (int w = 0; w < WARPS; ++w) M = fmaxf(M, sm_m[w * ROWS + r]);
-    const float m_use = M == -INFINITY ? 0.0f : M;
-    float L = 0.0f;
-    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-#pragma unroll
-    for (int w = 0; w < WARPS; ++w) {
-      const float wt = exp2f(sm_m[w * ROWS + r] - m_use);
-      L += sm_l[w * ROWS + r] * wt;
-      const float4 v = reinterpret_cast<const float4*>(sm_o + (w * ROWS + r) * OS)[c];
-      acc.x = fmaf(wt, v.x, acc.x);
-      acc.y = fmaf(wt, v.y, acc.y);
-      acc.z = fmaf(wt, v.z, acc.z);
-      acc.w = fmaf(wt, v.w, acc.w);
-    }
-    const float inv = L > 0.0f ? 1.0f / L : 0.0f;
-    const float lse2 = L > 0.0f ? m_use + log2f(L) : -INFINITY;
+    float4 acc;
+    float inv, lse2;
+    decode_combine_row<D, WARPS>(sm_o, sm_m, sm_l, 0, r, c, acc, inv, lse2);
     const int rho = row0 + r;
     const int64_t row = (int64_t(q_start) + rho / G) * H + kvh * G + rho % G;
-    if (active == 1) {
-      T* dst = static_cast<T*>(p.out) + row * D + c * 4;
-      *reinterpret_cast<uint2*>(dst) =
-          make_uint2(dev::pack2<T>(acc.x * inv, acc.y * inv), dev::pack2<T>(acc.z * inv, acc.w * inv));
-      if (c == 0 && p.lse != nullptr) p.lse[row] = lse2 * dev::LN2;
-    } else {
-      const int64_t prow = row * dp.num_splits + split;
-      reinterpret_cast<float4*>(dp.partial_out + prow * D)[c] =
-          make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv);
-      if (c == 0) dp.partial_lse[prow] = lse2;
-    }
+    decode_store_row<T, D>(dp, row, c, split, active, acc, inv, lse2);
   }
   PAGODA_DECODE_PROBE(3);
   if (active == 1) return;
 
-  // Fused merge: the last CTA of this (sequence, KV head, row group) to arrive combines every
-  // split. Writers fence before counting; the last one fences again and reads through L2.
-  __threadfence();
-  __syncthreads();
-  if (tid == 0) {
-    int* ctr = dp.counters + int64_t(blockIdx.z) * gridDim.y + blockIdx.y;
-    const int old = atomicAdd(ctr, 1);
-    const bool last = old == active - 1;
-    if (last) atomicExch(ctr, 0);  // every other split has counted: ready for the next launch
-    s_last = last;
-  }
-  __syncthreads();
-  if (!s_last) return;
+  // Fused merge: the last CTA of this (sequence, KV head, row group) to arrive combines every split.
+  if (!decode_last_split(dp, active, tid, s_last)) return;
   PAGODA_DECODE_PROBE(4);
   __threadfence();
   PAGODA_DECODE_PROBE(6);
@@ -610,7 +647,6 @@ __global__ void __launch_bounds__(DecodePairTraits<D, KS>::THREADS, DecodePairTr
   const int end = min(kv_len, walk.start + dp.split_tokens);
   const int active = max(1, (kv_len + dp.split_tokens - 1) / dp.split_tokens);
   const int H = p.num_heads;
-  const int g = lane / 4, t = lane % 4;
   const int my_row0 = row0 + rg * RG_ROWS;         // this warp's 16 rows
   const bool has_rows = my_row0 < rows_total;      // a short sequence of a ragged batch may leave group 1 empty
   const int half_row = rg * (TILE / 2);            // this warp issues tile rows half_row .. half_row + 7
@@ -645,82 +681,31 @@ __global__ void __launch_bounds__(DecodePairTraits<D, KS>::THREADS, DecodePairTr
   __syncthreads();  // every ring is drained: the smem becomes the combine area
   PAGODA_DECODE_PROBE(2);
 
-  // Per-warp state of the real rows: o [warp][16][OS], then m, l [warp][16]; warp = rg * KS + ring.
+  // Per-warp state of the real rows (o [warp][16][OS], m, l [warp][16]; warp = rg * KS + ring), each row
+  // combined over the KS warps of its group.
   constexpr int OS = Tr::COMBINE_STRIDE;
   float* sm_o = reinterpret_cast<float*>(smem_raw);
   float* sm_m = sm_o + Pr::WARPS * RG_ROWS * OS;
   float* sm_l = sm_m + Pr::WARPS * RG_ROWS;
-#pragma unroll
-  for (int i2 = 0; i2 < 2; ++i2) {
-    float l = l_run[i2];
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    const int r = g + 8 * i2;
-    if (my_row0 + r >= rows_total) continue;
-    float* dst = sm_o + (warp * RG_ROWS + r) * OS;
-#pragma unroll
-    for (int dt = 0; dt < D / 8; ++dt)
-      *reinterpret_cast<float2*>(dst + dt * 8 + 2 * t) = make_float2(o[dt][2 * i2], o[dt][2 * i2 + 1]);
-    if (t == 0) {
-      sm_m[warp * RG_ROWS + r] = m_run[i2];
-      sm_l[warp * RG_ROWS + r] = l;
-    }
-  }
+  decode_stash_state<D>(sm_o, sm_m, sm_l, warp, my_row0, rows_total, lane, o, m_run, l_run);
   __syncthreads();
 
   const int nrows = min(ROWS, rows_total - row0);
   constexpr int C4 = D / 4;
   for (int idx = tid; idx < nrows * C4; idx += Pr::THREADS) {
     const int r = idx / C4, c = idx % C4;
-    const int w0 = (r / RG_ROWS) * KS, r16 = r % RG_ROWS;  // the row's group: warps w0 .. w0 + KS - 1
-    float M = -INFINITY;
-#pragma unroll
-    for (int k = 0; k < KS; ++k) M = fmaxf(M, sm_m[(w0 + k) * RG_ROWS + r16]);
-    const float m_use = M == -INFINITY ? 0.0f : M;
-    float L = 0.0f;
-    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-#pragma unroll
-    for (int k = 0; k < KS; ++k) {
-      const int w = w0 + k;
-      const float wt = exp2f(sm_m[w * RG_ROWS + r16] - m_use);
-      L += sm_l[w * RG_ROWS + r16] * wt;
-      const float4 v = reinterpret_cast<const float4*>(sm_o + (w * RG_ROWS + r16) * OS)[c];
-      acc.x = fmaf(wt, v.x, acc.x);
-      acc.y = fmaf(wt, v.y, acc.y);
-      acc.z = fmaf(wt, v.z, acc.z);
-      acc.w = fmaf(wt, v.w, acc.w);
-    }
-    const float inv = L > 0.0f ? 1.0f / L : 0.0f;
-    const float lse2 = L > 0.0f ? m_use + log2f(L) : -INFINITY;
+    float4 acc;
+    float inv, lse2;
+    decode_combine_row<D, KS>(sm_o, sm_m, sm_l, (r / RG_ROWS) * KS, r % RG_ROWS, c, acc, inv, lse2);
     const int rho = row0 + r;
     const int64_t row = (int64_t(q_start) + rho / G) * H + kvh * G + rho % G;
-    if (active == 1) {
-      T* dst = static_cast<T*>(p.out) + row * D + c * 4;
-      *reinterpret_cast<uint2*>(dst) =
-          make_uint2(dev::pack2<T>(acc.x * inv, acc.y * inv), dev::pack2<T>(acc.z * inv, acc.w * inv));
-      if (c == 0 && p.lse != nullptr) p.lse[row] = lse2 * dev::LN2;
-    } else {
-      const int64_t prow = row * dp.num_splits + split;
-      reinterpret_cast<float4*>(dp.partial_out + prow * D)[c] =
-          make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv);
-      if (c == 0) dp.partial_lse[prow] = lse2;
-    }
+    decode_store_row<T, D>(dp, row, c, split, active, acc, inv, lse2);
   }
   PAGODA_DECODE_PROBE(3);
   if (active == 1) return;
 
   // Fused merge of the block's rows (up to 32), by the last CTA of this (sequence, KV head, row block).
-  __threadfence();
-  __syncthreads();
-  if (tid == 0) {
-    int* ctr = dp.counters + int64_t(blockIdx.z) * gridDim.y + blockIdx.y;
-    const int old = atomicAdd(ctr, 1);
-    const bool last = old == active - 1;
-    if (last) atomicExch(ctr, 0);
-    s_last = last;
-  }
-  __syncthreads();
-  if (!s_last) return;
+  if (!decode_last_split(dp, active, tid, s_last)) return;
   PAGODA_DECODE_PROBE(4);
   __threadfence();
   decode_merge<T, D, Tr::MERGE_BATCH>(dp, q_start, kvh, row0, nrows, active, tid, Pr::THREADS);
