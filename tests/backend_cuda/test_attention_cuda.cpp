@@ -132,7 +132,31 @@ struct NewestTokens {
     sets[2] = {dc.q.ptr, dq.ptr, nullptr, 1, int64_t(dq.count)};
     CUDA_OK(late_write_rows(sets, 3, 50, s));
   }
+  // One round: the NaN copies in place and every output poisoned, the late writer, then the decode as a
+  // dependent of it into dc's outputs and, with out2 / lse2, a second decode into those (its own output, so a
+  // wrong first result cannot be overwritten); returns once the stream is done.
+  void decode_after_late_write(DeviceCase& dc, const pagoda::cuda::DecodePlan& plan, void* ws, cudaStream_t s,
+                               DeviceBuffer<uint16_t>* out2 = nullptr, DeviceBuffer<float>* lse2 = nullptr) const {
+    poison(dc);
+    if (out2 != nullptr) {
+      out2->poison();
+      lse2->poison();
+    }
+    CUDA_OK(cudaDeviceSynchronize());
+    write_late(dc, s);
+    pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws, s);
+    if (out2 != nullptr)
+      pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, out2->ptr, lse2->ptr, ws, s);
+    CUDA_OK(cudaStreamSynchronize(s));
+  }
 };
+
+// Every split counter at the start of a decode workspace is back at zero (each launch leaves them so).
+void expect_counters_zero(const void* ws, std::size_t n) {
+  std::vector<int32_t> counters(n);
+  CUDA_OK(cudaMemcpy(counters.data(), ws, n * sizeof(int32_t), cudaMemcpyDeviceToHost));
+  for (int32_t v : counters) ASSERT_EQ(v, 0) << "a split counter was left non-zero";
+}
 
 struct HeadConfig {
   int H, Hkv;
@@ -711,10 +735,7 @@ TEST(CudaAttention, DecodeWarpKernelManyShort) {
         ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
       }
       if (plan.num_splits > 1) {
-        const std::size_t n = std::size_t(c.q_lens.size()) * c.Hkv * plan.row_groups;
-        std::vector<int32_t> counters(n);
-        CUDA_OK(cudaMemcpy(counters.data(), ws.ptr, n * sizeof(int32_t), cudaMemcpyDeviceToHost));
-        for (int32_t v : counters) ASSERT_EQ(v, 0) << "a split counter was left non-zero";
+        ASSERT_NO_FATAL_FAILURE(expect_counters_zero(ws.ptr, std::size_t(c.q_lens.size()) * c.Hkv * plan.row_groups));
       }
     }
   }
@@ -787,8 +808,10 @@ TEST(CudaAttention, DecodePlanPicksKernelByShape) {
     const int rows = pc.q_len * 32 / pc.layout->num_kv_heads;
     if (rows > 16 && sms != 132) continue;
     const auto p = pagoda::cuda::decode_plan(pc.B, 32, *pc.layout, pc.q_len, pc.ctx, sms);
-    const std::string l = "B" + std::to_string(pc.B) + " ctx " + std::to_string(pc.ctx) + " Hkv " +
-                          std::to_string(pc.layout->num_kv_heads) + " q_len " + std::to_string(pc.q_len);
+    // Built by appending: "B" + std::to_string(...) trips a false -Wrestrict in g++ 12's libstdc++.
+    std::string l = "B";
+    l += std::to_string(pc.B) + " ctx " + std::to_string(pc.ctx) + " Hkv " + std::to_string(pc.layout->num_kv_heads) +
+         " q_len " + std::to_string(pc.q_len);
     EXPECT_EQ(p.item_warps, 0) << l;
     EXPECT_EQ(p.rows_per_cta, pc.rows_per_cta) << l;
     EXPECT_EQ(p.key_streams, pc.key_streams) << l;
@@ -1000,9 +1023,7 @@ TEST(CudaAttention, DecodeInitializedWorkspaceReplays) {
     const auto lse = dc.lse.download();
     ASSERT_EQ(c.check(out, &lse, "decode-initialized"), 0) << "step " << step;
   }
-  std::vector<int32_t> counters(std::size_t(3) * 8);
-  CUDA_OK(cudaMemcpy(counters.data(), ws.ptr, counters.size() * sizeof(int32_t), cudaMemcpyDeviceToHost));
-  for (int32_t v : counters) ASSERT_EQ(v, 0) << "a split counter was left non-zero";
+  ASSERT_NO_FATAL_FAILURE(expect_counters_zero(ws.ptr, std::size_t(3) * 8));
   cudaGraphExecDestroy(exec);
   cudaGraphDestroy(graph);
   cudaStreamDestroy(s);
@@ -1041,14 +1062,7 @@ TEST(CudaAttention, DecodeProgrammaticLaunchSeesPreviousKernel) {
   std::vector<uint16_t> first;
   for (int rep = 0; rep < 4; ++rep) {
     plan.programmatic_launch = rep < 3;
-    nt.poison(dc);
-    out2.poison();
-    lse2.poison();
-    CUDA_OK(cudaDeviceSynchronize());
-    nt.write_late(dc, s);
-    pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, s);
-    pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, out2.ptr, lse2.ptr, ws.ptr, s);
-    CUDA_OK(cudaStreamSynchronize(s));
+    nt.decode_after_late_write(dc, plan, ws.ptr, s, &out2, &lse2);
     for (int k = 0; k < 2; ++k) {
       const auto out = (k == 0 ? dc.out : out2).download();
       const auto lse = (k == 0 ? dc.lse : lse2).download();
@@ -1102,25 +1116,17 @@ TEST(CudaAttention, DecodeLatencyPlans) {
     cudaStream_t s;
     CUDA_OK(cudaStreamCreate(&s));
     for (auto plan : plans) {
-      {
-        plan.workspace_initialized = true;
-        plan.programmatic_launch = true;
-        nt.poison(dc);
-        CUDA_OK(cudaDeviceSynchronize());
-        nt.write_late(dc, s);
-        pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, s);
-        CUDA_OK(cudaStreamSynchronize(s));
-        const auto out = dc.out.download();
-        const auto lse = dc.lse.download();
-        const std::string l = "decode-latency B" + std::to_string(B) + " max_kv " + std::to_string(max_kv) +
-                              " q_len " + std::to_string(bc.q_len) + " item_warps " +
-                              std::to_string(plan.item_warps) + " splits " + std::to_string(plan.num_splits);
-        ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
-      }
+      plan.workspace_initialized = true;
+      plan.programmatic_launch = true;
+      nt.decode_after_late_write(dc, plan, ws.ptr, s);
+      const auto out = dc.out.download();
+      const auto lse = dc.lse.download();
+      const std::string l = "decode-latency B" + std::to_string(B) + " max_kv " + std::to_string(max_kv) +
+                            " q_len " + std::to_string(bc.q_len) + " item_warps " +
+                            std::to_string(plan.item_warps) + " splits " + std::to_string(plan.num_splits);
+      ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
     }
-    std::vector<int32_t> counters(std::size_t(B) * c.Hkv);
-    CUDA_OK(cudaMemcpy(counters.data(), ws.ptr, counters.size() * sizeof(int32_t), cudaMemcpyDeviceToHost));
-    for (int32_t v : counters) ASSERT_EQ(v, 0) << "a split counter was left non-zero";
+    ASSERT_NO_FATAL_FAILURE(expect_counters_zero(ws.ptr, std::size_t(B) * c.Hkv));
     cudaStreamDestroy(s);
   }
 }
@@ -1234,9 +1240,7 @@ TEST(CudaAttention, DecodePairKernelSweep) {
               << label(c, "decode-pair") << " splits " << a.plan.num_splits
               << ": 4 key streams differ from 16-row CTAs";
         }
-    std::vector<int32_t> counters(std::size_t(B) * c.Hkv * ((max_q * (c.H / c.Hkv) + 15) / 16));
-    CUDA_OK(cudaMemcpy(counters.data(), ws.ptr, counters.size() * sizeof(int32_t), cudaMemcpyDeviceToHost));
-    for (int32_t v : counters) ASSERT_EQ(v, 0) << "a split counter was left non-zero";
+    ASSERT_NO_FATAL_FAILURE(expect_counters_zero(ws.ptr, std::size_t(B) * c.Hkv * ((max_q * (c.H / c.Hkv) + 15) / 16)));
   }
 }
 
@@ -1284,14 +1288,7 @@ TEST(CudaAttention, DecodePairKernelProgrammaticLaunch) {
       ASSERT_EQ(plan.rows_per_cta, 32);
       plan.workspace_initialized = true;
       plan.programmatic_launch = true;
-      nt.poison(dc);
-      out2.poison();
-      lse2.poison();
-      CUDA_OK(cudaDeviceSynchronize());
-      nt.write_late(dc, s);
-      pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, s);
-      pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, out2.ptr, lse2.ptr, ws.ptr, s);
-      CUDA_OK(cudaStreamSynchronize(s));
+      nt.decode_after_late_write(dc, plan, ws.ptr, s, &out2, &lse2);
       const std::string l = "decode-pair-pdl H" + std::to_string(c.H) + "/" + std::to_string(c.Hkv) + " q_len " +
                             std::to_string(pc.q_len) + " key streams " + std::to_string(plan.key_streams) +
                             " splits " + std::to_string(plan.num_splits);
@@ -1300,9 +1297,7 @@ TEST(CudaAttention, DecodePairKernelProgrammaticLaunch) {
       ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
       ASSERT_TRUE(out == out2.download() && lse == lse2.download()) << l << ": the second decode differs";
     }
-    std::vector<int32_t> counters(std::size_t(B) * c.Hkv * ((pc.q_len * (c.H / c.Hkv) + 15) / 16));
-    CUDA_OK(cudaMemcpy(counters.data(), ws.ptr, counters.size() * sizeof(int32_t), cudaMemcpyDeviceToHost));
-    for (int32_t v : counters) ASSERT_EQ(v, 0) << "a split counter was left non-zero";
+    ASSERT_NO_FATAL_FAILURE(expect_counters_zero(ws.ptr, std::size_t(B) * c.Hkv * ((pc.q_len * (c.H / c.Hkv) + 15) / 16)));
     cudaStreamDestroy(s);
   }
 }

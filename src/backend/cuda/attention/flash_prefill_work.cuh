@@ -71,10 +71,11 @@ __device__ __forceinline__ void prefill_work_load(const AttentionParams& p, int 
   r.kv_len = p.kv_lens[b];
 }
 
-// False when the row tile lies past the sequence (the grid is sized for the longest one); a CTA
-// then skips that work as a whole.
-template <int BM, int BN>
-__device__ __forceinline__ bool prefill_work_finish(const AttentionParams& p, const PrefillWorkRaw& r, PrefillWork& w) {
+// Work w from its metadata. SKIP_EMPTY: false (and w left half-filled) when the row tile lies past the
+// sequence (the grid is sized for the longest one); a CTA then skips that work as a whole. Without it the
+// tile is known to hold rows (the queue numbers only those).
+template <int BM, int BN, bool SKIP_EMPTY>
+__device__ __forceinline__ bool prefill_work_fill(const AttentionParams& p, const PrefillWorkRaw& r, PrefillWork& w) {
   w.b = r.b;
   w.kvh = r.kvh;
   w.q_start = r.q_begin;
@@ -82,24 +83,20 @@ __device__ __forceinline__ bool prefill_work_finish(const AttentionParams& p, co
   w.G = p.group;
   w.rows_total = w.q_len * w.G;
   w.row0 = r.m_block * BM;
-  if (w.row0 >= w.rows_total) return false;
+  if constexpr (SKIP_EMPTY) {
+    if (w.row0 >= w.rows_total) return false;
+  }
   w.kv_len = r.kv_len;
   prefill_work_keys<BM, BN>(p, w);
   return true;
 }
-
-// Work w from its metadata, for a row tile known to hold rows (the queue numbers only those).
+template <int BM, int BN>
+__device__ __forceinline__ bool prefill_work_finish(const AttentionParams& p, const PrefillWorkRaw& r, PrefillWork& w) {
+  return prefill_work_fill<BM, BN, true>(p, r, w);
+}
 template <int BM, int BN>
 __device__ __forceinline__ void prefill_work_from_raw(const AttentionParams& p, const PrefillWorkRaw& r, PrefillWork& w) {
-  w.b = r.b;
-  w.kvh = r.kvh;
-  w.q_start = r.q_begin;
-  w.q_len = r.q_end - r.q_begin;
-  w.G = p.group;
-  w.rows_total = w.q_len * w.G;
-  w.row0 = r.m_block * BM;
-  w.kv_len = r.kv_len;
-  prefill_work_keys<BM, BN>(p, w);
+  prefill_work_fill<BM, BN, false>(p, r, w);
 }
 
 // Packed row rho of this CTA's sequence: out[token, head, :] = O / l and, where requested, its
