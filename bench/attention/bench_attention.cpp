@@ -307,6 +307,9 @@ struct DecodeCase {
   // impl suffix "-r16", "-p2" or "-p4"
   int rows_per_cta = 0;
   int key_streams = 0;
+  // Split merge: -1 as planned, 0 one level, 1 two levels (groups of ceil(splits / DECODE_MERGE_GROUPS)
+  // splits, where there are more splits than groups); impl suffix "-m1" / "-m2"
+  int merge = -1;
   const char* op = nullptr;  // overrides the op name
 };
 
@@ -335,6 +338,11 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
                                         dc.rows_per_cta);
   if (dc.items_per_warp > 0) plan.items_per_warp = dc.items_per_warp;
   if (dc.key_streams > 0 && plan.rows_per_cta == 32) plan.key_streams = dc.key_streams;
+  if (dc.merge >= 0)
+    plan.merge_group_splits = dc.merge == 1 && plan.num_splits > pagoda::cuda::DECODE_MERGE_GROUPS
+                                  ? (plan.num_splits + pagoda::cuda::DECODE_MERGE_GROUPS - 1) /
+                                        pagoda::cuda::DECODE_MERGE_GROUPS
+                                  : 0;
   void* ws = plan.workspace_bytes ? dalloc<unsigned char>(plan.workspace_bytes) : nullptr;
   if (ws != nullptr) ck(cudaMemset(ws, 0xFF, plan.workspace_bytes), "poison ws");
   plan.programmatic_launch = dc.pdl;
@@ -366,13 +374,15 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
                            (dc.item_warps >= 0 ? "-w" + std::to_string(dc.item_warps) : "") +
                            (dc.items_per_warp > 0 ? "-i" + std::to_string(dc.items_per_warp) : "") +
                            (dc.rows_per_cta == 16 ? "-r16" : "") +
-                           (dc.rows_per_cta == 32 ? "-p" + std::to_string(plan.key_streams) : "");
+                           (dc.rows_per_cta == 32 ? "-p" + std::to_string(plan.key_streams) : "") +
+                           (dc.merge >= 0 ? "-m" + std::to_string(dc.merge + 1) : "");
   for (int graph = 1; graph >= 0; --graph)
     std::printf(
         "{\"op\":\"%s\",\"impl\":\"%s%s\",\"hkv\":%d,\"q_len\":%d,\"batch\":%d,\"ctx\":%d,\"ctx_lo\":%d,\"plan_kv\":%d,\"splits\":%d,"
-        "\"kernel\":%d,\"per_warp\":%d,\"rows_per_cta\":%d,\"key_streams\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
+        "\"kernel\":%d,\"per_warp\":%d,\"rows_per_cta\":%d,\"key_streams\":%d,\"merge_gs\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
         op, impl.c_str(), graph ? "" : "-nograph", Hkv, dc.q_len, B, ctx, dc.ctx_lo, plan_kv, plan.num_splits, plan.item_warps,
-        plan.items_per_warp, plan.rows_per_cta, plan.key_streams, graph ? us : eager, kv_bytes / (graph ? us : eager) * 1e-6);
+        plan.items_per_warp, plan.rows_per_cta, plan.key_streams, plan.merge_group_splits, graph ? us : eager,
+        kv_bytes / (graph ? us : eager) * 1e-6);
   if (dc.ceiling) {
     const std::size_t half = std::size_t(kv_sum) * Hkv * D * sizeof(uint16_t);  // one of K / V: read, write
     const double cus = time_graph_us(copies, 30, [&](int c, cudaStream_t s) {
@@ -481,7 +491,8 @@ void latency_cases(int sms, std::mt19937& rng) {
 // "prefill-mixed"), "mqa" (decode with 1 KV head
 // next to 8 at the same K+V bytes, op "decode-mqa"), "rows" (planned decodes with more than 4 real rows per
 // KV head: G 8, MQA, q_len 3-5; op "decode-rows"), "pair [serve]" (16-row CTAs against the pair kernel at
-// forced split counts, op "decode-pair"; serve: short-KV batches at planned counts), "ncu-mqa" (one B64 32k MQA decode, for a profiler run)
+// forced split counts, op "decode-pair"; serve: short-KV batches at planned counts), "merge" (one-level
+// against two-level split merge at forced split counts, op "decode-merge"), "ncu-mqa" (one B64 32k MQA decode, for a profiler run)
 // or "kernels" (the decode cases, then every decode kernel forced at the serving shapes), "b1" (the
 // batch-1 latency sweep over kernels and split counts), "latency" (the before/after
 // table: batch 1 at 128 .. 128k keys, the other shapes and the serving shapes).
@@ -632,6 +643,34 @@ int main(int argc, char** argv) {
           dc.rows_per_cta = v == 16 ? 16 : 32;
           dc.key_streams = v == 16 ? 0 : v;
           dc.op = "decode-pair";
+          bench_decode(dc, sms, rng);
+        }
+    return 0;
+  }
+  if (mode == "merge") {  // one-level against two-level split merge at forced split counts (0: planned) and
+    // kernels (16: 16-row CTAs, 2 / 4: pair kernel key streams); op "decode-merge"
+    struct MergeSweep {
+      int B, ctx, hkv, q_len, rows;
+      std::vector<int> splits;
+    };
+    const std::vector<MergeSweep> sweeps = {
+        {1, 65536, 1, 1, 16, {0, 64, 96, 128, 132, 192, 264}}, {1, 65536, 1, 1, 4, {0, 64, 128, 132}},
+        {1, 262144, 1, 1, 16, {0, 128, 192, 264}},            {1, 262144, 1, 1, 4, {0, 128, 132, 264}},
+        {1, 8192, 4, 4, 16, {0, 32, 64}},                     {1, 8192, 4, 4, 4, {0, 32, 64}},
+        {1, 32768, 4, 4, 16, {0, 64}},                        {1, 32768, 4, 4, 4, {0, 32, 64}},
+        {1, 8192, 8, 1, 16, {0, 64}},                         {1, 32768, 8, 1, 16, {0, 64}},
+        {1, 131072, 8, 1, 16, {0, 66}}};
+    for (const auto& sw : sweeps)
+      for (int sp : sw.splits)
+        for (int m : {0, 1}) {
+          DecodeCase dc{sw.B, sw.ctx};
+          dc.hkv = sw.hkv;
+          dc.q_len = sw.q_len;
+          dc.forced_splits = sp;
+          dc.rows_per_cta = sw.rows == 16 ? 16 : 32;
+          dc.key_streams = sw.rows == 16 ? 0 : sw.rows;
+          dc.merge = m;
+          dc.op = "decode-merge";
           bench_decode(dc, sms, rng);
         }
     return 0;

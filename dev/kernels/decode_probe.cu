@@ -1,5 +1,5 @@
 // Timeline probe for the split-KV decode kernel (flash_decode.cuh) at B1 (8k by default), Hkv 8, D 128, bf16,
-// P 16 shuffled pages, 32 splits (argv: keys, splits, chain): thread 0 of every CTA stamps %globaltimer at the probe
+// P 16 shuffled pages, 32 splits (argv: keys, splits, chain, Hkv; Hkv 1 is MQA: 2 row-group CTAs per split): thread 0 of every CTA stamps %globaltimer at the probe
 // points (0 start, 1 first tile of warp 0 landed, 2 main loop done, 3 partial written, 4 merge CTA chosen,
 // 5 merge done, 6 merge CTA past its fence) and its SM id. Prints the timeline of one launch over a cold KV copy;
 // with chain = N > 1 also N launches back to back as PDL dependents in one CUDA graph over rotating copies (the
@@ -40,7 +40,8 @@ using namespace pagoda::cuda;
 // for each launch after the first two, its points relative to the previous launch's end (its last merge done).
 template <typename K>
 void chain_timeline(K kernel, DecodeParams dp, const std::vector<void*>& ks, const std::vector<void*>& vs, char* out,
-                    long long out_stride, void* pr, int NCTA, int CHAIN, int SPLITS, int threads, int smem) {
+                    long long out_stride, void* pr, int NCTA, int CHAIN, int SPLITS, int grid_y, int threads,
+                    int smem) {
   cudaStream_t s;
   cudaStreamCreate(&s);
   cudaGraph_t g;
@@ -50,7 +51,7 @@ void chain_timeline(K kernel, DecodeParams dp, const std::vector<void*>& ks, con
     dp.attn.v = vs[k % vs.size()];
     dp.attn.out = out + k * out_stride;
     cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(SPLITS, 8, 1);
+    cfg.gridDim = dim3(SPLITS, grid_y, 1);
     cfg.blockDim = dim3(threads);
     cfg.dynamicSmemBytes = smem;
     cfg.stream = s;
@@ -106,11 +107,13 @@ void chain_timeline(K kernel, DecodeParams dp, const std::vector<void*>& ks, con
 }
 
 int main(int argc, char** argv) {
-  // argv: keys (default 8192), splits (default 32), chain length (default 0: the cold launch only).
+  // argv: keys (default 8192), splits (default 32), chain length (default 0: the cold launch only), Hkv (8).
   const int CTX = argc > 1 ? std::atoi(argv[1]) : 8192, SPLITS = argc > 2 ? std::atoi(argv[2]) : 32;
   const int CHAIN = argc > 3 ? std::atoi(argv[3]) : 0;
+  const int HKV = argc > 4 ? std::atoi(argv[4]) : 8;
   const int LAUNCHES = std::max(CHAIN, 1);
-  const int P = 16, HKV = 8, H = 32, D = 128, COPIES = 6;
+  const int P = 16, H = 32, D = 128, COPIES = 6;
+  const int GRID_Y = HKV * ((H / HKV + 15) / 16);  // 16-row groups per KV head (q_len 1)
   const int pages = CTX / P;
   const size_t kv_elems = size_t(pages) * P * HKV * D;
   std::mt19937 rng(7);
@@ -147,7 +150,7 @@ int main(int argc, char** argv) {
   cudaMalloc(&plse, size_t(SPLITS) * H * 4);
   cudaMalloc(&ctr, 256);
   cudaMemset(ctr, 0, 256);
-  const int NCTA = SPLITS * HKV;
+  const int NCTA = SPLITS * GRID_Y;
   cudaMalloc(&pr, size_t(LAUNCHES) * NCTA * 8 * 8);
   cudaMemcpyToSymbol(g_probe, &pr, sizeof(pr));
 
@@ -183,7 +186,7 @@ int main(int argc, char** argv) {
       p.v = vs[c];
       cudaMemset(pr, 0, NCTA * 64);
       cudaEventRecord(e0);
-      kernel<<<dim3(SPLITS, HKV, 1), Tr::THREADS, Tr::SMEM_BYTES>>>(dp);
+      kernel<<<dim3(SPLITS, GRID_Y, 1), Tr::THREADS, Tr::SMEM_BYTES>>>(dp);
       cudaEventRecord(e1);
       cudaEventSynchronize(e1);
       cudaEventElapsedTime(&ms, e0, e1);
@@ -226,6 +229,6 @@ int main(int argc, char** argv) {
   std::sort(st.begin(), st.end());
   printf("distinct start stamps %zu of %d\n", size_t(std::unique(st.begin(), st.end()) - st.begin()), NCTA);
   if (CHAIN > 1) chain_timeline(kernel, dp, ks, vs, static_cast<char*>(out), out_stride, pr, NCTA, CHAIN, SPLITS,
-                                Tr::THREADS, Tr::SMEM_BYTES);
+                                GRID_Y, Tr::THREADS, Tr::SMEM_BYTES);
   return 0;
 }

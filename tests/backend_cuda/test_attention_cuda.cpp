@@ -151,8 +151,16 @@ struct NewestTokens {
   }
 };
 
-// Every split counter at the start of a decode workspace is back at zero (each launch leaves them so).
-void expect_counters_zero(const void* ws, std::size_t n) {
+// Splits per group of the two-level merge for a plan of n splits (0 where n fits in one group level).
+int32_t two_level_groups(int32_t n) {
+  const int G = pagoda::cuda::DECODE_MERGE_GROUPS;
+  return n > G ? (n + G - 1) / G : 0;
+}
+
+// Every split counter at the start of a decode workspace is back at zero (each launch leaves them so): one
+// per 16-row item (items16 of them), then DECODE_MERGE_GROUPS per item for the two-level merge's groups.
+void expect_counters_zero(const void* ws, std::size_t items16) {
+  const std::size_t n = items16 * (1 + pagoda::cuda::DECODE_MERGE_GROUPS);
   std::vector<int32_t> counters(n);
   CUDA_OK(cudaMemcpy(counters.data(), ws, n * sizeof(int32_t), cudaMemcpyDeviceToHost));
   for (int32_t v : counters) ASSERT_EQ(v, 0) << "a split counter was left non-zero";
@@ -640,12 +648,15 @@ struct DecodeRun {
   DeviceBuffer<unsigned char> workspace;
 };
 
-DecodeRun decode_run(const PagedCase& c, DeviceCase& dc, int max_kv, int forced_splits = 0, int item_warps = -1) {
+// two_level_merge: -1 as planned, 0 one level, 1 two levels (groups of ceil(splits / DECODE_MERGE_GROUPS)).
+DecodeRun decode_run(const PagedCase& c, DeviceCase& dc, int max_kv, int forced_splits = 0, int item_warps = -1,
+                     int two_level_merge = -1) {
   int sms = 0;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
   DecodeRun r;
   r.plan = pagoda::cuda::decode_plan(int32_t(c.q_lens.size()), c.H, c.layout(), max_of(c.q_lens), max_kv, sms,
                                      forced_splits, item_warps);
+  if (two_level_merge >= 0) r.plan.merge_group_splits = two_level_merge ? two_level_groups(r.plan.num_splits) : 0;
   r.workspace = DeviceBuffer<unsigned char>(r.plan.workspace_bytes);
   pagoda::cuda::attention_decode(r.plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, r.workspace.ptr,
                                  nullptr);
@@ -772,21 +783,35 @@ TEST(CudaAttention, DecodePlanPicksKernelByShape) {
     }
   }
   // The merge cost scales with a CTA's real rows (min(16, q_len x G)): the shapes (4 rows)
-  // keep their split counts; MQA (16 rows) and G 8 plan fewer, longer splits (measured faster on
-  // the H200: attention_notes.md, 32).
+  // keep their split counts and one merge level; G 8 plans fewer, longer splits (measured faster on the
+  // H200: attention_notes.md, 32). MQA at batch 1 (16 rows) merges in two levels, which makes many
+  // splits cheap again: 128 at 64k keys (26.1 us against 28.4 at 54 splits in one level, notes 35).
   if (sms == 132) {
-    for (auto [B, ctx, splits] : {std::tuple{1, 32768, 32}, {1, 131072, 32}, {16, 8192, 2}, {64, 4096, 1}, {128, 2048, 1}})
-      EXPECT_EQ(pagoda::cuda::decode_plan(B, 32, L, 1, ctx, sms).num_splits, splits) << "B" << B << " ctx " << ctx;
+    for (auto [B, ctx, splits] : {std::tuple{1, 8192, 32}, {1, 32768, 32}, {1, 131072, 32}, {16, 8192, 2},
+                                  {64, 4096, 1}, {128, 2048, 1}}) {
+      const auto p = pagoda::cuda::decode_plan(B, 32, L, 1, ctx, sms);
+      EXPECT_EQ(p.num_splits, splits) << "B" << B << " ctx " << ctx;
+      EXPECT_EQ(p.merge_group_splits, 0) << "B" << B << " ctx " << ctx;
+    }
     const PagedKvLayout mqa{16, 1, 128, DType::DTYPE_BF16}, g8{16, 4, 128, DType::DTYPE_BF16};
-    EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, mqa, 1, 65536, sms, 0, -1, 16).num_splits, 54);
+    const auto m = pagoda::cuda::decode_plan(1, 32, mqa, 1, 65536, sms, 0, -1, 16);
+    EXPECT_EQ(m.num_splits, 128);
+    EXPECT_EQ(m.merge_group_splits, 16);
+    EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, mqa, 1, 262144, sms).merge_group_splits, 16);
+    // Two levels lost at 16 rows x 22-32 splits (G 8 x q_len 4 at 8k) and 4 rows x 32 (GQA 8k, 32k).
     EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, g8, 1, 8192, sms).num_splits, 32);
+    EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, g8, 1, 8192, sms).merge_group_splits, 0);
+    EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, g8, 4, 8192, sms).merge_group_splits, 0);
   }
+  // The warp kernel merges in one level, whatever its split count.
+  EXPECT_EQ(pagoda::cuda::decode_plan(512, 32, L, 1, 192, sms, 64).merge_group_splits, 0);
   // Which kernel: up to 16 rows per KV head (the shapes: G 4, q_len 1; G 8 at q_len 1; G 4 at
   // q_len 4) keep 16-row CTAs on any device. Above 16 rows (H200, 132 SMs: the choices measured fastest
   // in bench_attention pair, notes 33) the pair kernel where 16-row CTAs would fill the device (MQA at
-  // B16-B128 and in serving batches, G 8 x q_len 4 at 32k or B16+, G 4 x q_len 5), 16-row CTAs where
-  // they leave SMs idle or the pair's merge costs more (MQA at batch 1, 64k and 256k keys; MQA x q_len 3
-  // at 32k; G 8 x q_len 4 at 8k).
+  // B16-B128 and in serving batches, G 8 x q_len 4 at 32k or B16+, G 4 x q_len 5; MQA at batch 1 and 256k
+  // keys with the two-level merge, 52.5 against 56.7 us for 16-row CTAs, notes 35), 16-row CTAs where
+  // they leave SMs idle or the pair's merge costs more (MQA at batch 1 and 64k keys; MQA x q_len 3 at
+  // 32k; G 8 x q_len 4 at 8k).
   const PagedKvLayout mqa{16, 1, 128, DType::DTYPE_BF16}, g8{16, 4, 128, DType::DTYPE_BF16};
   struct PathCase {
     int B, ctx, q_len;
@@ -799,7 +824,7 @@ TEST(CudaAttention, DecodePlanPicksKernelByShape) {
       {1, 8192, 4, &L, 16, 0},       {1, 8192, 1, &g8, 16, 0},      {4, 8192, 4, &L, 16, 0},
       {1, 65536, 1, &mqa, 16, 0},    {1, 32768, 3, &mqa, 16, 0},    {1, 8192, 4, &g8, 16, 0},
       {1, 8192, 3, &g8, 16, 0},  // 24 rows, 176 16-row CTAs: the fill rule alone keeps them (as at q_len 4)
-      {1, 262144, 1, &mqa, 16, 0},   {16, 65536, 1, &mqa, 32, 4},   {64, 32768, 1, &mqa, 32, 4},
+      {1, 262144, 1, &mqa, 32, 4},   {16, 65536, 1, &mqa, 32, 4},   {64, 32768, 1, &mqa, 32, 4},
       {128, 16384, 1, &mqa, 32, 4},  {1, 32768, 4, &g8, 32, 4},     {16, 8192, 4, &g8, 32, 4},
       {64, 2048, 4, &g8, 32, 2},     {1, 8192, 5, &L, 32, 4},       {256, 256, 1, &mqa, 32, 2},
       {512, 192, 1, &mqa, 32, 2},    {128, 512, 4, &g8, 32, 2},
@@ -1137,20 +1162,27 @@ TEST(CudaAttention, DecodeLatencyPlans) {
 TEST(CudaAttention, DecodeManySplits) {
   REQUIRE_GPU();
   std::mt19937 rng(89);
-  for (int n : {31, 32, 33, 47, 64}) {
+  for (int n : {9, 31, 32, 33, 47, 64}) {
     PagedCase c = PagedCase::heads(DType::DTYPE_BF16, 128, 32, 8, 16);
     c.kv_lens = {n * 64, n * 32 + 5, 33, n * 64 - 70};
     c.q_lens.assign(4, 1);
     c.build(rng);
     DeviceCase dc(c);
-    dc.poison();
-    const DecodeRun r = decode_run(c, dc, n * 64, n, 0);
-    CUDA_OK(cudaDeviceSynchronize());
-    ASSERT_EQ(r.plan.num_splits, n);
-    const auto out = dc.out.download();
-    const auto lse = dc.lse.download();
-    const std::string l = "decode splits " + std::to_string(n);
-    ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
+    // One level (every split merged by the last CTA), then two (groups of ceil(n / 8) splits: 9 splits
+    // leave a last group of one, 31 and 47 a short one; the second sequence's ~n / 2 active splits make
+    // fewer groups, the third's one split none).
+    for (int two_level : {0, 1}) {
+      dc.poison();
+      const DecodeRun r = decode_run(c, dc, n * 64, n, 0, two_level);
+      CUDA_OK(cudaDeviceSynchronize());
+      ASSERT_EQ(r.plan.num_splits, n);
+      ASSERT_EQ(r.plan.merge_group_splits, two_level ? (n + 7) / 8 : 0);
+      const auto out = dc.out.download();
+      const auto lse = dc.lse.download();
+      const std::string l = "decode splits " + std::to_string(n) + (two_level ? " two-level merge" : "");
+      ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
+      ASSERT_NO_FATAL_FAILURE(expect_counters_zero(r.workspace.ptr, std::size_t(4) * c.Hkv));
+    }
   }
 }
 
@@ -1160,9 +1192,10 @@ TEST(CudaAttention, DecodeManySplits) {
 // block whose second row group is empty), ragged q_lens (short sequences leave a group or a block
 // without rows), KV lengths q_len .. 4097, page sizes 1 (no tile lies in one page), 16 and 64, bf16 and
 // fp16, D 64 and 128; the planner's plan, and both key-stream counts at 1, 3 and 37 forced splits (37:
-// the merge takes two batches of 32 splits) and at the planned count. With 4 key streams each warp walks
-// the tiles a 16-row CTA's warp walks and combines in the same order, so at equal splits the result
-// must equal the 16-row kernel's bit for bit. Outputs poisoned before every launch; one workspace
+// the merge takes two batches of 32 splits) and at the planned count with the one-level merge, and at 9,
+// 37 and 64 splits with the two-level one. With 4 key streams each warp walks the tiles a 16-row CTA's
+// warp walks and combines in the same order, so at equal splits and merge the result must equal the
+// 16-row kernel's bit for bit. Outputs poisoned before every launch; one workspace
 // zeroed once serves all plans (at G 4 x q_len 5 the 16-row plans have twice the pair plans' counters,
 // more than 256 bytes), and every launch must leave the split counters at zero.
 TEST(CudaAttention, DecodePairKernelSweep) {
@@ -1203,17 +1236,26 @@ TEST(CudaAttention, DecodePairKernelSweep) {
       std::vector<float> lse;
     };
     std::vector<Run> runs;
-    auto add = [&](int splits, int rows_per_cta, int key_streams) {
+    // two_level: -1 as planned, 0 one level, 1 two levels
+    auto add = [&](int splits, int rows_per_cta, int key_streams, int two_level = -1) {
       Run r;
       r.plan = pagoda::cuda::decode_plan(B, c.H, c.layout(), max_q, max_kv, sms, splits, -1, rows_per_cta);
       if (key_streams > 0) r.plan.key_streams = key_streams;
+      if (two_level >= 0) r.plan.merge_group_splits = two_level ? two_level_groups(r.plan.num_splits) : 0;
       runs.push_back(std::move(r));
     };
     add(0, 0, 0);
     for (int splits : {1, 3, 37, 0}) {
-      add(splits, 32, 2);
-      add(splits, 32, 4);
-      if (splits > 0) add(splits, 16, 0);
+      add(splits, 32, 2, 0);
+      add(splits, 32, 4, 0);
+      if (splits > 0) add(splits, 16, 0, 0);
+    }
+    // The two-level merge: 9 splits (groups of 2, the last of 1), 37 (groups of 5) and 64 (8 x 8); the
+    // sequences' active splits (1 .. all) give every group shape from none to all full.
+    for (int splits : {9, 37, 64}) {
+      add(splits, 32, 2, 1);
+      add(splits, 32, 4, 1);
+      add(splits, 16, 0, 1);
     }
     std::size_t ws_bytes = 0;
     for (const Run& r : runs) ws_bytes = std::max(ws_bytes, r.plan.workspace_bytes);
@@ -1229,13 +1271,15 @@ TEST(CudaAttention, DecodePairKernelSweep) {
       r.lse = dc.lse.download();
       const std::string l = label(c, "decode-pair") + " q_len " + std::to_string(max_q) + " rows/CTA " +
                             std::to_string(r.plan.rows_per_cta) + " key streams " +
-                            std::to_string(r.plan.key_streams) + " splits " + std::to_string(r.plan.num_splits);
+                            std::to_string(r.plan.key_streams) + " splits " + std::to_string(r.plan.num_splits) +
+                            " merge groups of " + std::to_string(r.plan.merge_group_splits);
       ASSERT_EQ(c.check(r.out, &r.lse, l.c_str()), 0) << l;
     }
     for (const Run& a : runs)
       for (const Run& b : runs)
         if (a.plan.rows_per_cta == 32 && a.plan.key_streams == 4 && b.plan.rows_per_cta == 16 &&
-            a.plan.num_splits == b.plan.num_splits && a.plan.split_tokens == b.plan.split_tokens) {
+            a.plan.num_splits == b.plan.num_splits && a.plan.split_tokens == b.plan.split_tokens &&
+            a.plan.merge_group_splits == b.plan.merge_group_splits) {
           EXPECT_TRUE(a.out == b.out && a.lse == b.lse)
               << label(c, "decode-pair") << " splits " << a.plan.num_splits
               << ": 4 key streams differ from 16-row CTAs";

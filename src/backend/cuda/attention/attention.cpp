@@ -54,18 +54,51 @@ constexpr double DECODE_PAIR_MERGE_SCALE_KS4 = 0.75;
 constexpr double DECODE_PAIR_MIN_FILL = 0.9;
 constexpr int DECODE_PAIR_DEFAULT_CTAS_PER_SM_KS2 = 2;
 constexpr int DECODE_PAIR_DEFAULT_CTAS_PER_SM_KS4 = 1;
+// The two-level split merge (groups of ceil(n / DECODE_MERGE_GROUPS) splits merged first, on up to 8 SMs)
+// costs a fixed DECODE_TWO_LEVEL_COST more (a second partial write, fence, counter and L2 trip) and the
+// per-split merge cost for gs + groups instead of n partials. Fitted on the H200 (notes 35): one CTA's
+// merge of MQA B1 64k (16 rows x 54-64 splits) took 8.5 us of 28; two levels won from 16 rows x 96 splits
+// (64k: 128 splits 26.1 us against 32.9 in one level) and lost at 16 rows x 22-32 splits (G 8 x q_len 4
+// at 8k: +3.7-4.1 us) and 4 rows x 32 (GQA 8k, 32k: +0.7, +1.3 us).
+constexpr double DECODE_TWO_LEVEL_COST = 600.0;
+
+// Merge cost of n splits at a per-split cost mc: the cheaper of one and two levels; gs: the two-level
+// merge's splits per group, 0 for one level (or no merge at all, n = 1). The warp kernel has one level.
+struct MergeChoice {
+  double cost = 0.0;
+  int32_t gs = 0;
+};
+MergeChoice merge_model(int64_t n, double mc, bool two_level_ok) {
+  if (n <= 1) return {};
+  MergeChoice best{DECODE_MERGE_FIXED_COST + mc * double(n), 0};
+  if (two_level_ok && n > DECODE_MERGE_GROUPS) {
+    const int64_t gs = (n + DECODE_MERGE_GROUPS - 1) / DECODE_MERGE_GROUPS, groups = (n + gs - 1) / gs;
+    const double two = DECODE_MERGE_FIXED_COST + DECODE_TWO_LEVEL_COST + mc * double(gs + groups);
+    if (two < best.cost) best = {two, int32_t(gs)};
+  }
+  return best;
+}
 
 std::size_t align256(std::size_t n) { return (n + 255) & ~std::size_t(255); }
 
-// Split counters, one per (sequence, KV head, 16-row group), at the start of the workspace. The pair
-// kernel (32-row groups) uses the first half; sizing by 16-row groups for both kernels keeps the
-// partials at one offset, so plans of one shape that differ in the kernel (the model's graphs for
-// short and long KV buckets) may share a workspace without one's partials landing on the other's
-// counters.
-std::size_t decode_counter_bytes(const DecodePlan& plan, const PagedKvLayout& L) {
+// Split counters at the start of the workspace: one per (sequence, KV head, 16-row group), then
+// DECODE_MERGE_GROUPS per item for the two-level merge's groups. The pair kernel (32-row groups) uses the
+// first half of each; sizing by 16-row groups for both kernels, and for both merges, keeps the partials at
+// one offset, so plans of one shape that differ in the kernel or the merge (the model's graphs for short
+// and long KV buckets) may share a workspace without one's partials landing on the other's counters.
+std::size_t decode_items16(const DecodePlan& plan, const PagedKvLayout& L) {
   const int64_t groups = (int64_t(plan.max_q_len) * (plan.num_heads / L.num_kv_heads) + DECODE_ROWS_PER_CTA - 1) /
                          DECODE_ROWS_PER_CTA;
-  return align256(std::size_t(plan.num_seqs) * L.num_kv_heads * std::size_t(groups) * sizeof(int32_t));
+  return std::size_t(plan.num_seqs) * L.num_kv_heads * std::size_t(groups);
+}
+std::size_t decode_counter_bytes(const DecodePlan& plan, const PagedKvLayout& L) {
+  return align256(decode_items16(plan, L) * (1 + DECODE_MERGE_GROUPS) * sizeof(int32_t));
+}
+
+// The split partials after the counters: outputs [rows][splits][D] and log2-sum-exps [rows][splits] (floats).
+std::size_t decode_partial_bytes(int64_t splits, std::size_t rows_all, const PagedKvLayout& L) {
+  return align256(std::size_t(splits) * rows_all * L.head_dim * sizeof(float)) +
+         align256(std::size_t(splits) * rows_all * sizeof(float));
 }
 
 void cuda_check(cudaError_t err, const char* what) {
@@ -238,6 +271,7 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
   struct SplitChoice {
     int64_t splits = 1, tokens = 0;
     double cost = 0.0;
+    double merge_cost = 0.0;  // per split, for the final merge choice
   };
   auto choose_splits = [&](int64_t n_items, int64_t wave, double key_cost, double merge_cost) {
     const int64_t max_splits = std::max<int64_t>(
@@ -250,8 +284,8 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
       const int64_t n = (int64_t(max_kv_len) + per - 1) / per;
       const int64_t waves = (n_items * n + wave - 1) / wave;
       const double cost = double(waves) * (double(per) * key_cost + DECODE_CTA_COST) +
-                          (n > 1 ? DECODE_MERGE_FIXED_COST + merge_cost * double(n) : 0.0);
-      if (s == 1 || cost < best.cost * 0.98) best = {n, per, cost};
+                          merge_model(n, merge_cost, plan.item_warps == 0).cost;
+      if (s == 1 || cost < best.cost * 0.98) best = {n, per, cost, merge_cost};
     }
     return best;
   };
@@ -300,12 +334,12 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
   PAGODA_CHECK(splits <= 65535, "decode_plan: too many splits");
   plan.num_splits = int32_t(splits);
   plan.split_tokens = int32_t(split_tokens);
+  // One merge level or two, by the same model at the final (maybe forced) split count.
+  plan.merge_group_splits = merge_model(splits, choice.merge_cost, plan.item_warps == 0).gs;
   plan.total_q_tokens = int64_t(num_seqs) * max_q_len;
   if (plan.num_splits > 1) {
     const std::size_t rows_all = std::size_t(plan.total_q_tokens) * H;
-    plan.workspace_bytes = decode_counter_bytes(plan, layout) +
-                           align256(std::size_t(splits) * rows_all * layout.head_dim * sizeof(float)) +
-                           align256(std::size_t(splits) * rows_all * sizeof(float));
+    plan.workspace_bytes = decode_counter_bytes(plan, layout) + decode_partial_bytes(splits, rows_all, layout);
   }
   return plan;
 }
@@ -325,7 +359,12 @@ void attention_decode(const DecodePlan& plan, const void* q, const PagedKvView& 
                    (plan.rows_per_cta == DECODE_ROWS_PER_CTA || pair) && decode_item_warps_supported(plan.item_warps) &&
                    plan.items_per_warp >= 1 && plan.items_per_warp <= 8 &&
                    (pair ? plan.item_warps == 0 && decode_key_streams_supported(plan.key_streams)
-                         : plan.key_streams == 0),
+                         : plan.key_streams == 0) &&
+                   (plan.merge_group_splits == 0 ||
+                    (plan.merge_group_splits > 0 && plan.item_warps == 0 &&
+                     plan.num_splits > DECODE_MERGE_GROUPS &&
+                     (int64_t(plan.num_splits) + plan.merge_group_splits - 1) / plan.merge_group_splits <=
+                         DECODE_MERGE_GROUPS)),
                "attention_decode: plan was not made by decode_plan");
   DecodeParams dp;
   dp.attn = params_make(q, plan.num_heads, cache, batch, out, lse, "attention_decode");
@@ -342,13 +381,17 @@ void attention_decode(const DecodePlan& plan, const void* q, const PagedKvView& 
     char* ws = static_cast<char*>(workspace);
     const std::size_t counter_bytes = decode_counter_bytes(plan, cache.layout);
     dp.counters = reinterpret_cast<int32_t*>(ws);
+    dp.group_counters = dp.counters + decode_items16(plan, cache.layout);
+    dp.merge_group_splits = plan.merge_group_splits;
     dp.partial_out = reinterpret_cast<float*>(ws + counter_bytes);
     dp.partial_lse = reinterpret_cast<float*>(
         ws + counter_bytes + align256(std::size_t(plan.num_splits) * rows_all * cache.layout.head_dim * sizeof(float)));
+
     if (!plan.workspace_initialized)
       cuda_check(cudaMemsetAsync(ws, 0, counter_bytes, stream), "attention_decode: counter reset");
   }
-  cuda_check(decode_launch(dp, cache.layout.dtype, cache.layout.head_dim, plan.item_warps, plan.key_streams, stream),
+  cuda_check(decode_launch(dp, cache.layout.dtype, cache.layout.head_dim, plan.item_warps, plan.key_streams,
+                           plan.merge_group_splits > 0, stream),
              "attention_decode");
 }
 

@@ -76,6 +76,12 @@ struct DecodePlan {
   // 2 CTAs per SM; 4: 8 warps, 1 CTA per SM. 0 with 16-row CTAs. Set by decode_plan; may be changed to
   // the other of 2 and 4 (bench, tests).
   int32_t key_streams = 0;
+  // Split merge (num_splits > 1, item_warps 0): 0 merges every split in the last CTA to arrive; gs > 0 merges
+  // in two levels, groups of gs splits first (at most DECODE_MERGE_GROUPS groups: gs >= ceil(num_splits /
+  // DECODE_MERGE_GROUPS)), which spreads a large merge (many rows x many splits) over several SMs. Set by
+  // decode_plan; may be changed to 0 or any such gs where num_splits > DECODE_MERGE_GROUPS (bench, tests):
+  // the workspace does not depend on it.
+  int32_t merge_group_splits = 0;
   int64_t total_q_tokens = 0;  // T: rows of q/out
   std::size_t workspace_bytes = 0;
   // With several splits the workspace starts with split counters that must be zero before a

@@ -26,12 +26,14 @@ cudaError_t prefill_launch(const AttentionParams& p, DType dtype, int head_dim, 
 // Decode kernels (flash_decode.cuh) by item_warps: 0 = one 4-warp CTA per item (flash_decode_kernel);
 // 1, 2 or 4 = one warp per item, that many per CTA (flash_decode_warp_kernel). key_streams 2 or 4
 // (with item_warps 0): one CTA per 32-row block, 2 x key_streams warps (flash_decode_pair_kernel).
+// two_level_merge: the split or pair kernel instantiated with the two-level split merge
+// (DecodeParams::merge_group_splits > 0; not the warp kernel).
 inline bool decode_item_warps_supported(int item_warps) {
   return item_warps == 0 || item_warps == 1 || item_warps == 2 || item_warps == 4;
 }
 inline bool decode_key_streams_supported(int key_streams) { return key_streams == 2 || key_streams == 4; }
 cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int item_warps, int key_streams,
-                          cudaStream_t stream);
+                          bool two_level_merge, cudaStream_t stream);
 // Resident decode CTAs per SM for this instantiation (0 if it cannot be asked: no device).
 int decode_ctas_per_sm(DType dtype, int head_dim, int item_warps, int key_streams = 0);
 cudaError_t kv_append_launch(const KvAppendParams& p, DType dtype, cudaStream_t stream);

@@ -27,8 +27,14 @@ struct AttentionParams {
   bool causal = true;
 };
 
+// Groups of the decode's two-level split merge (DecodeParams::merge_group_splits): at most this many
+// group results per row, merged by the last group merger.
+constexpr int DECODE_MERGE_GROUPS = 8;
+
 // Split-KV decode: with several splits each CTA writes a float partial output and its LSE (log2
-// domain); the last CTA of each (sequence, KV head, row group) merges them (counters).
+// domain); the last CTA of each (sequence, KV head, row group) merges them (counters), or with
+// merge_group_splits > 0 the last of each group of that many splits merges the group into the group's
+// first partial slot and the last of those merges the groups (group_counters, then counters).
 struct DecodeParams {
   AttentionParams attn;
   int32_t num_splits = 1;
@@ -39,6 +45,9 @@ struct DecodeParams {
   float* partial_out = nullptr;  // [T, H, splits, D] float
   float* partial_lse = nullptr;  // [T, H, splits] log2 domain
   int32_t* counters = nullptr;   // [B, Hkv * row_groups] arrivals; zero before and after a launch
+  // Two-level merge: splits per group (0: one level). At most DECODE_MERGE_GROUPS groups.
+  int32_t merge_group_splits = 0;
+  int32_t* group_counters = nullptr;  // [B, Hkv * row_groups, DECODE_MERGE_GROUPS] group arrivals, as counters
   bool programmatic_launch = false;  // launch as a programmatic dependent (host side only, sm_90+)
 };
 

@@ -15,9 +15,9 @@ static_assert(DecodePairTraits<128, 2>::ROWS == DECODE_PAIR_ROWS_PER_CTA);
 namespace {
 
 // Calls f(kernel, threads, smem_bytes) with the instantiation for (dtype, head dim, item_warps,
-// key_streams); returns false when there is none.
+// key_streams, two-level merge: the split and pair kernels only); returns false when there is none.
 template <typename F>
-bool with_decode_kernel(DType dtype, int head_dim, int item_warps, int key_streams, F&& f) {
+bool with_decode_kernel(DType dtype, int head_dim, int item_warps, int key_streams, bool two_level, F&& f) {
   bool found = false;
   dispatch_dtype(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -29,12 +29,25 @@ bool with_decode_kernel(DType dtype, int head_dim, int item_warps, int key_strea
         using P2 = DecodePairTraits<D, 2>;
         using P4 = DecodePairTraits<D, 4>;
         if (item_warps == 0 && key_streams == 2) {
-          f(flash_decode_pair_kernel<T, D, 2>, P2::THREADS, P2::SMEM_BYTES);
+          if (two_level)
+            f(flash_decode_pair_kernel<T, D, 2, true>, P2::THREADS, P2::SMEM_BYTES);
+          else
+            f(flash_decode_pair_kernel<T, D, 2>, P2::THREADS, P2::SMEM_BYTES);
         } else if (item_warps == 0 && key_streams == 4) {
-          f(flash_decode_pair_kernel<T, D, 4>, P4::THREADS, P4::SMEM_BYTES);
+          if (two_level)
+            f(flash_decode_pair_kernel<T, D, 4, true>, P4::THREADS, P4::SMEM_BYTES);
+          else
+            f(flash_decode_pair_kernel<T, D, 4>, P4::THREADS, P4::SMEM_BYTES);
         } else {
           found = false;
         }
+        return;
+      }
+      if (two_level) {
+        if (item_warps == 0)
+          f(flash_decode_kernel<T, D, true>, Tr::THREADS, Tr::SMEM_BYTES);
+        else
+          found = false;  // the warp kernel merges in one level
         return;
       }
       switch (item_warps) {
@@ -52,9 +65,9 @@ bool with_decode_kernel(DType dtype, int head_dim, int item_warps, int key_strea
 }  // namespace
 
 cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int item_warps, int key_streams,
-                          cudaStream_t stream) {
+                          bool two_level_merge, cudaStream_t stream) {
   cudaError_t err = cudaErrorInvalidValue;
-  with_decode_kernel(dtype, head_dim, item_warps, key_streams, [&](auto kernel, int threads, int smem) {
+  with_decode_kernel(dtype, head_dim, item_warps, key_streams, two_level_merge, [&](auto kernel, int threads, int smem) {
     err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
     if (err != cudaSuccess) return;
     const int items = dp.attn.num_kv_heads * dp.row_groups;
@@ -68,7 +81,9 @@ cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int
 
 int decode_ctas_per_sm(DType dtype, int head_dim, int item_warps, int key_streams) {
   int n = 0;
-  with_decode_kernel(dtype, head_dim, item_warps, key_streams, [&](auto kernel, int threads, int smem) {
+  // The one-level kernels' occupancy (the planner's question; the two-level instantiations use the same
+  // shared memory and threads).
+  with_decode_kernel(dtype, head_dim, item_warps, key_streams, false, [&](auto kernel, int threads, int smem) {
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess ||
         cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, threads, size_t(smem)) != cudaSuccess) {
       cudaGetLastError();  // no device: the caller falls back to a default

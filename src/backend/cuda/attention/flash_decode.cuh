@@ -311,15 +311,28 @@ __device__ __forceinline__ void decode_stream(const AttentionParams& p, const De
     if constexpr (!PAIRED) __syncwarp();
   }
   dev::cp_async_wait<0>();
+  if constexpr (PAIRED) {
+    // A ring with one tile fewer than ring 0 passes its pair barrier once more, so that every warp of the CTA
+    // has passed the same number of named barriers before the caller's __syncthreads. Not needed for
+    // correctness; compute-sanitizer's racecheck reports false hazards across later __syncthreads when the
+    // counts differ (dev/kernels/named_barrier_racecheck2.cu, notes 35).
+    const int ring0_tiles = ((end - walk.start + TILE - 1) / TILE + walk.stride - 1) / walk.stride;
+    if (my_tiles < ring0_tiles) dev::named_barrier_sync(bar_id, 64);
+  }
 }
 
 // The fused split merge of one item, run by the last split to arrive: nthreads threads (tid in
-// [0, nthreads)) combine the partials of rows [row0, row0 + nrows) in split order, in batches of
-// MERGE_BATCH splits whose loads are all issued before any is used (one L2 round trip per batch
-// rather than one per split: the loads are volatile asm, see dev::ld_cg_issue), and write out (and lse).
-template <typename T, int D, int MERGE_BATCH>
+// [0, nthreads)) combine the partials of rows [row0, row0 + nrows) in slot order, in batches of
+// MERGE_BATCH slots whose loads are all issued before any is used (one L2 round trip per batch
+// rather than one per slot: the loads are volatile asm, see dev::ld_cg_issue), and write out (and lse).
+// The slots are first + k * stride for k < count: STRIDE 1 (the splits, or a group of them) keeps every
+// load of a batch at a constant offset from one base; STRIDE 0 takes the runtime `stride` (the group
+// results of the two-level merge, at most DECODE_MERGE_GROUPS). TO_PARTIAL: the result goes to partial
+// slot `first` (normalised, with its log2-sum-exp) instead of out and lse (a group merge).
+template <typename T, int D, int MERGE_BATCH, int STRIDE = 1, bool TO_PARTIAL = false>
 __device__ __forceinline__ void decode_merge(const DecodeParams& dp, int q_start, int kvh, int row0, int nrows,
-                                             int active, int tid, int nthreads) {
+                                             int count, int tid, int nthreads, int first = 0, int stride = STRIDE) {
+  const int slot_stride = STRIDE > 0 ? STRIDE : stride;
   constexpr int C4 = D / 4;  // float4 columns per row
   const AttentionParams& p = dp.attn;
   const int G = p.group, H = p.num_heads, S = dp.num_splits;
@@ -328,20 +341,20 @@ __device__ __forceinline__ void decode_merge(const DecodeParams& dp, int q_start
     const int rho = row0 + r;
     const int64_t row = (int64_t(q_start) + rho / G) * H + kvh * G + rho % G;
     // The row's splits lie D floats apart: every load of a batch is one base plus a constant.
-    const float* lse_row = dp.partial_lse + row * S;
-    const float4* out_row = reinterpret_cast<const float4*>(dp.partial_out + row * S * D) + c;
+    const float* lse_row = dp.partial_lse + row * S + first;
+    const float4* out_row = reinterpret_cast<const float4*>(dp.partial_out + (row * S + first) * D) + c;
     float M = -INFINITY, L = 0.0f;
     float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-    for (int s0 = 0; s0 < active; s0 += MERGE_BATCH) {
+    for (int s0 = 0; s0 < count; s0 += MERGE_BATCH) {
       float ls[MERGE_BATCH];
       float4 v[MERGE_BATCH];
 #pragma unroll
       for (int u = 0; u < MERGE_BATCH; ++u) {
         ls[u] = -INFINITY;
         v[u] = make_float4(0.f, 0.f, 0.f, 0.f);
-        if (s0 + u < active) {  // past the last active split: stale workspace, never read
-          ls[u] = dev::ld_cg_issue(lse_row + s0 + u);
-          v[u] = dev::ld_cg_issue(out_row + (s0 + u) * C4);
+        if (s0 + u < count) {  // past the last slot: stale workspace, never read
+          ls[u] = dev::ld_cg_issue(lse_row + (s0 + u) * slot_stride);
+          v[u] = dev::ld_cg_issue(out_row + (s0 + u) * slot_stride * C4);
         }
       }
       // Max first, then independent weights: no serial rescale chain through the batch. The
@@ -372,10 +385,17 @@ __device__ __forceinline__ void decode_merge(const DecodeParams& dp, int q_start
       M = m_new;
     }
     const float inv = L > 0.0f ? 1.0f / L : 0.0f;
-    T* dst = static_cast<T*>(p.out) + row * D + c * 4;
-    *reinterpret_cast<uint2*>(dst) =
-        make_uint2(dev::pack2<T>(acc.x * inv, acc.y * inv), dev::pack2<T>(acc.z * inv, acc.w * inv));
-    if (c == 0 && p.lse != nullptr) p.lse[row] = L > 0.0f ? (M + log2f(L)) * dev::LN2 : -INFINITY;
+    if constexpr (TO_PARTIAL) {
+      const int64_t prow = row * S + first;
+      reinterpret_cast<float4*>(dp.partial_out + prow * D)[c] =
+          make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv);
+      if (c == 0) dp.partial_lse[prow] = L > 0.0f ? M + log2f(L) : -INFINITY;
+    } else {
+      T* dst = static_cast<T*>(p.out) + row * D + c * 4;
+      *reinterpret_cast<uint2*>(dst) =
+          make_uint2(dev::pack2<T>(acc.x * inv, acc.y * inv), dev::pack2<T>(acc.z * inv, acc.w * inv));
+      if (c == 0 && p.lse != nullptr) p.lse[row] = L > 0.0f ? (M + log2f(L)) * dev::LN2 : -INFINITY;
+    }
   }
 }
 
@@ -452,16 +472,30 @@ __device__ __forceinline__ void decode_store_row(const DecodeParams& dp, int64_t
   }
 }
 
-// After its partials are written, a CTA counts itself in on its item's counter; true (in every thread) for the
-// last of the item's active splits to arrive, which then resets the counter for the next launch and merges.
+// After its partials are written, a CTA counts itself in on a counter that expects `arrivals` CTAs; true (in
+// every thread) for the last to arrive, which then resets the counter for the next launch and merges.
 // Writers fence before counting; the caller fences again before reading the partials through L2.
-__device__ __forceinline__ bool decode_last_split(const DecodeParams& dp, int active, int tid, int& s_last) {
+// decode_last_split: the item's counter (the counter is addressed inside, after the barrier, as the
+// one-level kernels were measured); decode_count_in: any counter (the two-level merge's groups).
+__device__ __forceinline__ bool decode_count_in(int* ctr, int arrivals, int tid, int& s_last) {
+  __threadfence();
+  __syncthreads();
+  if (tid == 0) {
+    const int old = atomicAdd(ctr, 1);
+    const bool last = old == arrivals - 1;
+    if (last) atomicExch(ctr, 0);  // every other CTA has counted: ready for the next launch
+    s_last = last;
+  }
+  __syncthreads();
+  return s_last;
+}
+__device__ __forceinline__ bool decode_last_split(const DecodeParams& dp, int arrivals, int tid, int& s_last) {
   __threadfence();
   __syncthreads();
   if (tid == 0) {
     int* ctr = dp.counters + int64_t(blockIdx.z) * gridDim.y + blockIdx.y;
     const int old = atomicAdd(ctr, 1);
-    const bool last = old == active - 1;
+    const bool last = old == arrivals - 1;
     if (last) atomicExch(ctr, 0);  // every other split has counted: ready for the next launch
     s_last = last;
   }
@@ -469,8 +503,48 @@ __device__ __forceinline__ bool decode_last_split(const DecodeParams& dp, int ac
   return s_last;
 }
 
+// The split merge of rows [row0, row0 + nrows) of this CTA's item, once its partial is written (more than one
+// active split). One level: the last split to arrive merges every split. Two levels (kernels instantiated with
+// TWO_LEVEL, dp.merge_group_splits = gs > 0 and more than gs active splits): the last CTA of each group of gs
+// splits merges the group into the group's first slot, and the last of those merges the group results. A
+// one-CTA merge of 16-32 rows x 64+ splits reads 0.5-1 MB through one SM (8.5 us of a 28 us MQA B1 64k decode,
+// notes 35); two levels spread it over up to DECODE_MERGE_GROUPS SMs. Every sum runs in a fixed order: the
+// result does not depend on arrival order. The two levels are a separate instantiation because their code
+// moved the one-level kernel's schedule (B1 512 keys +2.7% inlined, +8.5% as one shared merge body).
+template <typename T, int D, int THREADS, bool TWO_LEVEL>
+__device__ __forceinline__ void decode_split_merge(const DecodeParams& dp, int q_start, int kvh, int row0,
+                                                   int nrows, int split, int active, int tid, int& s_last) {
+  using Tr = DecodeTraits<D>;
+  const AttentionParams& p = dp.attn;  // for the probe points
+  (void)p;
+  if constexpr (TWO_LEVEL) {
+    const int gs = dp.merge_group_splits;
+    if (gs > 0 && active > gs) {
+      const int g = split / gs, first = g * gs, n = min(gs, active - first);
+      if (n > 1) {  // a group of one split is its own result
+        const int64_t item = int64_t(blockIdx.z) * gridDim.y + blockIdx.y;
+        if (!decode_count_in(dp.group_counters + item * DECODE_MERGE_GROUPS + g, n, tid, s_last)) return;
+        __threadfence();
+        decode_merge<T, D, Tr::MERGE_BATCH, 1, true>(dp, q_start, kvh, row0, nrows, n, tid, THREADS, first);
+      }
+      const int groups = (active + gs - 1) / gs;
+      if (!decode_last_split(dp, groups, tid, s_last)) return;
+      PAGODA_DECODE_PROBE(4);
+      __threadfence();
+      PAGODA_DECODE_PROBE(6);
+      decode_merge<T, D, DECODE_MERGE_GROUPS, 0>(dp, q_start, kvh, row0, nrows, groups, tid, THREADS, 0, gs);
+      return;
+    }
+  }
+  if (!decode_last_split(dp, active, tid, s_last)) return;
+  PAGODA_DECODE_PROBE(4);
+  __threadfence();
+  PAGODA_DECODE_PROBE(6);
+  decode_merge<T, D, Tr::MERGE_BATCH>(dp, q_start, kvh, row0, nrows, active, tid, THREADS);
+}
+
 // Grid: (num_splits, Hkv * row_groups, B). Block: 128 threads. Dynamic smem: SMEM_BYTES.
-template <typename T, int D>
+template <typename T, int D, bool TWO_LEVEL = false>
 __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp) {
   using Tr = DecodeTraits<D>;
   constexpr int ROWS = Tr::ROWS, TILE = Tr::TILE, STAGES = Tr::STAGES, WARPS = Tr::WARPS;
@@ -572,12 +646,8 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   PAGODA_DECODE_PROBE(3);
   if (active == 1) return;
 
-  // Fused merge: the last CTA of this (sequence, KV head, row group) to arrive combines every split.
-  if (!decode_last_split(dp, active, tid, s_last)) return;
-  PAGODA_DECODE_PROBE(4);
-  __threadfence();
-  PAGODA_DECODE_PROBE(6);
-  decode_merge<T, D, Tr::MERGE_BATCH>(dp, q_start, kvh, row0, nrows, active, tid, Tr::THREADS);
+  // Fused merge by the last CTA of this (sequence, KV head, row group) to arrive (or of its split group).
+  decode_split_merge<T, D, Tr::THREADS, TWO_LEVEL>(dp, q_start, kvh, row0, nrows, split, active, tid, s_last);
   PAGODA_DECODE_PROBE(5);
 }
 
@@ -607,7 +677,7 @@ struct DecodePairTraits {
 // Dynamic smem: DecodePairTraits::SMEM_BYTES. As flash_decode_kernel (same pre-wait reads, in-CTA
 // combine, partials and fused merge), but one CTA serves both 16-row groups of its block from one pass
 // over the split's K/V (MQA; q_len x G > 16): each ring's tiles are issued half by each warp of its pair.
-template <typename T, int D, int KS>
+template <typename T, int D, int KS, bool TWO_LEVEL = false>
 __global__ void __launch_bounds__(DecodePairTraits<D, KS>::THREADS, DecodePairTraits<D, KS>::MIN_CTAS)
     flash_decode_pair_kernel(const DecodeParams dp) {
   using Tr = DecodeTraits<D>;
@@ -705,10 +775,7 @@ __global__ void __launch_bounds__(DecodePairTraits<D, KS>::THREADS, DecodePairTr
   if (active == 1) return;
 
   // Fused merge of the block's rows (up to 32), by the last CTA of this (sequence, KV head, row block).
-  if (!decode_last_split(dp, active, tid, s_last)) return;
-  PAGODA_DECODE_PROBE(4);
-  __threadfence();
-  decode_merge<T, D, Tr::MERGE_BATCH>(dp, q_start, kvh, row0, nrows, active, tid, Pr::THREADS);
+  decode_split_merge<T, D, Pr::THREADS, TWO_LEVEL>(dp, q_start, kvh, row0, nrows, split, active, tid, s_last);
   PAGODA_DECODE_PROBE(5);
 }
 
