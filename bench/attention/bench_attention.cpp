@@ -339,10 +339,7 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
   if (dc.items_per_warp > 0) plan.items_per_warp = dc.items_per_warp;
   if (dc.key_streams > 0 && plan.rows_per_cta == 32) plan.key_streams = dc.key_streams;
   if (dc.merge >= 0)
-    plan.merge_group_splits = dc.merge == 1 && plan.num_splits > pagoda::cuda::DECODE_MERGE_GROUPS
-                                  ? (plan.num_splits + pagoda::cuda::DECODE_MERGE_GROUPS - 1) /
-                                        pagoda::cuda::DECODE_MERGE_GROUPS
-                                  : 0;
+    plan.merge_group_splits = dc.merge == 1 ? pagoda::cuda::decode_two_level_group_splits(plan.num_splits) : 0;
   void* ws = plan.workspace_bytes ? dalloc<unsigned char>(plan.workspace_bytes) : nullptr;
   if (ws != nullptr) ck(cudaMemset(ws, 0xFF, plan.workspace_bytes), "poison ws");
   plan.programmatic_launch = dc.pdl;

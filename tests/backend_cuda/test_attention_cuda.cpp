@@ -151,12 +151,6 @@ struct NewestTokens {
   }
 };
 
-// Splits per group of the two-level merge for a plan of n splits (0 where n fits in one group level).
-int32_t two_level_groups(int32_t n) {
-  const int G = pagoda::cuda::DECODE_MERGE_GROUPS;
-  return n > G ? (n + G - 1) / G : 0;
-}
-
 // Every split counter at the start of a decode workspace is back at zero (each launch leaves them so): one
 // per 16-row item (items16 of them), then DECODE_MERGE_GROUPS per item for the two-level merge's groups.
 void expect_counters_zero(const void* ws, std::size_t items16) {
@@ -656,7 +650,7 @@ DecodeRun decode_run(const PagedCase& c, DeviceCase& dc, int max_kv, int forced_
   DecodeRun r;
   r.plan = pagoda::cuda::decode_plan(int32_t(c.q_lens.size()), c.H, c.layout(), max_of(c.q_lens), max_kv, sms,
                                      forced_splits, item_warps);
-  if (two_level_merge >= 0) r.plan.merge_group_splits = two_level_merge ? two_level_groups(r.plan.num_splits) : 0;
+  if (two_level_merge >= 0) r.plan.merge_group_splits = two_level_merge ? pagoda::cuda::decode_two_level_group_splits(r.plan.num_splits) : 0;
   r.workspace = DeviceBuffer<unsigned char>(r.plan.workspace_bytes);
   pagoda::cuda::attention_decode(r.plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, r.workspace.ptr,
                                  nullptr);
@@ -1241,7 +1235,7 @@ TEST(CudaAttention, DecodePairKernelSweep) {
       Run r;
       r.plan = pagoda::cuda::decode_plan(B, c.H, c.layout(), max_q, max_kv, sms, splits, -1, rows_per_cta);
       if (key_streams > 0) r.plan.key_streams = key_streams;
-      if (two_level >= 0) r.plan.merge_group_splits = two_level ? two_level_groups(r.plan.num_splits) : 0;
+      if (two_level >= 0) r.plan.merge_group_splits = two_level ? pagoda::cuda::decode_two_level_group_splits(r.plan.num_splits) : 0;
       runs.push_back(std::move(r));
     };
     add(0, 0, 0);

@@ -71,10 +71,9 @@ struct MergeChoice {
 MergeChoice merge_model(int64_t n, double mc, bool two_level_ok) {
   if (n <= 1) return {};
   MergeChoice best{DECODE_MERGE_FIXED_COST + mc * double(n), 0};
-  if (two_level_ok && n > DECODE_MERGE_GROUPS) {
-    const int64_t gs = (n + DECODE_MERGE_GROUPS - 1) / DECODE_MERGE_GROUPS, groups = (n + gs - 1) / gs;
-    const double two = DECODE_MERGE_FIXED_COST + DECODE_TWO_LEVEL_COST + mc * double(gs + groups);
-    if (two < best.cost) best = {two, int32_t(gs)};
+  if (const int32_t gs = decode_two_level_group_splits(n); two_level_ok && gs > 0) {
+    const double two = DECODE_MERGE_FIXED_COST + DECODE_TWO_LEVEL_COST + mc * double(gs + (n + gs - 1) / gs);
+    if (two < best.cost) best = {two, gs};
   }
   return best;
 }
@@ -386,7 +385,6 @@ void attention_decode(const DecodePlan& plan, const void* q, const PagedKvView& 
     dp.partial_out = reinterpret_cast<float*>(ws + counter_bytes);
     dp.partial_lse = reinterpret_cast<float*>(
         ws + counter_bytes + align256(std::size_t(plan.num_splits) * rows_all * cache.layout.head_dim * sizeof(float)));
-
     if (!plan.workspace_initialized)
       cuda_check(cudaMemsetAsync(ws, 0, counter_bytes, stream), "attention_decode: counter reset");
   }

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "backend/cuda/attention/attention_params.hpp"
 #include "backend/paged_kv.hpp"
 
 namespace pagoda::cuda {
@@ -98,6 +99,12 @@ struct DecodePlan {
   // kernel start early. false: a plain launch.
   bool programmatic_launch = true;
 };
+
+// Splits per group of the two-level split merge for a plan of num_splits splits: ceil(num_splits /
+// DECODE_MERGE_GROUPS) where there are more splits than groups, else 0 (one level).
+inline int32_t decode_two_level_group_splits(int64_t num_splits) {
+  return num_splits > DECODE_MERGE_GROUPS ? int32_t((num_splits + DECODE_MERGE_GROUPS - 1) / DECODE_MERGE_GROUPS) : 0;
+}
 
 // max_kv_len bounds every sequence's KV length for the step (pass the cache capacity to keep one
 // plan, and one captured graph, across steps). num_sms = device multiprocessor count.

@@ -475,12 +475,14 @@ __device__ __forceinline__ void decode_store_row(const DecodeParams& dp, int64_t
 // After its partials are written, a CTA counts itself in on a counter that expects `arrivals` CTAs; true (in
 // every thread) for the last to arrive, which then resets the counter for the next launch and merges.
 // Writers fence before counting; the caller fences again before reading the partials through L2.
-// decode_last_split: the item's counter (the counter is addressed inside, after the barrier, as the
-// one-level kernels were measured); decode_count_in: any counter (the two-level merge's groups).
-__device__ __forceinline__ bool decode_count_in(int* ctr, int arrivals, int tid, int& s_last) {
+// counter(): the counter's address, asked for by thread 0 after the barrier (computing it before moved the
+// one-level kernels' schedule). decode_last_split: the item's counter.
+template <typename Counter>
+__device__ __forceinline__ bool decode_count_in(Counter counter, int arrivals, int tid, int& s_last) {
   __threadfence();
   __syncthreads();
   if (tid == 0) {
+    int* ctr = counter();
     const int old = atomicAdd(ctr, 1);
     const bool last = old == arrivals - 1;
     if (last) atomicExch(ctr, 0);  // every other CTA has counted: ready for the next launch
@@ -490,17 +492,8 @@ __device__ __forceinline__ bool decode_count_in(int* ctr, int arrivals, int tid,
   return s_last;
 }
 __device__ __forceinline__ bool decode_last_split(const DecodeParams& dp, int arrivals, int tid, int& s_last) {
-  __threadfence();
-  __syncthreads();
-  if (tid == 0) {
-    int* ctr = dp.counters + int64_t(blockIdx.z) * gridDim.y + blockIdx.y;
-    const int old = atomicAdd(ctr, 1);
-    const bool last = old == arrivals - 1;
-    if (last) atomicExch(ctr, 0);  // every other split has counted: ready for the next launch
-    s_last = last;
-  }
-  __syncthreads();
-  return s_last;
+  return decode_count_in([&] { return dp.counters + int64_t(blockIdx.z) * gridDim.y + blockIdx.y; }, arrivals, tid,
+                         s_last);
 }
 
 // The split merge of rows [row0, row0 + nrows) of this CTA's item, once its partial is written (more than one
@@ -522,8 +515,10 @@ __device__ __forceinline__ void decode_split_merge(const DecodeParams& dp, int q
     if (gs > 0 && active > gs) {
       const int g = split / gs, first = g * gs, n = min(gs, active - first);
       if (n > 1) {  // a group of one split is its own result
-        const int64_t item = int64_t(blockIdx.z) * gridDim.y + blockIdx.y;
-        if (!decode_count_in(dp.group_counters + item * DECODE_MERGE_GROUPS + g, n, tid, s_last)) return;
+        const auto group_counter = [&] {
+          return dp.group_counters + (int64_t(blockIdx.z) * gridDim.y + blockIdx.y) * DECODE_MERGE_GROUPS + g;
+        };
+        if (!decode_count_in(group_counter, n, tid, s_last)) return;
         __threadfence();
         decode_merge<T, D, Tr::MERGE_BATCH, 1, true>(dp, q_start, kvh, row0, nrows, n, tid, THREADS, first);
       }
