@@ -28,8 +28,8 @@ if [[ $MODE == tests || $MODE == all ]]; then
   # The pair kernel (named barriers) without PDL, and both PDL tests. racecheck reports false hazards
   # across __syncthreads when a CTA's warps pass different numbers of named barriers (notes 35); the pair
   # kernel pads its short rings' barrier count since session 8, after which its PDL test is clean (the
-  # sweep is too long for 60 s under racecheck and stops part way).
-  for t in DecodePairKernelSweep DecodePairKernelProgrammaticLaunch DecodeProgrammaticLaunchSeesPreviousKernel; do
+  # sweep is too long for 60 s under racecheck and stops part way). DecodeManySplits: the two-level merge.
+  for t in DecodePairKernelSweep DecodePairKernelProgrammaticLaunch DecodeProgrammaticLaunchSeesPreviousKernel DecodeManySplits; do
     timeout 60 compute-sanitizer --tool racecheck $C/test_backend_cuda --gtest_filter="*$t" > "$OUT/racecheck_$t.log" 2>&1
     echo "racecheck $t rc=$? $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$OUT/racecheck_$t.log" | tail -1)"
   done
