@@ -94,10 +94,12 @@ std::size_t decode_counter_bytes(const DecodePlan& plan, const PagedKvLayout& L)
   return align256(decode_items16(plan, L) * (1 + DECODE_MERGE_GROUPS) * sizeof(int32_t));
 }
 
-// The split partials after the counters: outputs [rows][splits][D] and log2-sum-exps [rows][splits] (floats).
+// The split partials after the counters: outputs [rows][splits][D], then log2-sum-exps [rows][splits] (floats).
+std::size_t decode_partial_out_bytes(int64_t splits, std::size_t rows_all, const PagedKvLayout& L) {
+  return align256(std::size_t(splits) * rows_all * L.head_dim * sizeof(float));
+}
 std::size_t decode_partial_bytes(int64_t splits, std::size_t rows_all, const PagedKvLayout& L) {
-  return align256(std::size_t(splits) * rows_all * L.head_dim * sizeof(float)) +
-         align256(std::size_t(splits) * rows_all * sizeof(float));
+  return decode_partial_out_bytes(splits, rows_all, L) + align256(std::size_t(splits) * rows_all * sizeof(float));
 }
 
 void cuda_check(cudaError_t err, const char* what) {
@@ -384,7 +386,7 @@ void attention_decode(const DecodePlan& plan, const void* q, const PagedKvView& 
     dp.merge_group_splits = plan.merge_group_splits;
     dp.partial_out = reinterpret_cast<float*>(ws + counter_bytes);
     dp.partial_lse = reinterpret_cast<float*>(
-        ws + counter_bytes + align256(std::size_t(plan.num_splits) * rows_all * cache.layout.head_dim * sizeof(float)));
+        ws + counter_bytes + decode_partial_out_bytes(plan.num_splits, rows_all, cache.layout));
     if (!plan.workspace_initialized)
       cuda_check(cudaMemsetAsync(ws, 0, counter_bytes, stream), "attention_decode: counter reset");
   }
