@@ -357,9 +357,9 @@ TEST(CudaAttention, PrefillSm90IsDispatched) {
   }
 }
 
-// The sm_90a kernels at every page size class: TMA boxes (P = 32, 64, 128 and 256 by the launcher's
-// rule; 8 and 16 too in a measurement build run with PAGODA_PREFILL_TMA=2) and the cp.async producer
-// (8, 16, 24, 1), with every cache slot past each
+// The sm_90a kernels at every page size class: TMA boxes (P = 64, 128 and 256 by the launcher's
+// rule; 8, 16 and 32 too in a measurement build run with PAGODA_PREFILL_TMA=2) and the cp.async
+// producer's run gather (16, 32) and row gather (8, 24, 1), with every cache slot past each
 // sequence's end NaN, the spare pages NaN, and block-table entries past each sequence's last page
 // pointing at a NaN page or out of the cache: no such slot may reach P V (0 * NaN = NaN). D = 128
 // bf16 runs the ping-pong kernel (max_q_len <= 2048); D = 64 fp16 and one D = 128 case with

@@ -63,16 +63,18 @@ int tma_knob() {
 #endif
 }
 
-// TMA where a K or V tile is at most 4 boxes per 64-column block (P = 32, 64, or a multiple of 128).
-// Measured on the H200 (notes v25; D 128, H 32 / Hkv 8, causal, 16k tokens per launch, 1k / 2k / 4k /
-// 8k / 16k, against the cp.async producer in the same binary and call): P 32 +5% / +2% / +6% / +6% /
-// +7%, P 64 +8% / +12% / +13% / +13% / +16%, P 128 +7% / +11% / +12% / +12% / +14%; P 16 (8 boxes)
-// -13% / -21% / -21% / -23% / -19%: the many 2 KB boxes starve the consumers (ncu at 16k: issue slots
-// 25% against 44%, eligible warps per scheduler 0.37 against 0.76).
+// TMA where a K or V tile is at most 2 boxes per 64-column block (P = 64 or a multiple of 128).
+// Measured on the H200 (D 128, H 32 / Hkv 8, causal, 16k tokens per launch, 1k / 2k / 4k / 8k / 16k).
+// Against the row gather (notes v25): P 32 +5% / +2% / +6% / +6% / +7%, P 64 +8% / +12% / +13% / +13% /
+// +16%, P 128 +7% / +11% / +12% / +12% / +14%; P 16 (8 boxes) -13% / -21% / -21% / -23% / -19%: the
+// many 2 KB boxes starve the consumers (ncu at 16k: issue slots 25% against 44%, eligible warps per
+// scheduler 0.37 against 0.76). Against the run gather (session 9, notes 36): P 32 +1.5% / -6% / -5% /
+// -4% / -3% (so P 32 takes the run gather), P 64 +8% / +5% / +2% / 0% / +3%, contiguous +10% / +9% /
+// +2% / +2% / +4%.
 bool tma_chosen(int page_size, int BN) {
   const int knob = tma_knob();
   if (knob == 0 || !prefill_tma_page_ok(page_size, BN)) return false;
-  return knob == 2 || std::min(page_size, BN) >= 32;
+  return knob == 2 || std::min(page_size, BN) >= 64;
 }
 
 // One cache (K or V, [cache_rows, Hkv, D]) as the 3D map {D, Hkv, cache_rows}, box {64, 1, box_rows},
@@ -110,6 +112,9 @@ cudaError_t launch_one(const AttentionParams& p, int64_t rows, int64_t cache_row
   if (tma_maps_make<T, D>(p, cache_rows, maps))
     return prefill_launch_grid<PrefillSm90Traits<D>>(flash_prefill_sm90_kernel<T, D, OVERLAP, true>, p, rows, stream,
                                                      maps);
+  if (prefill_runs_page_ok(p.page_size))
+    return prefill_launch_grid<PrefillSm90Traits<D>>(flash_prefill_sm90_kernel<T, D, OVERLAP, false, true>, p, rows,
+                                                     stream, maps);
   return prefill_launch_grid<PrefillSm90Traits<D>>(flash_prefill_sm90_kernel<T, D, OVERLAP, false>, p, rows, stream,
                                                    maps);
 }
@@ -144,11 +149,11 @@ constexpr int pingpong_max_q() { return PREFILL_SM90_PINGPONG_MAX_Q; }
 
 // The persistent ping-pong kernel: min(works, SMs) CTAs. With TMA they take works from the queue's
 // counters (zeroed first when zero_counters), with the cp.async producer by the static stride.
-template <typename T, int D, bool TMA>
+template <typename T, int D, bool TMA, bool RUNS = false>
 cudaError_t launch_pingpong(const AttentionParams& p, int64_t rows, const PrefillTmaMaps& maps, int* work_counters,
                             bool zero_counters, cudaStream_t stream) {
   using Tr = PrefillPingpongTraits<D, TMA>;
-  auto kernel = flash_prefill_sm90_pingpong_kernel<T, D, TMA>;
+  auto kernel = flash_prefill_sm90_pingpong_kernel<T, D, TMA, RUNS>;
   cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::SMEM_BYTES);
   if (err != cudaSuccess) return err;
   int dev = 0, sms = 0;
@@ -205,9 +210,12 @@ cudaError_t prefill_sm90_launch(const AttentionParams& p, int64_t cache_rows, DT
       if constexpr (D == 128) {
         if (!overlap && max_q_len <= pingpong_max_q()) {
           PrefillTmaMaps maps{};
-          err = tma_maps_make<T, D>(p, cache_rows, maps)
-                    ? launch_pingpong<T, D, true>(p, rows, maps, work_counters, zero_counters, stream)
-                    : launch_pingpong<T, D, false>(p, rows, maps, work_counters, zero_counters, stream);
+          if (tma_maps_make<T, D>(p, cache_rows, maps))
+            err = launch_pingpong<T, D, true>(p, rows, maps, work_counters, zero_counters, stream);
+          else if (prefill_runs_page_ok(p.page_size))
+            err = launch_pingpong<T, D, false, true>(p, rows, maps, work_counters, zero_counters, stream);
+          else
+            err = launch_pingpong<T, D, false>(p, rows, maps, work_counters, zero_counters, stream);
           return;
         }
       }

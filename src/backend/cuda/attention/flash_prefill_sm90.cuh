@@ -38,8 +38,10 @@ struct PrefillSm90Traits {
 };
 
 // TMA: the producer loads K/V with tensor-map boxes (flash_prefill_sm90_load.cuh; page sizes
-// prefill_tma_page_ok), maps unused otherwise.
-template <typename T, int D, bool OVERLAP, bool TMA>
+// prefill_tma_page_ok), maps unused otherwise. RUNS (cp.async producer, page sizes with 16 | P): the
+// run gather (sm90_gather_runs) instead of the row gather; its own instantiation, since both gathers
+// in one kernel cost the ping-pong consumers spills (session 9, notes 36).
+template <typename T, int D, bool OVERLAP, bool TMA, bool RUNS = false>
 __global__ void __launch_bounds__(384, 1)
     flash_prefill_sm90_kernel(const AttentionParams p, const __grid_constant__ PrefillTmaMaps maps) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -80,15 +82,19 @@ __global__ void __launch_bounds__(384, 1)
     const char* vbase = static_cast<const char*>(p.v) + w.kvh * RB;
     auto row_of = [&](int key) -> int { return key < w.kv_len ? bt[key / P] * P + key % P : -1; };
     const int c = lane % (D / 8), rsub = lane / (D / 8);  // before the loop: see sm90_gather_rows
-    auto issue = [&](const char* gbase, uint32_t tile, int row) {
-      sm90_gather_rows<D, BN>(gbase, row_bytes, tile, row, pw, c, rsub);
+    auto issue = [&](const char* gbase, uint32_t tile, int row, int nvalid) {
+      if constexpr (RUNS)
+        sm90_gather_runs<D, BN>(gbase, row_bytes, tile, row, pw, c, rsub, nvalid);
+      else
+        sm90_gather_rows<D, BN>(gbase, row_bytes, tile, row, pw, c, rsub);
     };
     int row_cur = w.n_tiles > 0 ? row_of(pw * 32 + lane) : -1;
     for (int j = 0; j < w.n_tiles; ++j) {
       const int s = j % S;
       const uint32_t ph = (j / S) & 1;
+      const int nvalid = w.kv_len - (j * BN + pw * 32);  // rows of this warp in the sequence
       sm90::mbar_wait(ring.empty_k(s), ph ^ 1);
-      issue(kbase, sK + s * Tr::TILE_BYTES, row_cur);
+      issue(kbase, sK + s * Tr::TILE_BYTES, row_cur, nvalid);
       dev::cp_async_commit();
       const int row_next = j + 1 < w.n_tiles ? row_of((j + 1) * BN + pw * 32 + lane) : -1;
       if (j > 0) {  // groups ..., K(j-1), V(j-1), K(j): K(j-1) has landed
@@ -97,7 +103,7 @@ __global__ void __launch_bounds__(384, 1)
         sm90::mbar_arrive(ring.full_k((j - 1) % S));
       }
       sm90::mbar_wait(ring.empty_v(s), ph ^ 1);
-      issue(vbase, sV + s * Tr::TILE_BYTES, row_cur);
+      issue(vbase, sV + s * Tr::TILE_BYTES, row_cur, nvalid);
       dev::cp_async_commit();
       if (j > 0) {
         dev::cp_async_wait<2>();

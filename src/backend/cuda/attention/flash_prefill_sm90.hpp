@@ -29,10 +29,11 @@ constexpr int PREFILL_SM90_WORK_COUNTERS = 2;
 // Launches only; cudaErrorInvalidValue for a combination that is not instantiated. Without overlap,
 // D = 128 with max_q_len <= 2048 runs the persistent ping-pong kernel, everything else the
 // one-work-per-CTA kernel. cache_rows (num_pages * P, the rows of p.k and p.v) bounds the TMA
-// tensor maps: page sizes 32, 64 and multiples of 128 load K/V by TMA, other page sizes by cp.async
-// (TMA measured slower at P = 16). work_counters: PREFILL_SM90_WORK_COUNTERS device int32 that the
-// ping-pong kernel's work queue uses with TMA (the cp.async form walks a static stride), zeroed here
-// first (one memset) when zero_counters, else zero already.
+// tensor maps: page sizes 64 and multiples of 128 load K/V by TMA, other page sizes by cp.async (a
+// run gather where 16 | P, where TMA measured slower at P = 16 and 32; a row gather otherwise).
+// work_counters: PREFILL_SM90_WORK_COUNTERS device int32 that the ping-pong kernel's work queue uses
+// with TMA (the cp.async form walks a static stride), zeroed here first (one memset) when
+// zero_counters, else zero already.
 cudaError_t prefill_sm90_launch(const AttentionParams& p, int64_t cache_rows, DType dtype, int head_dim, int max_q_len,
                                 bool overlap, int* work_counters, bool zero_counters, cudaStream_t stream);
 

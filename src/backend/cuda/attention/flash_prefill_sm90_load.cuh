@@ -1,11 +1,12 @@
 // How the Hopper prefill kernels (flash_prefill_sm90.cuh and its ping-pong form) fill their K/V
-// tiles: the 128-byte swizzle layout wgmma reads, the cp.async gather (any page size), and the TMA
-// producer. TMA: one thread loads a whole K or V tile as one tensor-map box per page and 64-column
-// block, landing directly in that layout, and signals the stage by mbarrier transaction bytes. The
-// tile holding a sequence's last key goes through the cp.async gather instead (zero rows past
-// kv_len; block-table entries past the last page are never read). Can serve page sizes P with
-// P % 8 == 0 and P | 128 or 128 | P (prefill_tma_page_ok); the launcher picks it for P = 32, 64 and
-// multiples of 128 (16-row boxes measured slower); sm_90a only.
+// tiles: the 128-byte swizzle layout wgmma reads, the cp.async gathers (rows: any page size; runs:
+// 16 | P), and the TMA producer. TMA: one thread loads a whole K or V tile as one tensor-map box per
+// page and 64-column block, landing directly in that layout, and signals the stage by mbarrier
+// transaction bytes. The tile holding a sequence's last key goes through the cp.async gather
+// instead (zero rows past kv_len; block-table entries past the last page are never read). Can serve
+// page sizes P with P % 8 == 0 and P | 128 or 128 | P (prefill_tma_page_ok); the launcher picks it
+// for P = 64 and multiples of 128 (at P 16 and 32 the cp.async run gather measured faster); sm_90a
+// only.
 #pragma once
 
 #include <cuda.h>
@@ -51,6 +52,29 @@ template <int D, int R, int UNROLL = 32>
 __device__ __forceinline__ void sm90_gather_rows(const char* gbase, int64_t row_bytes, uint32_t tile, int row, int pw,
                                                  int lane) {
   sm90_gather_rows<D, R, UNROLL>(gbase, row_bytes, tile, row, pw, lane % (D / 8), lane / (D / 8));
+}
+
+// The gather when 16 | P: warp pw's 32 rows are two runs of 16 consecutive cache rows (run starts are
+// multiples of 16, so a run never leaves its page), and the lane's addresses are a run's first row
+// plus a constant stride: two shuffles (lanes 0 and 16) instead of a shuffle and a 64-bit multiply
+// per instruction. nvalid: rows of the warp's 32 inside the sequence (rows past it are zero-filled;
+// a run with none reads from row 0, never its block-table entry). Same layout as sm90_gather_rows.
+constexpr bool prefill_runs_page_ok(int P) { return P > 0 && P % 16 == 0; }
+template <int D, int R>
+__device__ __forceinline__ void sm90_gather_runs(const char* gbase, int64_t row_bytes, uint32_t tile, int row, int pw,
+                                                 int c, int rsub, int nvalid) {
+  constexpr int RPI = 32 / (D / 8);
+  constexpr int ITERS = 32 / RPI, PER_RUN = ITERS / 2;
+  static_assert(32 % (D / 8) == 0 && 16 % RPI == 0, "a run must be whole instructions");
+  const int r0 = max(__shfl_sync(0xffffffffu, row, 0), 0), r1 = max(__shfl_sync(0xffffffffu, row, 16), 0);
+  const int64_t step = RPI * row_bytes;
+  const char* src = gbase + int64_t(r0 + rsub) * row_bytes + c * 16;
+#pragma unroll
+  for (int i = 0; i < ITERS; ++i) {
+    if (i == PER_RUN) src = gbase + int64_t(r1 + rsub) * row_bytes + c * 16;
+    dev::cp_async_16(tile + sw128<R>(pw * 32 + i * RPI + rsub, c), src, i * RPI + rsub < nvalid ? 16 : 0);
+    src += step;
+  }
 }
 
 // The K and V caches seen as 3D tensors {D, Hkv, num_pages * P} (innermost first), box

@@ -41,10 +41,11 @@ struct PrefillPingpongTraits : PrefillSm90Traits<D, PREFILL_SM90_PINGPONG_STAGES
   static_assert(QUEUE_OFF % 16 == 0 && SMEM_BYTES <= 227 * 1024, "queue placement");
 };
 
-// TMA: as flash_prefill_sm90_kernel's; it also picks the work source (QUEUE = TMA, measured in notes
-// 34). work: the queue's counters (PREFILL_SM90_WORK_COUNTERS int32 of the caller's workspace, zero at
-// launch and left zero), or the static stride's row tiles per (KV head, sequence).
-template <typename T, int D, bool TMA>
+// TMA, RUNS: as flash_prefill_sm90_kernel's; TMA also picks the work source (QUEUE = TMA, measured in
+// notes 34; the run gather lost 2-6% at 1k-2k with the queue, notes 36). work: the queue's counters
+// (PREFILL_SM90_WORK_COUNTERS int32 of the caller's workspace, zero at launch and left zero), or the
+// static stride's row tiles per (KV head, sequence).
+template <typename T, int D, bool TMA, bool RUNS = false>
 __global__ void __launch_bounds__(384, 1)
     flash_prefill_sm90_pingpong_kernel(const AttentionParams p,
                                        const typename PrefillPingpongTraits<D, TMA>::WorkArg work,
@@ -137,8 +138,11 @@ __global__ void __launch_bounds__(384, 1)
     const int pw = tid / 32, lane = tid % 32;
     const int P = p.page_size;
     const int64_t row_bytes = int64_t(p.num_kv_heads) * RB;
-    auto issue = [&](const char* gbase, uint32_t tile, int row) {
-      sm90_gather_rows<D, BN>(gbase, row_bytes, tile, row, pw, lane);
+    auto issue = [&](const char* gbase, uint32_t tile, int row, int nvalid) {
+      if constexpr (RUNS)
+        sm90_gather_runs<D, BN>(gbase, row_bytes, tile, row, pw, lane % (D / 8), lane / (D / 8), nvalid);
+      else
+        sm90_gather_rows<D, BN>(gbase, row_bytes, tile, row, pw, lane);
     };
     int it = 0;
     int pending = -1;  // ring slot of the issued tile whose full signals are still owed
@@ -151,8 +155,9 @@ __global__ void __launch_bounds__(384, 1)
       int row_cur = w.n_tiles > 0 ? row_of(pw * 32 + lane) : -1;
       for (int j = 0; j < w.n_tiles; ++j, ++it) {
         const int s = slot(it);
+        const int nvalid = w.kv_len - (j * BN + pw * 32);  // rows of this warp in the sequence
         sm90::mbar_wait(ring.empty_k(s), phase(it) ^ 1);
-        issue(kbase, sK + s * Tr::TILE_BYTES, row_cur);
+        issue(kbase, sK + s * Tr::TILE_BYTES, row_cur, nvalid);
         dev::cp_async_commit();
         const int row_next = j + 1 < w.n_tiles ? row_of((j + 1) * BN + pw * 32 + lane) : -1;
         if (pending >= 0) {  // groups ..., K(it-1), V(it-1), K(it): K(it-1) has landed
@@ -161,7 +166,7 @@ __global__ void __launch_bounds__(384, 1)
           sm90::mbar_arrive(ring.full_k(pending));
         }
         sm90::mbar_wait(ring.empty_v(s), phase(it) ^ 1);
-        issue(vbase, sV + s * Tr::TILE_BYTES, row_cur);
+        issue(vbase, sV + s * Tr::TILE_BYTES, row_cur, nvalid);
         dev::cp_async_commit();
         if (pending >= 0) {
           dev::cp_async_wait<2>();
