@@ -69,10 +69,15 @@ __device__ __forceinline__ void sm90_gather_runs(const char* gbase, int64_t row_
   const int r0 = max(__shfl_sync(0xffffffffu, row, 0), 0), r1 = max(__shfl_sync(0xffffffffu, row, 16), 0);
   const int64_t step = RPI * row_bytes;
   const char* src = gbase + int64_t(r0 + rsub) * row_bytes + c * 16;
+  // The swizzle repeats every 8 rows: SW lane offsets plus immediates instead of one per copy.
+  constexpr int SW = RPI < 8 ? 8 / RPI : 1;
+  uint32_t sw[SW];
+#pragma unroll
+  for (int k = 0; k < SW; ++k) sw[k] = sw128<R>(pw * 32 + k * RPI + rsub, c);
 #pragma unroll
   for (int i = 0; i < ITERS; ++i) {
     if (i == PER_RUN) src = gbase + int64_t(r1 + rsub) * row_bytes + c * 16;
-    dev::cp_async_16(tile + sw128<R>(pw * 32 + i * RPI + rsub, c), src, i * RPI + rsub < nvalid ? 16 : 0);
+    dev::cp_async_16(tile + sw[i % SW] + (i / SW) * (SW * RPI * 128), src, i * RPI + rsub < nvalid ? 16 : 0);
     src += step;
   }
 }
