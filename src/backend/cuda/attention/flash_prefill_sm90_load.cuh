@@ -54,12 +54,14 @@ __device__ __forceinline__ void sm90_gather_rows(const char* gbase, int64_t row_
   sm90_gather_rows<D, R, UNROLL>(gbase, row_bytes, tile, row, pw, lane % (D / 8), lane / (D / 8));
 }
 
+// Page sizes the run gather serves (the launcher's RUNS kernels).
+constexpr bool prefill_runs_page_ok(int P) { return P > 0 && P % 16 == 0; }
+
 // The gather when 16 | P: warp pw's 32 rows are two runs of 16 consecutive cache rows (run starts are
 // multiples of 16, so a run never leaves its page), and the lane's addresses are a run's first row
 // plus a constant stride: two shuffles (lanes 0 and 16) instead of a shuffle and a 64-bit multiply
 // per instruction. nvalid: rows of the warp's 32 inside the sequence (rows past it are zero-filled;
 // a run with none reads from row 0, never its block-table entry). Same layout as sm90_gather_rows.
-constexpr bool prefill_runs_page_ok(int P) { return P > 0 && P % 16 == 0; }
 template <int D, int R>
 __device__ __forceinline__ void sm90_gather_runs(const char* gbase, int64_t row_bytes, uint32_t tile, int row, int pw,
                                                  int c, int rsub, int nvalid) {
