@@ -538,6 +538,62 @@ __device__ __forceinline__ void decode_split_merge(const DecodeParams& dp, int q
   decode_merge<T, D, Tr::MERGE_BATCH>(dp, q_start, kvh, row0, nrows, active, tid, THREADS);
 }
 
+// The start of a split CTA (16-row and pair kernels): its walk over the split (tiles first, first +
+// stride, ...), the first page batch asked for together with the sequence's q range and KV length (so
+// the first K/V request waits on one round trip, not three), and whether the CTA takes part: rows at
+// row0 exist, and the split begins inside the KV (split 0 always runs, so that an empty KV still
+// writes its zero output; splits past the end are not counted). Reads only what the previous kernel
+// of a programmatic launch does not write.
+struct DecodeCtaStart {
+  DecodeWalk walk;
+  int pf_page, q_start, q_len, kv_len, rows_total, end, active;
+};
+template <int TILE>
+__device__ __forceinline__ bool decode_cta_start(const DecodeParams& dp, int b, int split, int first, int stride,
+                                                 int row0, int lane, DecodeCtaStart& c) {
+  const AttentionParams& p = dp.attn;
+  c.walk.bt = p.block_table + int64_t(b) * p.max_pages;
+  c.walk.start = split * dp.split_tokens;
+  c.walk.first = first;
+  c.walk.stride = stride;
+  c.walk.tiles_cap = dp.split_tokens / TILE;
+  c.walk.P = p.page_size;
+  c.walk.max_pages = p.max_pages;
+  c.walk.tile_in_page = p.page_size % TILE == 0;
+  c.pf_page = c.walk.fetch_pages<TILE>(0, lane);
+  c.q_start = p.cu_seqlens_q[b];
+  c.q_len = p.cu_seqlens_q[b + 1] - c.q_start;
+  c.kv_len = max(p.kv_lens[b], 0);  // loaded before the first use of the loads above
+  c.rows_total = c.q_len * p.group;
+  if (row0 >= c.rows_total) return false;
+  if (split > 0 && c.walk.start >= c.kv_len) return false;
+  c.end = min(c.kv_len, c.walk.start + dp.split_tokens);
+  c.active = max(1, (c.kv_len + dp.split_tokens - 1) / dp.split_tokens);
+  return true;
+}
+
+// The warp's first tiles whose keys all precede the step's new tokens, issued before the dependency
+// wait so they land while the previous kernel finishes (one cp.async group each). Tiles are walked in
+// key order, so these are a prefix of the prologue; a tile holding a new row, and all after it, are
+// issued after the wait. Returns how many were issued (decode_stream's `issued`).
+template <typename T, int D, int STAGES, int NPASS = DecodeTraits<D>::PASSES>
+__device__ __forceinline__ int decode_prewait_tiles(const AttentionParams& p, const DecodeCtaStart& c, int kvh,
+                                                    int lane, T* sK, T* sV, int row_base = 0) {
+  constexpr int TILE = DecodeTraits<D>::TILE;
+  int issued = 0;
+  const int old_end = c.kv_len - c.q_len;  // keys at or past it are the step's new tokens
+  const int my_tiles = c.walk.my_tiles<TILE>(c.end);
+#pragma unroll
+  for (int i = 0; i < STAGES - 1; ++i) {
+    if (issued == i && i < my_tiles && c.walk.key0(i, TILE) + TILE <= old_end) {
+      decode_walk_tile_load<T, D, NPASS>(p, c.walk, i, i, c.end, kvh, lane, sK, sV, c.pf_page, row_base);
+      dev::cp_async_commit();
+      ++issued;
+    }
+  }
+  return issued;
+}
+
 // Grid: (num_splits, Hkv * row_groups, B). Block: 128 threads. Dynamic smem: SMEM_BYTES.
 template <typename T, int D, bool TWO_LEVEL = false>
 __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp) {
@@ -558,52 +614,19 @@ __global__ void __launch_bounds__(128) flash_decode_kernel(const DecodeParams dp
   const int rg = blockIdx.y % row_groups;
   const int b = blockIdx.z;
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  DecodeWalk walk;
-  walk.bt = p.block_table + int64_t(b) * p.max_pages;
-  walk.start = split * dp.split_tokens;
-  walk.first = warp;
-  walk.stride = WARPS;
-  walk.tiles_cap = dp.split_tokens / TILE;
-  walk.P = p.page_size;
-  walk.max_pages = p.max_pages;
-  walk.tile_in_page = p.page_size % TILE == 0;
-  // The first page batch is asked for together with the sequence's q range and KV length, so the
-  // first K/V request waits on one round trip, not three.
-  const int pf_page = walk.fetch_pages<TILE>(0, lane);
-  const int q_start = p.cu_seqlens_q[b];
-  const int q_len = p.cu_seqlens_q[b + 1] - q_start;
-  const int kv_len = max(p.kv_lens[b], 0);  // loaded before the first use of the loads above
-  const int G = p.group;
-  const int rows_total = q_len * G;
   const int row0 = rg * ROWS;
+  DecodeCtaStart cta;
   // A CTA that leaves here has read only what the previous kernel does not write.
-  if (row0 >= rows_total) return;
-  // Splits past the sequence's end take no part (and are not counted); split 0 always runs so that
-  // an empty KV still writes its (zero) output.
-  if (split > 0 && walk.start >= kv_len) return;
-  const int end = min(kv_len, walk.start + dp.split_tokens);
-  const int active = max(1, (kv_len + dp.split_tokens - 1) / dp.split_tokens);
-  const int H = p.num_heads;
+  if (!decode_cta_start<TILE>(dp, b, split, warp, WARPS, row0, lane, cta)) return;
+  const DecodeWalk& walk = cta.walk;
+  const int pf_page = cta.pf_page, q_start = cta.q_start, q_len = cta.q_len, kv_len = cta.kv_len;
+  const int rows_total = cta.rows_total, end = cta.end, active = cta.active;
+  const int G = p.group, H = p.num_heads;
 
   // This warp's ring: [STAGES][TILE][D] for K, then V.
   T* sK = reinterpret_cast<T*>(smem_raw) + warp * STAGES * 2 * Tr::TILE_ELEMS;
   T* sV = sK + STAGES * Tr::TILE_ELEMS;
-  // The warp's first tiles whose keys all precede the new tokens go out before the wait, so they
-  // land while the previous kernel finishes. Tiles are walked in key order, so these are a prefix of
-  // the prologue; a tile holding a new row, and all after it, are issued after the wait.
-  int issued = 0;
-  {
-    const int old_end = kv_len - q_len;  // keys at or past it are the step's new tokens
-    const int my_tiles = walk.my_tiles<TILE>(end);
-#pragma unroll
-    for (int i = 0; i < STAGES - 1; ++i) {
-      if (issued == i && i < my_tiles && walk.key0(i, TILE) + TILE <= old_end) {
-        decode_walk_tile_load<T, D>(p, walk, i, i, end, kvh, lane, sK, sV, pf_page);
-        dev::cp_async_commit();
-        ++issued;
-      }
-    }
-  }
+  const int issued = decode_prewait_tiles<T, D, STAGES>(p, cta, kvh, lane, sK, sV);
   // Returns at once in a plain launch. The next kernel may place its CTAs once every CTA is past here.
   dev::grid_dependency_wait();
   dev::launch_dependents();
@@ -691,27 +714,13 @@ __global__ void __launch_bounds__(DecodePairTraits<D, KS>::THREADS, DecodePairTr
   const int b = blockIdx.z;
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int ring = warp % KS, rg = warp / KS;  // warps ring and ring + KS share ring `ring`
-  DecodeWalk walk;
-  walk.bt = p.block_table + int64_t(b) * p.max_pages;
-  walk.start = split * dp.split_tokens;
-  walk.first = ring;
-  walk.stride = KS;
-  walk.tiles_cap = dp.split_tokens / TILE;
-  walk.P = p.page_size;
-  walk.max_pages = p.max_pages;
-  walk.tile_in_page = p.page_size % TILE == 0;
-  const int pf_page = walk.fetch_pages<TILE>(0, lane);
-  const int q_start = p.cu_seqlens_q[b];
-  const int q_len = p.cu_seqlens_q[b + 1] - q_start;
-  const int kv_len = max(p.kv_lens[b], 0);
-  const int G = p.group;
-  const int rows_total = q_len * G;
   const int row0 = rb * ROWS;
-  if (row0 >= rows_total) return;
-  if (split > 0 && walk.start >= kv_len) return;
-  const int end = min(kv_len, walk.start + dp.split_tokens);
-  const int active = max(1, (kv_len + dp.split_tokens - 1) / dp.split_tokens);
-  const int H = p.num_heads;
+  DecodeCtaStart cta;
+  if (!decode_cta_start<TILE>(dp, b, split, ring, KS, row0, lane, cta)) return;
+  const DecodeWalk& walk = cta.walk;
+  const int pf_page = cta.pf_page, q_start = cta.q_start, q_len = cta.q_len, kv_len = cta.kv_len;
+  const int rows_total = cta.rows_total, end = cta.end, active = cta.active;
+  const int G = p.group, H = p.num_heads;
   const int my_row0 = row0 + rg * RG_ROWS;         // this warp's 16 rows
   const bool has_rows = my_row0 < rows_total;      // a short sequence of a ragged batch may leave group 1 empty
   const int half_row = rg * (TILE / 2);            // this warp issues tile rows half_row .. half_row + 7
@@ -719,19 +728,7 @@ __global__ void __launch_bounds__(DecodePairTraits<D, KS>::THREADS, DecodePairTr
   T* sK = reinterpret_cast<T*>(smem_raw) + ring * STAGES * 2 * Tr::TILE_ELEMS;
   T* sV = sK + STAGES * Tr::TILE_ELEMS;
   // Pre-wait tiles as in flash_decode_kernel; both warps of a pair take the same decisions (same walk).
-  int issued = 0;
-  {
-    const int old_end = kv_len - q_len;
-    const int my_tiles = walk.my_tiles<TILE>(end);
-#pragma unroll
-    for (int i = 0; i < STAGES - 1; ++i) {
-      if (issued == i && i < my_tiles && walk.key0(i, TILE) + TILE <= old_end) {
-        decode_walk_tile_load<T, D, NPASS>(p, walk, i, i, end, kvh, lane, sK, sV, pf_page, half_row);
-        dev::cp_async_commit();
-        ++issued;
-      }
-    }
-  }
+  const int issued = decode_prewait_tiles<T, D, STAGES, NPASS>(p, cta, kvh, lane, sK, sV, half_row);
   dev::grid_dependency_wait();
   dev::launch_dependents();
 
