@@ -299,6 +299,7 @@ struct DecodeCase {
   int item_warps = -1;
   bool pdl = true;
   bool ceiling = false;
+  bool pdl_ceiling = false;  // with ceiling: also the read ceiling chained by PDL (read_two_launch_pdl)
   int items_per_warp = 0;  // > 0: overrides the plan's (warp kernel); impl suffix "-i<n>"
   int plan_kv = 0;
   int hkv = HKV;  // KV heads (H stays 32): 1 is MQA, whose 32 query rows per KV head take two row groups
@@ -392,9 +393,21 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
     const double rus = time_graph_us(copies, 30, [&](int c, cudaStream_t s) {
       ck(pagoda::bench::read_two_launch(ks[c], vs[c], half, sink, num_sms, s), "read ceiling");
     });
-    cudaFree(sink);
     std::printf("{\"op\":\"decode-ceiling\",\"impl\":\"read\",\"batch\":%d,\"ctx\":%d,\"us\":%.2f,\"tbps\":%.3f}\n",
                 B, ctx, rus, 2.0 * double(half) / rus * 1e-6);
+    // The same reads chained by PDL (dc.pdl_ceiling): how much a launch that overlaps the previous one's
+    // tail can gain, with none, one or all of each thread's 8-load batches before its dependency wait.
+    if (dc.pdl_ceiling)
+      for (int per_sm : {4, 8})
+        for (int pre : {0, 1, 1 << 20}) {
+          const double pus = time_graph_us(copies, 30, [&](int c, cudaStream_t s) {
+            ck(pagoda::bench::read_two_launch_pdl(ks[c], vs[c], half, sink, num_sms, per_sm, pre, s), "read pdl");
+          });
+          std::printf("{\"op\":\"decode-ceiling\",\"impl\":\"read-pdl-%dcta-pre%s\",\"batch\":%d,\"ctx\":%d,"
+                      "\"us\":%.2f,\"tbps\":%.3f}\n",
+                      per_sm, pre > 1 ? "all" : std::to_string(pre).c_str(), B, ctx, pus, 2.0 * double(half) / pus * 1e-6);
+        }
+    cudaFree(sink);
   }
   for (int c = 0; c < copies; ++c) {
     cudaFree(ks[c]);
@@ -670,6 +683,16 @@ int main(int argc, char** argv) {
           dc.op = "decode-merge";
           bench_decode(dc, sms, rng);
         }
+    return 0;
+  }
+  if (mode == "ceiling-pdl") {  // the decode shapes with the copy, read and PDL-chained read ceilings
+    const int cases[][2] = {{1, 8192}, {1, 32768}, {1, 131072}, {16, 8192}, {64, 4096}, {128, 2048}};
+    for (int round = 0; round < 2; ++round)
+      for (const auto& c : cases) {
+        DecodeCase dc{c[0], c[1]};
+        dc.ceiling = dc.pdl_ceiling = true;
+        bench_decode(dc, sms, rng);
+      }
     return 0;
   }
   if (mode == "ncu-mqa") {  // one MQA decode (B64, 32k keys), for a profiler run of its DRAM bytes

@@ -14,7 +14,9 @@ for f in flash_prefill flash_decode kv_append; do
   [[ $O/$f.o -nt src/backend/cuda/attention/$f.cu && $O/$f.o -nt src/backend/cuda/attention/${f}.cuh &&
      $O/$f.o -nt src/backend/cuda/attention/flash_prefill_work.cuh && $O/$f.o -nt src/backend/cuda/device_utils.cuh &&
      $O/$f.o -nt src/backend/cuda/attention/attention_params.hpp ]] 2>/dev/null && continue
-  nvcc -std=c++17 -O3 -lineinfo --expt-relaxed-constexpr -Isrc $ARCH -Xptxas -v -c src/backend/cuda/attention/$f.cu \
+  # PAGODA_ATTN_DECODE_FLAGS: extra defines for measurement builds of the decode (e.g. -DPAGODA_DECODE_FULL_PREWAIT=true).
+  flags=""; [[ $f == flash_decode ]] && flags=${PAGODA_ATTN_DECODE_FLAGS:-}
+  nvcc -std=c++17 -O3 -lineinfo --expt-relaxed-constexpr -Isrc $ARCH $flags -Xptxas -v -c src/backend/cuda/attention/$f.cu \
     -o $O/$f.o 2> $O/$f.ptxas.txt &
   pids+=($!)
   if (( ${#pids[@]} >= 2 )); then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
