@@ -35,7 +35,7 @@ fi
 # The bench's read-only bandwidth ceiling kernel.
 RC=bench/attention/read_ceiling
 if ! [[ $O/read_ceiling.o -nt $RC.cu && $O/read_ceiling.o -nt $RC.hpp ]]; then
-  nvcc -std=c++17 -O3 -I. $ARCH -c $RC.cu -o $O/read_ceiling.o &
+  nvcc -std=c++17 -O3 -I. -Isrc $ARCH -c $RC.cu -o $O/read_ceiling.o &
   pids+=($!)
 fi
 # The PDL tests' late writer (a test-only kernel).
