@@ -34,7 +34,8 @@ if ! [[ $O/flash_prefill_sm90.o -nt $S90.cu && $O/flash_prefill_sm90.o -nt $S90.
 fi
 # The bench's read-only bandwidth ceiling kernel.
 RC=bench/attention/read_ceiling
-if ! [[ $O/read_ceiling.o -nt $RC.cu && $O/read_ceiling.o -nt $RC.hpp ]]; then
+if ! [[ $O/read_ceiling.o -nt $RC.cu && $O/read_ceiling.o -nt $RC.hpp && $O/read_ceiling.o -nt src/backend/cuda/device_utils.cuh &&
+        $O/read_ceiling.o -nt src/backend/cuda/pdl_launch.cuh ]]; then
   nvcc -std=c++17 -O3 -I. -Isrc $ARCH -c $RC.cu -o $O/read_ceiling.o &
   pids+=($!)
 fi
