@@ -10,12 +10,17 @@ O=$B/direct
 mkdir -p $O $B/carry
 ARCH="-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90a,code=sm_90a"
 pids=()
+# An object is reused only if it was built with the same measurement flags (kept in <object>.flags): a build
+# directory reused with other defines must not link the previous variant's kernels.
+flags_same() { [[ -f $1.flags && "$(cat "$1.flags")" == "$2" ]]; }
 for f in flash_prefill flash_decode kv_append; do
-  [[ $O/$f.o -nt src/backend/cuda/attention/$f.cu && $O/$f.o -nt src/backend/cuda/attention/${f}.cuh &&
-     $O/$f.o -nt src/backend/cuda/attention/flash_prefill_work.cuh && $O/$f.o -nt src/backend/cuda/device_utils.cuh &&
-     $O/$f.o -nt src/backend/cuda/attention/attention_params.hpp ]] 2>/dev/null && continue
   # PAGODA_ATTN_DECODE_FLAGS: extra defines for measurement builds of the decode (e.g. -DPAGODA_DECODE_FULL_PREWAIT=true).
   flags=""; [[ $f == flash_decode ]] && flags=${PAGODA_ATTN_DECODE_FLAGS:-}
+  [[ $O/$f.o -nt src/backend/cuda/attention/$f.cu && $O/$f.o -nt src/backend/cuda/attention/${f}.cuh &&
+     $O/$f.o -nt src/backend/cuda/attention/flash_prefill_work.cuh && $O/$f.o -nt src/backend/cuda/device_utils.cuh &&
+     $O/$f.o -nt src/backend/cuda/attention/attention_params.hpp && $O/$f.o -nt src/backend/cuda/pdl_launch.cuh ]] \
+    2>/dev/null && flags_same $O/$f.o "$flags" && continue
+  echo "$flags" > $O/$f.o.flags
   nvcc -std=c++17 -O3 -lineinfo --expt-relaxed-constexpr -Isrc $ARCH $flags -Xptxas -v -c src/backend/cuda/attention/$f.cu \
     -o $O/$f.o 2> $O/$f.ptxas.txt &
   pids+=($!)
@@ -26,8 +31,10 @@ S90=src/backend/cuda/attention/flash_prefill_sm90
 if ! [[ $O/flash_prefill_sm90.o -nt $S90.cu && $O/flash_prefill_sm90.o -nt $S90.cuh && $O/flash_prefill_sm90.o -nt $S90.hpp &&
         $O/flash_prefill_sm90.o -nt src/backend/cuda/attention/wgmma_sm90.cuh && $O/flash_prefill_sm90.o -nt src/backend/cuda/attention/flash_prefill_work.cuh &&
         $O/flash_prefill_sm90.o -nt ${S90}_pingpong.cuh && $O/flash_prefill_sm90.o -nt ${S90}_load.cuh &&
-        $O/flash_prefill_sm90.o -nt ${S90}_tile.cuh && $O/flash_prefill_sm90.o -nt ${S90}_queue.cuh ]]; then
+        $O/flash_prefill_sm90.o -nt ${S90}_tile.cuh && $O/flash_prefill_sm90.o -nt ${S90}_queue.cuh ]] ||
+   ! flags_same $O/flash_prefill_sm90.o "${PAGODA_ATTN_SM90_FLAGS:-}"; then
   # PAGODA_ATTN_SM90_FLAGS: extra defines for measurement builds (e.g. -DPAGODA_PREFILL_TMA_KNOB).
+  echo "${PAGODA_ATTN_SM90_FLAGS:-}" > $O/flash_prefill_sm90.o.flags
   nvcc -std=c++17 -O3 -lineinfo --expt-relaxed-constexpr -Isrc -DPAGODA_CUDA_SM90A=1 ${PAGODA_ATTN_SM90_FLAGS:-} \
     -gencode arch=compute_90a,code=sm_90a -Xptxas -v -c $S90.cu -o $O/flash_prefill_sm90.o 2> $O/flash_prefill_sm90.ptxas.txt &
   pids+=($!)
