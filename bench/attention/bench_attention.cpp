@@ -399,13 +399,14 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
     // tail can gain, with none, one or all of each thread's 8-load batches before its dependency wait.
     if (dc.pdl_ceiling)
       for (int per_sm : {4, 8})
-        for (int pre : {0, 1, 1 << 20}) {
+        for (int pre : {0, 1, pagoda::bench::READ_PRE_ALL}) {
           const double pus = time_graph_us(copies, 30, [&](int c, cudaStream_t s) {
             ck(pagoda::bench::read_two_launch_pdl(ks[c], vs[c], half, sink, num_sms, per_sm, pre, s), "read pdl");
           });
+          const std::string pre_name = pre == pagoda::bench::READ_PRE_ALL ? "all" : std::to_string(pre);
           std::printf("{\"op\":\"decode-ceiling\",\"impl\":\"read-pdl-%dcta-pre%s\",\"batch\":%d,\"ctx\":%d,"
                       "\"us\":%.2f,\"tbps\":%.3f}\n",
-                      per_sm, pre > 1 ? "all" : std::to_string(pre).c_str(), B, ctx, pus, 2.0 * double(half) / pus * 1e-6);
+                      per_sm, pre_name.c_str(), B, ctx, pus, 2.0 * double(half) / pus * 1e-6);
         }
     cudaFree(sink);
   }

@@ -14,7 +14,8 @@ cudaError_t read_two_launch(const void* a, const void* b, std::size_t bytes_each
 
 // The same as a programmatic dependent (sm_90): ctas_per_sm CTAs of 256 threads per SM (4 lets two
 // launches share an SM), the first pre_batches batches of 8 loads per thread issued before
-// griddepcontrol.wait (a large value: all of them, a chain of reads that never waits for one another).
+// griddepcontrol.wait (READ_PRE_ALL: all of them, a chain of reads that never waits for one another).
+constexpr int READ_PRE_ALL = 1 << 20;
 cudaError_t read_two_launch_pdl(const void* a, const void* b, std::size_t bytes_each, unsigned* sink, int num_sms,
                                 int ctas_per_sm, int pre_batches, cudaStream_t stream);
 
