@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -311,6 +312,10 @@ struct DecodeCase {
   // Split merge: -1 as planned, 0 one level, 1 two levels (groups of ceil(splits / DECODE_MERGE_GROUPS)
   // splits, where there are more splits than groups); impl suffix "-m1" / "-m2"
   int merge = -1;
+  // > 0: the keys-major kernel with that many warps per CTA (impl suffix "-k<n>", "-k<n>e" with early_trigger)
+  int keys_warps = 0;
+  int keys_stages = 0;  // > 0: its ring stages (impl suffix "s<n>")
+  bool early_trigger = false;
   const char* op = nullptr;  // overrides the op name
 };
 
@@ -341,6 +346,12 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
   if (dc.key_streams > 0 && plan.rows_per_cta == 32) plan.key_streams = dc.key_streams;
   if (dc.merge >= 0)
     plan.merge_group_splits = dc.merge == 1 ? pagoda::cuda::decode_two_level_group_splits(plan.num_splits) : 0;
+  if (dc.keys_warps > 0) {
+    plan.keys_warps = dc.keys_warps;
+    plan.keys_stages = dc.keys_stages;
+    plan.early_trigger = dc.early_trigger;
+    plan.merge_group_splits = 0;
+  }
   void* ws = plan.workspace_bytes ? dalloc<unsigned char>(plan.workspace_bytes) : nullptr;
   if (ws != nullptr) ck(cudaMemset(ws, 0xFF, plan.workspace_bytes), "poison ws");
   plan.programmatic_launch = dc.pdl;
@@ -373,7 +384,11 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
                            (dc.items_per_warp > 0 ? "-i" + std::to_string(dc.items_per_warp) : "") +
                            (dc.rows_per_cta == 16 ? "-r16" : "") +
                            (dc.rows_per_cta == 32 ? "-p" + std::to_string(plan.key_streams) : "") +
-                           (dc.merge >= 0 ? "-m" + std::to_string(dc.merge + 1) : "");
+                           (dc.merge >= 0 ? "-m" + std::to_string(dc.merge + 1) : "") +
+                           (dc.keys_warps > 0 ? "-k" + std::to_string(dc.keys_warps) +
+                                                    (dc.keys_stages > 0 ? "s" + std::to_string(dc.keys_stages) : "") +
+                                                    (dc.early_trigger ? "e" : "")
+                                              : "");
   for (int graph = 1; graph >= 0; --graph)
     std::printf(
         "{\"op\":\"%s\",\"impl\":\"%s%s\",\"hkv\":%d,\"q_len\":%d,\"batch\":%d,\"ctx\":%d,\"ctx_lo\":%d,\"plan_kv\":%d,\"splits\":%d,"
@@ -694,6 +709,72 @@ int main(int argc, char** argv) {
         dc.ceiling = dc.pdl_ceiling = true;
         bench_decode(dc, sms, rng);
       }
+    return 0;
+  }
+  if (mode == "keys") {  // the keys-major kernel (4, 6, 8 warps; trigger after / before the wait) against the
+    // planned 16-row kernel, at batch 1 over forced split counts and at the batched shapes as planned;
+    // two rounds
+    const int b1[][5] = {{512, 4, 8, 0, 0}, {2048, 8, 16, 32, 0}, {8192, 16, 24, 32, 8},
+                         {32768, 16, 32, 0, 0}, {131072, 16, 32, 0, 0}};  // ctx, split counts (0: none)
+    const int batched[][2] = {{16, 8192}, {64, 4096}, {128, 2048}};
+    for (int round = 0; round < 2; ++round) {
+      for (const auto& c : b1) {
+        DecodeCase base{1, c[0]};
+        base.op = "decode-keys";
+        bench_decode(base, sms, rng);
+        for (int i = 1; i < 5 && c[i] > 0; ++i)
+          for (int w : {4, 6, 8})
+            for (bool early : {false, true}) {
+              DecodeCase dc = base;
+              dc.forced_splits = c[i];
+              dc.keys_warps = w;
+              dc.early_trigger = early;
+              bench_decode(dc, sms, rng);
+            }
+      }
+      for (const auto& c : batched) {
+        DecodeCase base{c[0], c[1]};
+        base.op = "decode-keys";
+        bench_decode(base, sms, rng);
+        for (int w : {4, 6, 8}) {
+          DecodeCase dc = base;
+          dc.keys_warps = w;
+          bench_decode(dc, sms, rng);
+        }
+      }
+    }
+    return 0;
+  }
+  if (mode == "keys-at") {  // argv[2]: "B:ctx,B:ctx,..."; argv[3..]: keys-major configs "warps.stages.early.splits"
+    // (splits 0: as planned; "0.0.0.0": the planner's kernel, "-1.0.0.0": the 16-row kernel as planned for it);
+    // every config at every shape, rounds
+    // in rotating order (argv's order, then reversed), two rounds
+    std::vector<std::pair<int, int>> shapes;
+    for (std::string rest = argc > 2 ? argv[2] : "1:8192"; !rest.empty();) {
+      const std::size_t comma = rest.find(',');
+      const std::string one = rest.substr(0, comma);
+      shapes.emplace_back(std::atoi(one.c_str()), std::atoi(one.substr(one.find(':') + 1).c_str()));
+      rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+    }
+    std::vector<std::array<int, 4>> configs;
+    for (int i = 3; i < argc; ++i) {
+      std::array<int, 4> cfg{};
+      std::sscanf(argv[i], "%d.%d.%d.%d", &cfg[0], &cfg[1], &cfg[2], &cfg[3]);
+      configs.push_back(cfg);
+    }
+    for (int round = 0; round < 2; ++round)
+      for (const auto& sh : shapes)
+        for (std::size_t j = 0; j < configs.size(); ++j) {
+          const auto& cfg = configs[round == 0 ? j : configs.size() - 1 - j];
+          DecodeCase dc{sh.first, sh.second};
+          dc.op = "decode-keys";
+          dc.keys_warps = std::max(cfg[0], 0);
+          if (cfg[0] < 0) dc.item_warps = 0;  // the 16-row kernel, at its own plan
+          dc.keys_stages = cfg[1];
+          dc.early_trigger = cfg[2] != 0;
+          dc.forced_splits = cfg[3];
+          bench_decode(dc, sms, rng);
+        }
     return 0;
   }
   if (mode == "ncu-mqa") {  // one MQA decode (B64, 32k keys), for a profiler run of its DRAM bytes

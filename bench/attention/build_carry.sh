@@ -13,12 +13,13 @@ pids=()
 # An object is reused only if it was built with the same measurement flags (kept in <object>.flags): a build
 # directory reused with other defines must not link the previous variant's kernels.
 flags_same() { [[ -f $1.flags && "$(cat "$1.flags")" == "$2" ]]; }
-for f in flash_prefill flash_decode kv_append; do
+for f in flash_prefill flash_decode flash_decode_keys kv_append; do
   # PAGODA_ATTN_DECODE_FLAGS: extra defines for measurement builds of the decode (e.g. -DPAGODA_DECODE_FULL_PREWAIT=true).
-  flags=""; [[ $f == flash_decode ]] && flags=${PAGODA_ATTN_DECODE_FLAGS:-}
+  flags=""; [[ $f == flash_decode* ]] && flags=${PAGODA_ATTN_DECODE_FLAGS:-}
   [[ $O/$f.o -nt src/backend/cuda/attention/$f.cu && $O/$f.o -nt src/backend/cuda/attention/${f}.cuh &&
      $O/$f.o -nt src/backend/cuda/attention/flash_prefill_work.cuh && $O/$f.o -nt src/backend/cuda/device_utils.cuh &&
-     $O/$f.o -nt src/backend/cuda/attention/attention_params.hpp && $O/$f.o -nt src/backend/cuda/pdl_launch.cuh ]] \
+     $O/$f.o -nt src/backend/cuda/attention/attention_params.hpp && $O/$f.o -nt src/backend/cuda/pdl_launch.cuh &&
+     ( $f != flash_decode_keys || $O/$f.o -nt src/backend/cuda/attention/flash_decode.cuh ) ]] \
     2>/dev/null && flags_same $O/$f.o "$flags" && continue
   echo "$flags" > $O/$f.o.flags
   nvcc -std=c++17 -O3 -lineinfo --expt-relaxed-constexpr -Isrc $ARCH $flags -Xptxas -v -c src/backend/cuda/attention/$f.cu \
@@ -57,7 +58,7 @@ grep -iE "warn|error" $O/flash_prefill_sm90.ptxas.txt || true
 CXX="g++ -O2 -std=c++20 -Isrc -Itests -I/usr/local/cuda/include -fopenmp"
 $CXX -c src/backend/cuda/attention/attention.cpp -o $O/attention.o
 $CXX -c src/core/dtype.cpp -o $O/dtype.o
-LIBS="$O/attention.o $O/flash_prefill.o $O/flash_prefill_sm90.o $O/flash_decode.o $O/kv_append.o $O/dtype.o -L/usr/local/cuda/lib64 -lcudart -lfmt"
+LIBS="$O/attention.o $O/flash_prefill.o $O/flash_prefill_sm90.o $O/flash_decode.o $O/flash_decode_keys.o $O/kv_append.o $O/dtype.o -L/usr/local/cuda/lib64 -lcudart -lfmt"
 $CXX -DPAGODA_FIXTURES_DIR='"tests/fixtures"' tests/backend_cuda/test_attention_cuda.cpp $O/pdl_late_writer.o $LIBS -lgtest_main -lgtest -lpthread \
   -o $B/carry/test_backend_cuda
 $CXX -I. bench/attention/bench_attention.cpp $O/read_ceiling.o $LIBS -o $B/carry/bench_attention

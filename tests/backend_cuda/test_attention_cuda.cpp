@@ -643,14 +643,20 @@ struct DecodeRun {
 };
 
 // two_level_merge: -1 as planned, 0 one level, 1 two levels (groups of ceil(splits / DECODE_MERGE_GROUPS)).
+// keys_warps >= 0: the keys-major kernel with that many warps (0: not it; with item_warps 0, the 16-row kernel).
 DecodeRun decode_run(const PagedCase& c, DeviceCase& dc, int max_kv, int forced_splits = 0, int item_warps = -1,
-                     int two_level_merge = -1) {
+                     int two_level_merge = -1, int keys_warps = -1) {
   int sms = 0;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
   DecodeRun r;
   r.plan = pagoda::cuda::decode_plan(int32_t(c.q_lens.size()), c.H, c.layout(), max_of(c.q_lens), max_kv, sms,
                                      forced_splits, item_warps);
   if (two_level_merge >= 0) r.plan.merge_group_splits = two_level_merge ? pagoda::cuda::decode_two_level_group_splits(r.plan.num_splits) : 0;
+  if (keys_warps >= 0) {
+    r.plan.keys_warps = keys_warps;
+    r.plan.keys_stages = 0;
+    if (keys_warps > 0) r.plan.merge_group_splits = 0;
+  }
   r.workspace = DeviceBuffer<unsigned char>(r.plan.workspace_bytes);
   pagoda::cuda::attention_decode(r.plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, r.workspace.ptr,
                                  nullptr);
@@ -759,13 +765,17 @@ TEST(CudaAttention, DecodePlanPicksKernelByShape) {
   for (auto [B, ctx] : {std::pair{1, 8192}, {1, 32768}, {1, 131072}, {16, 8192}, {64, 4096}, {128, 2048}})
     EXPECT_EQ(pagoda::cuda::decode_plan(B, 32, L, 1, ctx, sms).item_warps, 0) << "B" << B << " ctx " << ctx;
   EXPECT_THROW(pagoda::cuda::decode_plan(512, 32, L, 1, 192, sms, 0, 3), pagoda::Error);
-  // Batch 1 (H200, 132 SMs: the counts measured fastest in bench_attention b1): no split up to 256
-  // keys (a merge costs more than it saves), then splits of whole 64-key steps.
+  // Batch 1 (H200, 132 SMs): up to 1k keys the 4-warp keys-major kernel at the 16-row plan's counts (no split
+  // up to 256 keys: a merge costs more than it saves; then splits of whole 64-key steps); from 2k the 8-warp
+  // one, at 12 splits below 8k keys and from 8k at 15, which leaves one SM per KV head for the next launch
+  // while this one's last CTAs merge (the counts measured fastest: attention_notes.md, 46).
   if (sms == 132) {
-    for (auto [ctx, splits, tokens] : {std::tuple{128, 1, 128}, {256, 1, 256}, {512, 8, 64}, {1024, 16, 64},
-                                       {2048, 16, 128}, {4096, 32, 128}, {8192, 32, 256}}) {
+    for (auto [ctx, warps, splits, tokens] :
+         {std::tuple{128, 4, 1, 128}, {256, 4, 1, 256}, {512, 4, 8, 64}, {1024, 4, 16, 64}, {2048, 8, 12, 176},
+          {4096, 8, 12, 352}, {8192, 8, 15, 560}}) {
       const auto p = pagoda::cuda::decode_plan(1, 32, L, 1, ctx, sms);
       EXPECT_EQ(p.item_warps, 0) << "B1 ctx " << ctx;
+      EXPECT_EQ(p.keys_warps, warps) << "B1 ctx " << ctx;
       EXPECT_EQ(p.num_splits, splits) << "B1 ctx " << ctx;
       EXPECT_EQ(p.split_tokens, tokens) << "B1 ctx " << ctx;
     }
@@ -773,19 +783,24 @@ TEST(CudaAttention, DecodePlanPicksKernelByShape) {
   for (int ctx : {300, 777, 5000, 65536}) {
     const auto p = pagoda::cuda::decode_plan(1, 32, L, 1, ctx, sms);
     if (p.num_splits > 1) {
-      EXPECT_EQ(p.split_tokens % 64, 0) << "B1 ctx " << ctx;
+      EXPECT_EQ(p.split_tokens % (p.keys_warps == 8 ? 16 : 64), 0) << "B1 ctx " << ctx;
     }
   }
-  // The merge cost scales with a CTA's real rows (min(16, q_len x G)): the shapes (4 rows)
-  // keep their split counts and one merge level; G 8 plans fewer, longer splits (measured faster on the
-  // H200: attention_notes.md, 32). MQA at batch 1 (16 rows) merges in two levels, which makes many
+  // A forced kernel is never the keys-major one; more than 8 rows per KV head never take it.
+  EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, L, 1, 8192, sms, 0, 0).keys_warps, 0);
+  EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, L, 1, 8192, sms, 0, -1, 16).keys_warps, 0);
+  EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, L, 3, 8192, sms).keys_warps, 0);
+  // The merge cost scales with a CTA's real rows (min(16, q_len x G)): the 16-row kernel's shapes with 4 rows
+  // keep one merge level (the keys-major kernel has only that); G 8 plans fewer, longer splits (measured faster
+  // on the H200: attention_notes.md, 32). MQA at batch 1 (16 rows) merges in two levels, which makes many
   // splits cheap again: 128 at 64k keys (26.1 us against 28.4 at 54 splits in one level, notes 35).
   if (sms == 132) {
-    for (auto [B, ctx, splits] : {std::tuple{1, 8192, 32}, {1, 32768, 32}, {1, 131072, 32}, {16, 8192, 2},
+    for (auto [B, ctx, splits] : {std::tuple{1, 8192, 15}, {1, 32768, 15}, {1, 131072, 15}, {16, 8192, 2},
                                   {64, 4096, 1}, {128, 2048, 1}}) {
       const auto p = pagoda::cuda::decode_plan(B, 32, L, 1, ctx, sms);
       EXPECT_EQ(p.num_splits, splits) << "B" << B << " ctx " << ctx;
       EXPECT_EQ(p.merge_group_splits, 0) << "B" << B << " ctx " << ctx;
+      EXPECT_EQ(p.keys_warps, B == 1 ? 8 : 4) << "B" << B << " ctx " << ctx;
     }
     const PagedKvLayout mqa{16, 1, 128, DType::DTYPE_BF16}, g8{16, 4, 128, DType::DTYPE_BF16};
     const auto m = pagoda::cuda::decode_plan(1, 32, mqa, 1, 65536, sms, 0, -1, 16);
@@ -863,35 +878,41 @@ TEST(CudaAttention, DecodeBatchedPagedEqualsSingleContiguous) {
   DeviceCase dc(c);
   dc.poison();
   const int max_kv = 4097, splits = 9;
-  decode_run(c, dc, max_kv, splits);
-  CUDA_OK(cudaDeviceSynchronize());
-  const auto batched = dc.out.download();
-  for (int b = 0; b < 4; ++b) {
-    PagedCase one = PagedCase::heads(c.dtype, c.D, c.H, c.Hkv, c.kv_lens[b]);
-    one.q_lens = {1};
-    one.kv_lens = {c.kv_lens[b]};
-    one.cu_q = {0, 1};
-    one.max_pages = 1;
-    one.num_pages = 1;
-    one.block_table = {0};
-    one.q.assign(c.q.begin() + std::size_t(b) * c.H * c.D, c.q.begin() + std::size_t(b + 1) * c.H * c.D);
-    one.k.assign(std::size_t(one.P) * c.Hkv * c.D, 0);
-    one.v = one.k;
-    for (int pos = 0; pos < one.P; ++pos)
-      for (int h = 0; h < c.Hkv; ++h)
-        for (int d = 0; d < c.D; ++d) {
-          one.k[one.kv_index(0, pos, h) + d] = c.k[c.kv_index(b, pos, h) + d];
-          one.v[one.kv_index(0, pos, h) + d] = c.v[c.kv_index(b, pos, h) + d];
-        }
-    DeviceCase d1(one);
-    d1.poison();
-    decode_run(one, d1, max_kv, splits);
+  // The 16-row kernel (forced), and the keys-major kernel with 4 and 8 warps (which the planner picks for the
+  // batch and for one sequence alone: the test forces one for both).
+  for (int keys_warps : {0, 4, 8}) {
+    dc.poison();
+    decode_run(c, dc, max_kv, splits, 0, -1, keys_warps);
     CUDA_OK(cudaDeviceSynchronize());
-    const auto alone = d1.out.download();
-    ASSERT_TRUE(std::equal(alone.begin(), alone.end(), batched.begin() + std::size_t(b) * c.H * c.D))
-        << "sequence " << b << " differs between batched paged and alone contiguous";
+    const auto batched = dc.out.download();
+    for (int b = 0; b < 4; ++b) {
+      PagedCase one = PagedCase::heads(c.dtype, c.D, c.H, c.Hkv, c.kv_lens[b]);
+      one.q_lens = {1};
+      one.kv_lens = {c.kv_lens[b]};
+      one.cu_q = {0, 1};
+      one.max_pages = 1;
+      one.num_pages = 1;
+      one.block_table = {0};
+      one.q.assign(c.q.begin() + std::size_t(b) * c.H * c.D, c.q.begin() + std::size_t(b + 1) * c.H * c.D);
+      one.k.assign(std::size_t(one.P) * c.Hkv * c.D, 0);
+      one.v = one.k;
+      for (int pos = 0; pos < one.P; ++pos)
+        for (int h = 0; h < c.Hkv; ++h)
+          for (int d = 0; d < c.D; ++d) {
+            one.k[one.kv_index(0, pos, h) + d] = c.k[c.kv_index(b, pos, h) + d];
+            one.v[one.kv_index(0, pos, h) + d] = c.v[c.kv_index(b, pos, h) + d];
+          }
+      DeviceCase d1(one);
+      d1.poison();
+      decode_run(one, d1, max_kv, splits, 0, -1, keys_warps);
+      CUDA_OK(cudaDeviceSynchronize());
+      const auto alone = d1.out.download();
+      ASSERT_TRUE(std::equal(alone.begin(), alone.end(), batched.begin() + std::size_t(b) * c.H * c.D))
+          << "sequence " << b << " differs between batched paged and alone contiguous (keys warps " << keys_warps
+          << ")";
+    }
+    ASSERT_EQ(c.check(batched, nullptr, "decode-batched"), 0);
   }
-  ASSERT_EQ(c.check(batched, nullptr, "decode-batched"), 0);
 }
 
 // The same logical K/V in pages of P (a copy of c's keys; fresh random page order).
@@ -1272,7 +1293,7 @@ TEST(CudaAttention, DecodePairKernelSweep) {
     for (const Run& a : runs)
       for (const Run& b : runs)
         if (a.plan.rows_per_cta == 32 && a.plan.key_streams == 4 && b.plan.rows_per_cta == 16 &&
-            a.plan.num_splits == b.plan.num_splits && a.plan.split_tokens == b.plan.split_tokens &&
+            b.plan.keys_warps == 0 && a.plan.num_splits == b.plan.num_splits && a.plan.split_tokens == b.plan.split_tokens &&
             a.plan.merge_group_splits == b.plan.merge_group_splits) {
           EXPECT_TRUE(a.out == b.out && a.lse == b.lse)
               << label(c, "decode-pair") << " splits " << a.plan.num_splits
@@ -1336,6 +1357,127 @@ TEST(CudaAttention, DecodePairKernelProgrammaticLaunch) {
       ASSERT_TRUE(out == out2.download() && lse == lse2.download()) << l << ": the second decode differs";
     }
     ASSERT_NO_FATAL_FAILURE(expect_counters_zero(ws.ptr, std::size_t(B) * c.Hkv * ((pc.q_len * (c.H / c.Hkv) + 15) / 16)));
+    cudaStreamDestroy(s);
+  }
+}
+
+// Every (warps, ring stages) instantiation of the keys-major kernel.
+const int kKeysConfigs[][2] = {{4, 3}, {6, 2}, {8, 2}, {8, 3}, {12, 2}};
+
+// The keys-major kernel (at most 8 packed rows per KV head; every instantiation) over the sweep's lengths (1, 7,
+// 33, 100, 1000, 4097), page sizes 1, 16, 64, GQA 1, 4, 8 at one query token and G 4 at two, bf16 and fp16,
+// D 64 and 128, at 1, 5 and 37 forced splits (37: more splits than the kernel's 16-split merge batch) and the
+// 16-row kernel's plan, against float64; outputs poisoned before every launch, one workspace zeroed once and
+// shared, so every launch must also leave the split counters at zero.
+TEST(CudaAttention, DecodeKeysKernelSweep) {
+  REQUIRE_GPU();
+  std::mt19937 rng(6161);
+  int sms = 0;
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+  struct Shape {
+    int H, Hkv, q_len;
+  };
+  const Shape shapes[] = {{4, 4, 1}, {8, 2, 1}, {16, 2, 1}, {8, 2, 2}};
+  for (DType dt : {DType::DTYPE_BF16, DType::DTYPE_F16}) {
+    for (int D : {64, 128}) {
+      for (const Shape& sh : shapes) {
+        for (int P : {1, 16, 64}) {
+          PagedCase c = PagedCase::heads(dt, D, sh.H, sh.Hkv, P);
+          c.kv_lens = {1, 7, 33, 100, 1000, 4097};
+          if (sh.q_len > 1) c.kv_lens[0] = sh.q_len;
+          c.q_lens.assign(c.kv_lens.size(), sh.q_len);
+          c.build(rng);
+          DeviceCase dc(c);
+          const int B = int(c.kv_lens.size()), max_kv = max_of(c.kv_lens);
+          std::vector<pagoda::cuda::DecodePlan> plans;
+          for (int splits : {0, 1, 5, 37})
+            for (const auto& ws : kKeysConfigs) {
+              plans.push_back(pagoda::cuda::decode_plan(B, c.H, c.layout(), sh.q_len, max_kv, sms, splits, 0, 16));
+              plans.back().keys_warps = ws[0];
+              plans.back().keys_stages = ws[1];
+              plans.back().merge_group_splits = 0;
+              plans.back().early_trigger = ws[0] == 6;
+            }
+          std::size_t ws_bytes = 0;
+          for (const auto& plan : plans) ws_bytes = std::max(ws_bytes, plan.workspace_bytes);
+          DeviceBuffer<unsigned char> ws(ws_bytes);
+          ws.poison();
+          pagoda::cuda::decode_workspace_init(ws.ptr, ws_bytes, nullptr);
+          for (auto plan : plans) {
+            plan.workspace_initialized = true;
+            dc.poison();
+            pagoda::cuda::attention_decode(plan, dc.q.ptr, dc.view, dc.batch, dc.out.ptr, dc.lse.ptr, ws.ptr, nullptr);
+            CUDA_OK(cudaDeviceSynchronize());
+            const auto out = dc.out.download();
+            const auto lse = dc.lse.download();
+            const std::string l = label(c, "decode-keys") + " q_len " + std::to_string(sh.q_len) + " warps " +
+                                  std::to_string(plan.keys_warps) + " stages " + std::to_string(plan.keys_stages) +
+                                  " splits " + std::to_string(plan.num_splits);
+            ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
+          }
+          ASSERT_NO_FATAL_FAILURE(expect_counters_zero(ws.ptr, std::size_t(B) * c.Hkv));
+        }
+      }
+    }
+  }
+}
+
+// The keys-major kernel as the engine would launch it: a programmatic dependent right after a late writer puts
+// each sequence's newest q_len tokens' K/V (over NaN cache slots) and q (over a NaN q) in place, with its CTAs
+// letting the next launch start before or after their own wait; two decodes back to back, each with its own
+// output, at 1, 16 and 37 splits. KV lengths 128 and 2048 end on a whole tile; q_len 2 over 50 and 200 keys puts
+// old and new rows in one tile. A kernel that issued a tile holding a new row before its wait would read NaN.
+TEST(CudaAttention, DecodeKeysKernelProgrammaticLaunch) {
+  REQUIRE_GPU();
+  std::mt19937 rng(919);
+  int sms = 0;
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+  struct PdlCase {
+    int H, Hkv;
+    std::vector<int32_t> lens;
+    int q_len;
+  };
+  const PdlCase cases[] = {{32, 8, {128, 2048, 4097}, 1}, {32, 8, {50, 200, 4097}, 2}, {32, 4, {50, 200}, 1}};
+  for (const PdlCase& pc : cases) {
+    PagedCase c = PagedCase::heads(DType::DTYPE_BF16, 128, pc.H, pc.Hkv, 16);
+    c.kv_lens = pc.lens;
+    c.q_lens.assign(pc.lens.size(), pc.q_len);
+    c.build(rng);
+    DeviceCase dc(c);
+    const int B = int(pc.lens.size()), max_kv = max_of(pc.lens);
+    const NewestTokens nt(c);
+    std::vector<pagoda::cuda::DecodePlan> plans;
+    for (int splits : {1, 16, 37})
+      for (const auto& ws : kKeysConfigs)
+        for (bool early : {false, true}) {
+          plans.push_back(pagoda::cuda::decode_plan(B, c.H, c.layout(), pc.q_len, max_kv, sms, splits, 0, 16));
+          plans.back().keys_warps = ws[0];
+          plans.back().keys_stages = ws[1];
+          plans.back().early_trigger = early;
+          plans.back().merge_group_splits = 0;
+        }
+    std::size_t ws_bytes = 0;
+    for (const auto& plan : plans) ws_bytes = std::max(ws_bytes, plan.workspace_bytes);
+    DeviceBuffer<unsigned char> ws(ws_bytes);
+    ws.poison();
+    pagoda::cuda::decode_workspace_init(ws.ptr, ws_bytes, nullptr);
+    DeviceBuffer<uint16_t> out2(dc.out.count);
+    DeviceBuffer<float> lse2(dc.lse.count);
+    cudaStream_t s;
+    CUDA_OK(cudaStreamCreate(&s));
+    for (auto plan : plans) {
+      plan.workspace_initialized = true;
+      plan.programmatic_launch = true;
+      nt.decode_after_late_write(dc, plan, ws.ptr, s, &out2, &lse2);
+      const std::string l = "decode-keys-pdl H" + std::to_string(c.H) + "/" + std::to_string(c.Hkv) + " q_len " +
+                            std::to_string(pc.q_len) + " warps " + std::to_string(plan.keys_warps) + " stages " +
+                            std::to_string(plan.keys_stages) + (plan.early_trigger ? " early" : "") + " splits " + std::to_string(plan.num_splits);
+      const auto out = dc.out.download();
+      const auto lse = dc.lse.download();
+      ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
+      ASSERT_TRUE(out == out2.download() && lse == lse2.download()) << l << ": the second decode differs";
+    }
+    ASSERT_NO_FATAL_FAILURE(expect_counters_zero(ws.ptr, std::size_t(B) * c.Hkv));
     cudaStreamDestroy(s);
   }
 }

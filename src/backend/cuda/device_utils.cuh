@@ -59,6 +59,14 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t addr, uint32_t& r0, u
                : "r"(addr));
 }
 
+// The transpose of an 8x8 16-bit matrix held one register per lane in mma fragment layout (lane l: row
+// l / 4, columns 2 (l % 4) and + 1): lane l gets row l / 4 of the transpose. No shared memory.
+__device__ __forceinline__ uint32_t movmatrix_trans(uint32_t a) {
+  uint32_t d;
+  asm("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;\n" : "=r"(d) : "r"(a));
+  return d;
+}
+
 // c[4] += a[4] (16x16, row) * b[2] (16x8, col), fp32 accumulate.
 template <typename T>
 __device__ __forceinline__ void mma_16816(float* c, const uint32_t* a, const uint32_t* b);

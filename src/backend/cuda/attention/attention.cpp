@@ -61,6 +61,17 @@ constexpr int DECODE_PAIR_DEFAULT_CTAS_PER_SM_KS4 = 1;
 // (64k: 128 splits 26.1 us against 32.9 in one level) and lost at 16 rows x 22-32 splits (G 8 x q_len 4
 // at 8k: +3.7-4.1 us) and 4 rows x 32 (GQA 8k, 32k: +0.7, +1.3 us).
 constexpr double DECODE_TWO_LEVEL_COST = 600.0;
+// The keys-major kernel's one-CTA-per-SM plan (8 warps x 3-tile rings, 192 KB at D 128): from 2048 keys, where
+// each item can take at least 4 splits with an SM per item to spare; a split of at least one tile per warp.
+// From DECODE_KEYS_FILL_FULL_KV keys as many splits as leave one SM per item (15 at B1 / Hkv 8 on 132 SMs),
+// below it CTAs on 3/4 of the SMs (12): at batch 1 (H 32 / Hkv 8, H200) 2k and 4k keys took 5.54 / 7.06 us at 12
+// splits against 5.95 / 7.67 at 15, 8k-128k 11.95 / 36.7 / 130.7 at 15, the 16-row kernel's plan 6.65 / 9.35 /
+// 12.95 / 37.4 / 130.3; at 1k and below the 4-warp keys-major kernel at the 16-row plan's split count was
+// faster (attention_notes.md, 46).
+constexpr int32_t DECODE_KEYS_FILL_MIN_KV = 2048;
+constexpr int32_t DECODE_KEYS_FILL_FULL_KV = 8192;
+constexpr int64_t DECODE_KEYS_FILL_MIN_SPLITS = 4;
+constexpr int64_t DECODE_KEYS_FILL_STEP = 8 * DECODE_SPLIT_ALIGN;
 
 // Merge cost of n splits at a per-split cost mc: the cheaper of one and two levels; gs: the two-level
 // merge's splits per group, 0 for one level (or no merge at all, n = 1). The warp kernel has one level.
@@ -337,6 +348,30 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
   plan.split_tokens = int32_t(split_tokens);
   // One merge level or two, by the same model at the final (maybe forced) split count.
   plan.merge_group_splits = merge_model(splits, choice.merge_cost, plan.item_warps == 0).gs;
+  // The keys-major kernel takes the 16-row kernel's shapes with at most 8 rows per KV head (unless a kernel was
+  // forced): 4 warps at the same split count, or, for a few long items, 8 warps (one CTA per SM) over as many
+  // splits as leave one SM per item free, so that the next launch's CTAs all find an SM while this one's last
+  // CTAs merge.
+  if (forced_item_warps < 0 && forced_rows_per_cta == 0 && plan.item_warps == 0 &&
+      plan.rows_per_cta == DECODE_ROWS_PER_CTA && rows <= DECODE_KEYS_MAX_ROWS) {
+    plan.merge_group_splits = 0;  // one merge level
+    const int64_t fill_splits = (int64_t(num_sms) - items) / std::max<int64_t>(items, 1);
+    if (max_kv_len >= DECODE_KEYS_FILL_MIN_KV && fill_splits >= DECODE_KEYS_FILL_MIN_SPLITS) {
+      plan.keys_warps = 8;
+      plan.keys_stages = 3;
+      if (forced_splits == 0) {
+        const int64_t want = max_kv_len < DECODE_KEYS_FILL_FULL_KV ? int64_t(num_sms) * 3 / 4 / items : fill_splits;
+        const int64_t n = std::clamp<int64_t>(want, 1, (max_kv_len + DECODE_KEYS_FILL_STEP - 1) / DECODE_KEYS_FILL_STEP);
+        const int64_t per = ((max_kv_len + n - 1) / n + DECODE_SPLIT_ALIGN - 1) / DECODE_SPLIT_ALIGN * DECODE_SPLIT_ALIGN;
+        plan.split_tokens = int32_t(per);
+        plan.num_splits = int32_t((max_kv_len + per - 1) / per);
+        splits = plan.num_splits;
+      }
+    } else {
+      plan.keys_warps = 4;
+      plan.keys_stages = 3;
+    }
+  }
   plan.total_q_tokens = int64_t(num_seqs) * max_q_len;
   if (plan.num_splits > 1) {
     const std::size_t rows_all = std::size_t(plan.total_q_tokens) * H;
@@ -389,6 +424,18 @@ void attention_decode(const DecodePlan& plan, const void* q, const PagedKvView& 
         ws + counter_bytes + decode_partial_out_bytes(plan.num_splits, rows_all, cache.layout));
     if (!plan.workspace_initialized)
       cuda_check(cudaMemsetAsync(ws, 0, counter_bytes, stream), "attention_decode: counter reset");
+  }
+  if (plan.keys_warps != 0) {
+    PAGODA_CHECK(decode_keys_supported(plan.keys_warps, plan.keys_stages) && plan.item_warps == 0 && !pair &&
+                     plan.row_groups == 1 && plan.merge_group_splits == 0 &&
+                     int64_t(plan.max_q_len) * dp.attn.group <= DECODE_KEYS_MAX_ROWS,
+                 "attention_decode: the keys-major kernel takes at most {} rows per KV head, one merge level",
+                 DECODE_KEYS_MAX_ROWS);
+    dp.early_trigger = plan.early_trigger;
+    cuda_check(decode_keys_launch(dp, cache.layout.dtype, cache.layout.head_dim, plan.keys_warps,
+                                  decode_keys_stages(plan.keys_warps, plan.keys_stages), stream),
+               "attention_decode");
+    return;
   }
   cuda_check(decode_launch(dp, cache.layout.dtype, cache.layout.head_dim, plan.item_warps, plan.key_streams,
                            plan.merge_group_splits > 0, stream),

@@ -83,6 +83,13 @@ struct DecodePlan {
   // decode_plan; may be changed to 0 or any such gs where num_splits > DECODE_MERGE_GROUPS (bench, tests):
   // the workspace does not depend on it.
   int32_t merge_group_splits = 0;
+  // The keys-major kernel (4, 6, 8 or 12 warps per CTA; 0: not it): K as the mma's M, for at most
+  // DECODE_KEYS_MAX_ROWS packed rows per KV head (q_len x G), one merge level. Set by decode_plan; may be
+  // set where those hold (bench, tests). early_trigger: its CTAs let the next programmatic dependent start
+  // before their own dependency wait.
+  int32_t keys_warps = 0;
+  int32_t keys_stages = 0;  // K/V tiles per warp ring of the keys-major kernel; 0: its default for keys_warps
+  bool early_trigger = false;
   int64_t total_q_tokens = 0;  // T: rows of q/out
   std::size_t workspace_bytes = 0;
   // With several splits the workspace starts with split counters that must be zero before a

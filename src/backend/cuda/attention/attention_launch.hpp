@@ -36,6 +36,22 @@ cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int
                           bool two_level_merge, cudaStream_t stream);
 // Resident decode CTAs per SM for this instantiation (0 if it cannot be asked: no device).
 int decode_ctas_per_sm(DType dtype, int head_dim, int item_warps, int key_streams = 0);
+// The keys-major decode kernel (flash_decode_keys.cuh) with (warps per CTA, ring stages) one of (4, 3), (6, 2),
+// (8, 2), (8, 3), (12, 2); stages 0 picks the first listed for those warps. At most DECODE_KEYS_MAX_ROWS packed
+// query rows per KV head, one level of split merge.
+constexpr int DECODE_KEYS_MAX_ROWS = 8;
+inline int decode_keys_stages(int warps, int stages) {
+  if (stages != 0) return stages;
+  return warps == 4 ? 3 : 2;
+}
+inline bool decode_keys_supported(int warps, int stages) {
+  stages = decode_keys_stages(warps, stages);
+  return (warps == 4 && stages == 3) || (warps == 6 && stages == 2) || (warps == 8 && (stages == 2 || stages == 3)) ||
+         (warps == 12 && stages == 2);
+}
+cudaError_t decode_keys_launch(const DecodeParams& dp, DType dtype, int head_dim, int warps, int stages,
+                               cudaStream_t stream);
+int decode_keys_ctas_per_sm(DType dtype, int head_dim, int warps, int stages);
 cudaError_t kv_append_launch(const KvAppendParams& p, DType dtype, cudaStream_t stream);
 
 }  // namespace pagoda::cuda

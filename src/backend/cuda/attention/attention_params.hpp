@@ -49,6 +49,8 @@ struct DecodeParams {
   int32_t merge_group_splits = 0;
   int32_t* group_counters = nullptr;  // [B, Hkv * row_groups, DECODE_MERGE_GROUPS] group arrivals, as counters
   bool programmatic_launch = false;  // launch as a programmatic dependent (host side only, sm_90+)
+  // Keys-major kernel only: let the next programmatic dependent start before this CTA's own dependency wait.
+  bool early_trigger = false;
 };
 
 struct KvAppendParams {

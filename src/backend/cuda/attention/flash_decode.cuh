@@ -435,11 +435,11 @@ __device__ __forceinline__ void decode_stash_state(float* sm_o, float* sm_m, flo
 }
 
 // 2. Float4 column c of row r16 combined over warp slots w0 .. w0 + NW - 1 (after a barrier): the normalised
-//    sum (acc * inv) and the row's log2-sum-exp of this split.
-template <int D, int NW>
+//    sum (acc * inv) and the row's log2-sum-exp of this split. ROWS, OS: the stash's rows per warp slot and row
+//    stride (the keys-major kernel stashes 8 rows at its own stride).
+template <int D, int NW, int ROWS = DecodeTraits<D>::ROWS, int OS = DecodeTraits<D>::COMBINE_STRIDE>
 __device__ __forceinline__ void decode_combine_row(const float* sm_o, const float* sm_m, const float* sm_l, int w0,
                                                    int r16, int c, float4& acc, float& inv, float& lse2) {
-  constexpr int ROWS = DecodeTraits<D>::ROWS, OS = DecodeTraits<D>::COMBINE_STRIDE;
   float M = -INFINITY;
 #pragma unroll
   for (int k = 0; k < NW; ++k) M = fmaxf(M, sm_m[(w0 + k) * ROWS + r16]);
@@ -511,7 +511,8 @@ __device__ __forceinline__ bool decode_last_split(const DecodeParams& dp, int ar
 // notes 35); two levels spread it over up to DECODE_MERGE_GROUPS SMs. Every sum runs in a fixed order: the
 // result does not depend on arrival order. The two levels are a separate instantiation because their code
 // moved the one-level kernel's schedule (B1 512 keys +2.7% inlined, +8.5% as one shared merge body).
-template <typename T, int D, int THREADS, bool TWO_LEVEL>
+// MB: splits whose partials a merge thread loads at once in the one-level merge (registers: 5 per split).
+template <typename T, int D, int THREADS, bool TWO_LEVEL, int MB = DecodeTraits<D>::MERGE_BATCH>
 __device__ __forceinline__ void decode_split_merge(const DecodeParams& dp, int q_start, int kvh, int row0,
                                                    int nrows, int split, int active, int tid, int& s_last) {
   using Tr = DecodeTraits<D>;
@@ -542,7 +543,7 @@ __device__ __forceinline__ void decode_split_merge(const DecodeParams& dp, int q
   PAGODA_DECODE_PROBE(4);
   __threadfence();
   PAGODA_DECODE_PROBE(6);
-  decode_merge<T, D, Tr::MERGE_BATCH>(dp, q_start, kvh, row0, nrows, active, tid, THREADS);
+  decode_merge<T, D, MB>(dp, q_start, kvh, row0, nrows, active, tid, THREADS);
 }
 
 // The start of a split CTA (16-row and pair kernels): its walk over the split (tiles first, first +
