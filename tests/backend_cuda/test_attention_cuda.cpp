@@ -1,7 +1,7 @@
 // CUDA attention kernels against a float64 reference over sweeps of lengths (1, 7, 33, 100, 1000,
 // 4097), page sizes (1, 16, 64), GQA ratios (1, 4, 8, MQA), ragged batches, causal and not, and the
-// decode kernels (4-warp CTA per item; pair kernel for more than 16 rows per KV head; warp per item
-// at many short sequences);
+// decode kernels (4-warp CTA per item; keys-major kernel for at most 8 rows per KV head; pair kernel for more
+// than 16 rows per KV head; warp per item at many short sequences);
 // outputs poisoned before every run. Skips cleanly when no GPU is present.
 #include <gtest/gtest.h>
 

@@ -12,6 +12,8 @@
 // - flash_decode_warp_kernel (many short KVs): each warp owns a whole item and writes its result
 //   from registers; a CTA is 1-4 independent warps. Short items do not let a CTA ring reach steady
 //   state; many small independent warps keep the SM's bytes in flight while others start and end.
+// flash_decode_keys.cuh builds a fourth on the split kernel's frame for at most 8 rows per KV head: the same
+// walks, rings, combine and merge with K as the mma's M (no 16-row padding), which the planner prefers there.
 // Splits of one item merge in the kernel: every split writes a float partial + LSE, and the last to
 // arrive (atomic counter, left at zero again) combines them in split order, so the result does not
 // depend on arrival order. An item with one active split writes its output directly.
