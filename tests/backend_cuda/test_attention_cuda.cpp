@@ -1303,6 +1303,36 @@ TEST(CudaAttention, DecodePairKernelSweep) {
   }
 }
 
+// Each plan launched as a programmatic dependent right after nt's late writer, twice back to back (each decode
+// into its own output), against float64 and the two bit for bit; one workspace zeroed once serves every plan, so
+// every launch must leave the split counters at zero. label(plan) names a failure.
+template <typename Label>
+void decode_plans_after_late_write(const PagedCase& c, DeviceCase& dc, const NewestTokens& nt,
+                                   std::vector<pagoda::cuda::DecodePlan> plans, Label&& label) {
+  std::size_t ws_bytes = 0;
+  for (const auto& plan : plans) ws_bytes = std::max(ws_bytes, plan.workspace_bytes);
+  DeviceBuffer<unsigned char> ws(ws_bytes);
+  ws.poison();
+  pagoda::cuda::decode_workspace_init(ws.ptr, ws_bytes, nullptr);
+  DeviceBuffer<uint16_t> out2(dc.out.count);
+  DeviceBuffer<float> lse2(dc.lse.count);
+  cudaStream_t s;
+  CUDA_OK(cudaStreamCreate(&s));
+  for (auto plan : plans) {
+    plan.workspace_initialized = true;
+    plan.programmatic_launch = true;
+    nt.decode_after_late_write(dc, plan, ws.ptr, s, &out2, &lse2);
+    const std::string l = label(plan);
+    const auto out = dc.out.download();
+    const auto lse = dc.lse.download();
+    ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
+    ASSERT_TRUE(out == out2.download() && lse == lse2.download()) << l << ": the second decode differs";
+  }
+  const int B = int(c.kv_lens.size()), max_q = max_of(c.q_lens);
+  ASSERT_NO_FATAL_FAILURE(expect_counters_zero(ws.ptr, std::size_t(B) * c.Hkv * ((max_q * (c.H / c.Hkv) + 15) / 16)));
+  cudaStreamDestroy(s);
+}
+
 // The pair kernel as the engine launches it: a programmatic dependent right after a late writer puts
 // each sequence's newest q_len tokens' K/V (over NaN cache slots) and q (over a NaN q) in place
 // (NewestTokens), one workspace zeroed once and shared, two decodes back to back (each with its own
@@ -1334,30 +1364,12 @@ TEST(CudaAttention, DecodePairKernelProgrammaticLaunch) {
         plans.push_back(pagoda::cuda::decode_plan(B, c.H, c.layout(), pc.q_len, max_kv, sms, splits, -1, 32));
         plans.back().key_streams = ks;
       }
-    std::size_t ws_bytes = 0;
-    for (const auto& plan : plans) ws_bytes = std::max(ws_bytes, plan.workspace_bytes);
-    DeviceBuffer<unsigned char> ws(ws_bytes);
-    ws.poison();
-    pagoda::cuda::decode_workspace_init(ws.ptr, ws_bytes, nullptr);
-    DeviceBuffer<uint16_t> out2(dc.out.count);
-    DeviceBuffer<float> lse2(dc.lse.count);
-    cudaStream_t s;
-    CUDA_OK(cudaStreamCreate(&s));
-    for (auto plan : plans) {
-      ASSERT_EQ(plan.rows_per_cta, 32);
-      plan.workspace_initialized = true;
-      plan.programmatic_launch = true;
-      nt.decode_after_late_write(dc, plan, ws.ptr, s, &out2, &lse2);
-      const std::string l = "decode-pair-pdl H" + std::to_string(c.H) + "/" + std::to_string(c.Hkv) + " q_len " +
-                            std::to_string(pc.q_len) + " key streams " + std::to_string(plan.key_streams) +
-                            " splits " + std::to_string(plan.num_splits);
-      const auto out = dc.out.download();
-      const auto lse = dc.lse.download();
-      ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
-      ASSERT_TRUE(out == out2.download() && lse == lse2.download()) << l << ": the second decode differs";
-    }
-    ASSERT_NO_FATAL_FAILURE(expect_counters_zero(ws.ptr, std::size_t(B) * c.Hkv * ((pc.q_len * (c.H / c.Hkv) + 15) / 16)));
-    cudaStreamDestroy(s);
+    for (const auto& plan : plans) ASSERT_EQ(plan.rows_per_cta, 32);
+    ASSERT_NO_FATAL_FAILURE(decode_plans_after_late_write(c, dc, nt, plans, [&](const pagoda::cuda::DecodePlan& plan) {
+      return "decode-pair-pdl H" + std::to_string(c.H) + "/" + std::to_string(c.Hkv) + " q_len " +
+             std::to_string(pc.q_len) + " key streams " + std::to_string(plan.key_streams) + " splits " +
+             std::to_string(plan.num_splits);
+    }));
   }
 }
 
@@ -1456,29 +1468,12 @@ TEST(CudaAttention, DecodeKeysKernelProgrammaticLaunch) {
           plans.back().early_trigger = early;
           plans.back().merge_group_splits = 0;
         }
-    std::size_t ws_bytes = 0;
-    for (const auto& plan : plans) ws_bytes = std::max(ws_bytes, plan.workspace_bytes);
-    DeviceBuffer<unsigned char> ws(ws_bytes);
-    ws.poison();
-    pagoda::cuda::decode_workspace_init(ws.ptr, ws_bytes, nullptr);
-    DeviceBuffer<uint16_t> out2(dc.out.count);
-    DeviceBuffer<float> lse2(dc.lse.count);
-    cudaStream_t s;
-    CUDA_OK(cudaStreamCreate(&s));
-    for (auto plan : plans) {
-      plan.workspace_initialized = true;
-      plan.programmatic_launch = true;
-      nt.decode_after_late_write(dc, plan, ws.ptr, s, &out2, &lse2);
-      const std::string l = "decode-keys-pdl H" + std::to_string(c.H) + "/" + std::to_string(c.Hkv) + " q_len " +
-                            std::to_string(pc.q_len) + " warps " + std::to_string(plan.keys_warps) + " stages " +
-                            std::to_string(plan.keys_stages) + (plan.early_trigger ? " early" : "") + " splits " + std::to_string(plan.num_splits);
-      const auto out = dc.out.download();
-      const auto lse = dc.lse.download();
-      ASSERT_EQ(c.check(out, &lse, l.c_str()), 0) << l;
-      ASSERT_TRUE(out == out2.download() && lse == lse2.download()) << l << ": the second decode differs";
-    }
-    ASSERT_NO_FATAL_FAILURE(expect_counters_zero(ws.ptr, std::size_t(B) * c.Hkv));
-    cudaStreamDestroy(s);
+    ASSERT_NO_FATAL_FAILURE(decode_plans_after_late_write(c, dc, nt, plans, [&](const pagoda::cuda::DecodePlan& plan) {
+      return "decode-keys-pdl H" + std::to_string(c.H) + "/" + std::to_string(c.Hkv) + " q_len " +
+             std::to_string(pc.q_len) + " warps " + std::to_string(plan.keys_warps) + " stages " +
+             std::to_string(plan.keys_stages) + (plan.early_trigger ? " early" : "") + " splits " +
+             std::to_string(plan.num_splits);
+    }));
   }
 }
 
