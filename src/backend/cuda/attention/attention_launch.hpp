@@ -51,7 +51,6 @@ inline bool decode_keys_supported(int warps, int stages) {
 }
 cudaError_t decode_keys_launch(const DecodeParams& dp, DType dtype, int head_dim, int warps, int stages,
                                cudaStream_t stream);
-int decode_keys_ctas_per_sm(DType dtype, int head_dim, int warps, int stages);
 cudaError_t kv_append_launch(const KvAppendParams& p, DType dtype, cudaStream_t stream);
 
 }  // namespace pagoda::cuda

@@ -1,5 +1,5 @@
 // Launcher of the keys-major decode kernel (flash_decode_keys.cuh): the instantiation by (dtype, head
-// dim, warps per CTA), the dynamic shared-memory limit, and its occupancy for the planner.
+// dim, warps per CTA, ring stages) and the dynamic shared-memory limit.
 #include "backend/cuda/attention/attention_dispatch.hpp"
 #include "backend/cuda/attention/attention_launch.hpp"
 #include "backend/cuda/attention/flash_decode_keys.cuh"
@@ -49,18 +49,6 @@ cudaError_t decode_keys_launch(const DecodeParams& dp, DType dtype, int head_dim
     if (err == cudaSuccess) err = cudaGetLastError();
   });
   return err;
-}
-
-int decode_keys_ctas_per_sm(DType dtype, int head_dim, int warps, int stages) {
-  int n = 0;
-  with_keys_kernel(dtype, head_dim, warps, stages, [&](auto kernel, int threads, int smem) {
-    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, threads, size_t(smem)) != cudaSuccess) {
-      cudaGetLastError();
-      n = 0;
-    }
-  });
-  return n;
 }
 
 }  // namespace pagoda::cuda
