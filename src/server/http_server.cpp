@@ -372,9 +372,12 @@ class Session : public std::enable_shared_from_this<Session> {
 struct HttpServer::Impl {
   Shared sh;
   net::io_context ioc;
-  tcp::acceptor acceptor{ioc};
-  net::signal_set signals{ioc, SIGINT, SIGTERM};
-  net::steady_timer drain_timer{ioc};
+  // The acceptor, the signal handler that closes it and the drain timer share one strand: with
+  // several I/O threads an accept completing while SIGTERM closes the acceptor would otherwise race.
+  net::strand<net::io_context::executor_type> accept_strand{net::make_strand(ioc)};
+  tcp::acceptor acceptor{accept_strand};
+  net::signal_set signals{accept_strand, SIGINT, SIGTERM};
+  net::steady_timer drain_timer{accept_strand};
 
   Impl(const HttpConfig& cfg, const ApiContext& ctx, EngineLoop& engine, Metrics& metrics)
       : sh{cfg, ctx, engine, metrics}, ioc(std::max(1, cfg.threads)) {
