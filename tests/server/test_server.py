@@ -473,7 +473,8 @@ class LimitsAndShutdownTests(unittest.TestCase):
             if got.endswith(b"0\r\n\r\n"):
                 break
         s.close()
-        self.assertIn(b"data: [DONE]", got)
+        # On failure, the server's stderr says whether it stopped, failed a handler or cut the stream.
+        self.assertIn(b"data: [DONE]", got, f"stream ended after {len(got)} bytes; server log:\n{srv.logs()}")
         text = got.split(b"\r\n\r\n", 1)[1]
         finishes = re.findall(rb'"finish_reason":"(\w+)"', text)
         self.assertEqual(finishes, [b"length"])  # the request ran to its full length
