@@ -1333,6 +1333,29 @@ void decode_plans_after_late_write(const PagedCase& c, DeviceCase& dc, const New
   cudaStreamDestroy(s);
 }
 
+// A programmatic-launch test's case: heads, KV lengths and query tokens per sequence (bf16, D 128, P 16).
+struct DecodePdlCase {
+  int H, Hkv;
+  std::vector<int32_t> lens;
+  int q_len;
+};
+// Builds each case (in order, from one generator seeded with `seed`) with its late writer and calls
+// body(case, paged case, device case, late writer, batch, longest KV); stops at the first fatal failure.
+template <typename Body>
+void for_each_decode_pdl_case(unsigned seed, const std::vector<DecodePdlCase>& cases, Body&& body) {
+  std::mt19937 rng(seed);
+  for (const DecodePdlCase& pc : cases) {
+    PagedCase c = PagedCase::heads(DType::DTYPE_BF16, 128, pc.H, pc.Hkv, 16);
+    c.kv_lens = pc.lens;
+    c.q_lens.assign(pc.lens.size(), pc.q_len);
+    c.build(rng);
+    DeviceCase dc(c);
+    const NewestTokens nt(c);
+    body(pc, c, dc, nt, int(pc.lens.size()), max_of(pc.lens));
+    if (::testing::Test::HasFatalFailure()) return;  // as an ASSERT in the test's own loop would
+  }
+}
+
 // The pair kernel as the engine launches it: a programmatic dependent right after a late writer puts
 // each sequence's newest q_len tokens' K/V (over NaN cache slots) and q (over a NaN q) in place
 // (NewestTokens), one workspace zeroed once and shared, two decodes back to back (each with its own
@@ -1341,23 +1364,12 @@ void decode_plans_after_late_write(const PagedCase& c, DeviceCase& dc, const New
 // kernel that issued a tile holding a new row before its dependency wait would read NaN.
 TEST(CudaAttention, DecodePairKernelProgrammaticLaunch) {
   REQUIRE_GPU();
-  std::mt19937 rng(777);
   int sms = 0;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
-  struct PdlCase {
-    int H, Hkv;
-    std::vector<int32_t> lens;
-    int q_len;
-  };
-  const PdlCase cases[] = {{32, 1, {128, 2048, 4097}, 1}, {32, 4, {50, 200, 4097}, 4}, {32, 1, {50, 200}, 4}};
-  for (const PdlCase& pc : cases) {
-    PagedCase c = PagedCase::heads(DType::DTYPE_BF16, 128, pc.H, pc.Hkv, 16);
-    c.kv_lens = pc.lens;
-    c.q_lens.assign(pc.lens.size(), pc.q_len);
-    c.build(rng);
-    DeviceCase dc(c);
-    const int B = int(pc.lens.size()), max_kv = max_of(pc.lens);
-    const NewestTokens nt(c);
+  const std::vector<DecodePdlCase> cases = {
+      {32, 1, {128, 2048, 4097}, 1}, {32, 4, {50, 200, 4097}, 4}, {32, 1, {50, 200}, 4}};
+  for_each_decode_pdl_case(777, cases, [&](const DecodePdlCase& pc, const PagedCase& c, DeviceCase& dc,
+                                           const NewestTokens& nt, int B, int max_kv) {
     std::vector<pagoda::cuda::DecodePlan> plans;
     for (int splits : {1, 0, 64})
       for (int ks : {2, 4}) {
@@ -1370,7 +1382,7 @@ TEST(CudaAttention, DecodePairKernelProgrammaticLaunch) {
              std::to_string(pc.q_len) + " key streams " + std::to_string(plan.key_streams) + " splits " +
              std::to_string(plan.num_splits);
     }));
-  }
+  });
 }
 
 // Every (warps, ring stages) instantiation of the keys-major kernel.
@@ -1441,23 +1453,12 @@ TEST(CudaAttention, DecodeKeysKernelSweep) {
 // old and new rows in one tile. A kernel that issued a tile holding a new row before its wait would read NaN.
 TEST(CudaAttention, DecodeKeysKernelProgrammaticLaunch) {
   REQUIRE_GPU();
-  std::mt19937 rng(919);
   int sms = 0;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
-  struct PdlCase {
-    int H, Hkv;
-    std::vector<int32_t> lens;
-    int q_len;
-  };
-  const PdlCase cases[] = {{32, 8, {128, 2048, 4097}, 1}, {32, 8, {50, 200, 4097}, 2}, {32, 4, {50, 200}, 1}};
-  for (const PdlCase& pc : cases) {
-    PagedCase c = PagedCase::heads(DType::DTYPE_BF16, 128, pc.H, pc.Hkv, 16);
-    c.kv_lens = pc.lens;
-    c.q_lens.assign(pc.lens.size(), pc.q_len);
-    c.build(rng);
-    DeviceCase dc(c);
-    const int B = int(pc.lens.size()), max_kv = max_of(pc.lens);
-    const NewestTokens nt(c);
+  const std::vector<DecodePdlCase> cases = {
+      {32, 8, {128, 2048, 4097}, 1}, {32, 8, {50, 200, 4097}, 2}, {32, 4, {50, 200}, 1}};
+  for_each_decode_pdl_case(919, cases, [&](const DecodePdlCase& pc, const PagedCase& c, DeviceCase& dc,
+                                           const NewestTokens& nt, int B, int max_kv) {
     std::vector<pagoda::cuda::DecodePlan> plans;
     for (int splits : {1, 16, 37})
       for (const auto& ws : kKeysConfigs)
@@ -1474,7 +1475,7 @@ TEST(CudaAttention, DecodeKeysKernelProgrammaticLaunch) {
              std::to_string(plan.keys_stages) + (plan.early_trigger ? " early" : "") + " splits " +
              std::to_string(plan.num_splits);
     }));
-  }
+  });
 }
 
 // K/V append with fused RoPE, both pairings, against a float64 rotation of the same inputs.

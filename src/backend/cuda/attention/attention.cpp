@@ -356,9 +356,9 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
       plan.rows_per_cta == DECODE_ROWS_PER_CTA && rows <= DECODE_KEYS_MAX_ROWS) {
     plan.merge_group_splits = 0;  // one merge level
     const int64_t fill_splits = (int64_t(num_sms) - items) / std::max<int64_t>(items, 1);
+    plan.keys_stages = 3;
     if (max_kv_len >= DECODE_KEYS_FILL_MIN_KV && fill_splits >= DECODE_KEYS_FILL_MIN_SPLITS) {
       plan.keys_warps = 8;
-      plan.keys_stages = 3;
       if (forced_splits == 0) {
         const int64_t want = max_kv_len < DECODE_KEYS_FILL_FULL_KV ? int64_t(num_sms) * 3 / 4 / items : fill_splits;
         const int64_t n = std::clamp<int64_t>(want, 1, (max_kv_len + DECODE_KEYS_FILL_STEP - 1) / DECODE_KEYS_FILL_STEP);
@@ -369,7 +369,6 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
       }
     } else {
       plan.keys_warps = 4;
-      plan.keys_stages = 3;
     }
   }
   plan.total_q_tokens = int64_t(num_seqs) * max_q_len;
@@ -426,8 +425,10 @@ void attention_decode(const DecodePlan& plan, const void* q, const PagedKvView& 
       cuda_check(cudaMemsetAsync(ws, 0, counter_bytes, stream), "attention_decode: counter reset");
   }
   if (plan.keys_warps != 0) {
-    PAGODA_CHECK(decode_keys_supported(plan.keys_warps, plan.keys_stages) && plan.item_warps == 0 && !pair &&
-                     plan.row_groups == 1 && plan.merge_group_splits == 0 &&
+    PAGODA_CHECK(decode_keys_supported(cache.layout.dtype, cache.layout.head_dim, plan.keys_warps, plan.keys_stages),
+                 "attention_decode: no keys-major kernel with {} warps x {} ring stages", plan.keys_warps,
+                 plan.keys_stages);
+    PAGODA_CHECK(plan.item_warps == 0 && !pair && plan.row_groups == 1 && plan.merge_group_splits == 0 &&
                      int64_t(plan.max_q_len) * dp.attn.group <= DECODE_KEYS_MAX_ROWS,
                  "attention_decode: the keys-major kernel takes at most {} rows per KV head, one merge level",
                  DECODE_KEYS_MAX_ROWS);

@@ -44,11 +44,8 @@ inline int decode_keys_stages(int warps, int stages) {
   if (stages != 0) return stages;
   return warps == 4 ? 3 : 2;
 }
-inline bool decode_keys_supported(int warps, int stages) {
-  stages = decode_keys_stages(warps, stages);
-  return (warps == 4 && stages == 3) || (warps == 6 && stages == 2) || (warps == 8 && (stages == 2 || stages == 3)) ||
-         (warps == 12 && stages == 2);
-}
+// Whether that kernel is instantiated for (dtype, head dim, warps, stages), stages as decode_keys_stages reads them.
+bool decode_keys_supported(DType dtype, int head_dim, int warps, int stages);
 cudaError_t decode_keys_launch(const DecodeParams& dp, DType dtype, int head_dim, int warps, int stages,
                                cudaStream_t stream);
 cudaError_t kv_append_launch(const KvAppendParams& p, DType dtype, cudaStream_t stream);

@@ -38,6 +38,10 @@ bool with_keys_kernel(DType dtype, int head_dim, int warps, int stages, F&& f) {
 
 static_assert(DecodeKeysTraits<128, 4, 3>::ROWS == DECODE_KEYS_MAX_ROWS);
 
+bool decode_keys_supported(DType dtype, int head_dim, int warps, int stages) {
+  return with_keys_kernel(dtype, head_dim, warps, decode_keys_stages(warps, stages), [](auto, int, int) {});
+}
+
 cudaError_t decode_keys_launch(const DecodeParams& dp, DType dtype, int head_dim, int warps, int stages,
                                cudaStream_t stream) {
   cudaError_t err = cudaErrorInvalidValue;
