@@ -47,6 +47,19 @@ __device__ __forceinline__ float4 ld_cg_issue(const float4* p) {
   return v;
 }
 
+// A ticket on a counter that expects `arrivals` takers; true for the last. One acq_rel atom.inc that wraps
+// to 0 at the last taker, so the counter is ready for the next launch without a second atomic (an
+// atomicExch reset cost the last taker a round trip: its acquire fence waited for it). Release: the
+// caller's earlier writes, and its CTA's or warp's when a barrier precedes the call, are visible to
+// whoever takes a later ticket; acquire: the last taker (and, after a barrier, its CTA or warp) sees
+// the writes of all the others. One MEMBAR.ALL.GPU before the atom, an L1 invalidate after it.
+__device__ __forceinline__ bool ticket_last_acq_rel(int* counter, int arrivals) {
+  const unsigned bound = unsigned(arrivals - 1);
+  unsigned old;
+  asm volatile("atom.acq_rel.gpu.global.inc.u32 %0, [%1], %2;\n" : "=r"(old) : "l"(counter), "r"(bound) : "memory");
+  return old == bound;
+}
+
 __device__ __forceinline__ void ldmatrix_x4(uint32_t addr, uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)

@@ -482,21 +482,16 @@ __device__ __forceinline__ void decode_store_row(const DecodeParams& dp, int64_t
 }
 
 // After its partials are written, a CTA counts itself in on a counter that expects `arrivals` CTAs; true (in
-// every thread) for the last to arrive, which then resets the counter for the next launch and merges.
-// Writers fence before counting; the caller fences again before reading the partials through L2.
-// counter(): the counter's address, asked for by thread 0 after the barrier (computing it before moved the
-// one-level kernels' schedule). decode_last_split: the item's counter.
+// every thread) for the last to arrive, which then merges. Thread 0 takes an acq_rel ticket between two
+// barriers: the first puts the CTA's partial stores before its release, the second its acquire before every
+// thread's partial loads (one fence and one atomic trip; a fence in every thread, a reset atomic and a
+// second fence cost the last CTA a trip more, notes 49). counter(): the counter's address, asked for by
+// thread 0 after the barrier (computing it before moved the one-level kernels' schedule).
+// decode_last_split: the item's counter.
 template <typename Counter>
 __device__ __forceinline__ bool decode_count_in(Counter counter, int arrivals, int tid, int& s_last) {
-  __threadfence();
   __syncthreads();
-  if (tid == 0) {
-    int* ctr = counter();
-    const int old = atomicAdd(ctr, 1);
-    const bool last = old == arrivals - 1;
-    if (last) atomicExch(ctr, 0);  // every other CTA has counted: ready for the next launch
-    s_last = last;
-  }
+  if (tid == 0) s_last = dev::ticket_last_acq_rel(counter(), arrivals);
   __syncthreads();
   return s_last;
 }
@@ -529,22 +524,17 @@ __device__ __forceinline__ void decode_split_merge(const DecodeParams& dp, int q
           return dp.group_counters + (int64_t(blockIdx.z) * gridDim.y + blockIdx.y) * DECODE_MERGE_GROUPS + g;
         };
         if (!decode_count_in(group_counter, n, tid, s_last)) return;
-        __threadfence();
         decode_merge<T, D, Tr::MERGE_BATCH, 1, true>(dp, q_start, kvh, row0, nrows, n, tid, THREADS, first);
       }
       const int groups = (active + gs - 1) / gs;
       if (!decode_last_split(dp, groups, tid, s_last)) return;
       PAGODA_DECODE_PROBE(4);
-      __threadfence();
-      PAGODA_DECODE_PROBE(6);
       decode_merge<T, D, DECODE_MERGE_GROUPS, 0>(dp, q_start, kvh, row0, nrows, groups, tid, THREADS, 0, gs);
       return;
     }
   }
   if (!decode_last_split(dp, active, tid, s_last)) return;
   PAGODA_DECODE_PROBE(4);
-  __threadfence();
-  PAGODA_DECODE_PROBE(6);
   decode_merge<T, D, MB>(dp, q_start, kvh, row0, nrows, active, tid, THREADS);
 }
 
@@ -913,19 +903,13 @@ __global__ void __launch_bounds__(32 * WARPS) flash_decode_warp_kernel(const Dec
     }
     if (active == 1) continue;
     // Fused merge, as in flash_decode_kernel but per warp (the next item's tiles stay in flight):
-    // the last split of this item to arrive combines every split. Writers fence before counting;
-    // the last one fences again.
-    __threadfence();
+    // the last split of this item to arrive combines every split. Lane 0 takes the acq_rel ticket
+    // between two warp barriers (as decode_count_in does between CTA barriers).
     __syncwarp();
     int last = 0;
-    if (lane == 0) {
-      int* ctr = dp.counters + int64_t(b) * items + it;
-      const int old = atomicAdd(ctr, 1);
-      last = old == active - 1;
-      if (last) atomicExch(ctr, 0);  // every other split has counted: ready for the next launch
-    }
+    if (lane == 0) last = dev::ticket_last_acq_rel(dp.counters + int64_t(b) * items + it, active);
+    __syncwarp();
     if (__shfl_sync(0xffffffffu, last, 0)) {
-      __threadfence();
       decode_merge<T, D, Tr::WARP_MERGE_BATCH>(dp, q_start, kvh, row0, min(ROWS, rows_total - row0), active, lane,
                                                32);
     }
