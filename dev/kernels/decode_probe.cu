@@ -1,7 +1,7 @@
 // Timeline probe for the split-KV decode kernel (flash_decode.cuh) at B1 (8k by default), Hkv 8, D 128, bf16,
 // P 16 shuffled pages, 32 splits (argv: keys, splits, chain, Hkv; Hkv 1 is MQA: 2 row-group CTAs per split): thread 0 of every CTA stamps %globaltimer at the probe
 // points (0 start, 1 first tile of warp 0 landed, 2 main loop done, 3 partial written, 4 merge CTA chosen,
-// 5 merge done, 6 merge CTA past its fence) and its SM id. Prints the timeline of one launch over a cold KV copy;
+// 5 merge done, 6 merge CTA past its fence: no longer stamped since the merge needs no fence after its acq_rel ticket, notes 49) and its SM id. Prints the timeline of one launch over a cold KV copy;
 // with chain = N > 1 also N launches back to back as PDL dependents in one CUDA graph over rotating copies (the
 // bench's way of timing), each launch's points relative to the end of the launch before it (its last merge).
 // Each launch writes its own output buffer, which is how a stamp finds its launch.
