@@ -767,12 +767,12 @@ TEST(CudaAttention, DecodePlanPicksKernelByShape) {
   EXPECT_THROW(pagoda::cuda::decode_plan(512, 32, L, 1, 192, sms, 0, 3), pagoda::Error);
   // Batch 1 (H200, 132 SMs): up to 1k keys the 4-warp keys-major kernel at the 16-row plan's counts (no split
   // up to 256 keys: a merge costs more than it saves; then splits of whole 64-key steps); from 2k the 8-warp
-  // one, at 12 splits below 8k keys and from 8k at 15, which leaves one SM per KV head for the next launch
-  // while this one's last CTAs merge (the counts measured fastest: attention_notes.md, 46).
+  // one, at 12 splits below 8k keys and from 8k at 16, which fills the SMs (the counts measured fastest:
+  // attention_notes.md, 46 and 51).
   if (sms == 132) {
     for (auto [ctx, warps, splits, tokens] :
          {std::tuple{128, 4, 1, 128}, {256, 4, 1, 256}, {512, 4, 8, 64}, {1024, 4, 16, 64}, {2048, 8, 12, 176},
-          {4096, 8, 12, 352}, {8192, 8, 15, 560}}) {
+          {4096, 8, 12, 352}, {8192, 8, 16, 512}}) {
       const auto p = pagoda::cuda::decode_plan(1, 32, L, 1, ctx, sms);
       EXPECT_EQ(p.item_warps, 0) << "B1 ctx " << ctx;
       EXPECT_EQ(p.keys_warps, warps) << "B1 ctx " << ctx;
@@ -795,7 +795,7 @@ TEST(CudaAttention, DecodePlanPicksKernelByShape) {
   // on the H200: attention_notes.md, 32). MQA at batch 1 (16 rows) merges in two levels, which makes many
   // splits cheap again: 128 at 64k keys (26.1 us against 28.4 at 54 splits in one level, notes 35).
   if (sms == 132) {
-    for (auto [B, ctx, splits] : {std::tuple{1, 8192, 15}, {1, 32768, 15}, {1, 131072, 15}, {16, 8192, 2},
+    for (auto [B, ctx, splits] : {std::tuple{1, 8192, 16}, {1, 32768, 16}, {1, 131072, 16}, {16, 8192, 2},
                                   {64, 4096, 1}, {128, 2048, 1}}) {
       const auto p = pagoda::cuda::decode_plan(B, 32, L, 1, ctx, sms);
       EXPECT_EQ(p.num_splits, splits) << "B" << B << " ctx " << ctx;

@@ -63,10 +63,11 @@ constexpr int DECODE_PAIR_DEFAULT_CTAS_PER_SM_KS4 = 1;
 constexpr double DECODE_TWO_LEVEL_COST = 600.0;
 // The keys-major kernel's one-CTA-per-SM plan (8 warps x 3-tile rings, 192 KB at D 128): from 2048 keys, where
 // each item can take at least 4 splits with an SM per item to spare; a split of at least one tile per warp.
-// From DECODE_KEYS_FILL_FULL_KV keys as many splits as leave one SM per item (15 at B1 / Hkv 8 on 132 SMs),
-// below it CTAs on 3/4 of the SMs (12): at batch 1 (H 32 / Hkv 8, H200) 2k and 4k keys took 5.54 / 7.06 us at 12
-// splits against 5.95 / 7.67 at 15, 8k-128k 11.95 / 36.7 / 130.7 at 15, the 16-row kernel's plan 6.65 / 9.35 /
-// 12.95 / 37.4 / 130.3; at 1k and below the 4-warp keys-major kernel at the 16-row plan's split count was
+// From DECODE_KEYS_FILL_FULL_KV keys as many splits as fill the SMs (16 at B1 / Hkv 8 on 132 SMs: once the
+// merge's ticket took one trip less, 16 beat 15, which left an SM per item for the next launch's CTAs while
+// this one merged, by 1% at 8k and 1.5% at 32k, notes 51), below it CTAs on 3/4 of the SMs (12): at batch 1
+// (H 32 / Hkv 8, H200) 2k and 4k keys took 5.54 / 7.06 us at 12 splits against 5.95 / 7.67 at 15, the 16-row
+// kernel's plan 6.65 / 9.35; at 1k and below the 4-warp keys-major kernel at the 16-row plan's split count was
 // faster (attention_notes.md, 46).
 constexpr int32_t DECODE_KEYS_FILL_MIN_KV = 2048;
 constexpr int32_t DECODE_KEYS_FILL_FULL_KV = 8192;
@@ -360,7 +361,8 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
     if (max_kv_len >= DECODE_KEYS_FILL_MIN_KV && fill_splits >= DECODE_KEYS_FILL_MIN_SPLITS) {
       plan.keys_warps = 8;
       if (forced_splits == 0) {
-        const int64_t want = max_kv_len < DECODE_KEYS_FILL_FULL_KV ? int64_t(num_sms) * 3 / 4 / items : fill_splits;
+        const int64_t want =
+            max_kv_len < DECODE_KEYS_FILL_FULL_KV ? int64_t(num_sms) * 3 / 4 / items : int64_t(num_sms) / items;
         const int64_t n = std::clamp<int64_t>(want, 1, (max_kv_len + DECODE_KEYS_FILL_STEP - 1) / DECODE_KEYS_FILL_STEP);
         const int64_t per = ((max_kv_len + n - 1) / n + DECODE_SPLIT_ALIGN - 1) / DECODE_SPLIT_ALIGN * DECODE_SPLIT_ALIGN;
         plan.split_tokens = int32_t(per);
