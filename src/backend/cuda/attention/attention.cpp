@@ -350,9 +350,8 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
   // One merge level or two, by the same model at the final (maybe forced) split count.
   plan.merge_group_splits = merge_model(splits, choice.merge_cost, plan.item_warps == 0).gs;
   // The keys-major kernel takes the 16-row kernel's shapes with at most 8 rows per KV head (unless a kernel was
-  // forced): 4 warps at the same split count, or, for a few long items, 8 warps (one CTA per SM) over as many
-  // splits as leave one SM per item free, so that the next launch's CTAs all find an SM while this one's last
-  // CTAs merge.
+  // forced): 4 warps at the same split count, or, for a few long items, 8 warps (one CTA per SM) with splits
+  // over 3/4 of the SMs (2k-8k keys) or all of them (from 8k).
   if (forced_item_warps < 0 && forced_rows_per_cta == 0 && plan.item_warps == 0 &&
       plan.rows_per_cta == DECODE_ROWS_PER_CTA && rows <= DECODE_KEYS_MAX_ROWS) {
     plan.merge_group_splits = 0;  // one merge level
