@@ -65,7 +65,7 @@ constexpr double DECODE_TWO_LEVEL_COST = 600.0;
 // each item can take at least 4 splits with an SM per item to spare; a split of at least one tile per warp.
 // From DECODE_KEYS_FILL_FULL_KV keys as many splits as fill the SMs (16 at B1 / Hkv 8 on 132 SMs: once the
 // merge's ticket took one trip less, 16 beat 15, which left an SM per item for the next launch's CTAs while
-// this one merged, by 1% at 8k and 1.5% at 32k, notes 51), below it CTAs on 3/4 of the SMs (12): at batch 1
+// this one merged, by 1-2% at 8k-128k, notes 51), below it CTAs on 3/4 of the SMs (12): at batch 1
 // (H 32 / Hkv 8, H200) 2k and 4k keys took 5.54 / 7.06 us at 12 splits against 5.95 / 7.67 at 15, the 16-row
 // kernel's plan 6.65 / 9.35; at 1k and below the 4-warp keys-major kernel at the 16-row plan's split count was
 // faster (attention_notes.md, 46).
