@@ -786,10 +786,13 @@ TEST(CudaAttention, DecodePlanPicksKernelByShape) {
       EXPECT_EQ(p.split_tokens % (p.keys_warps == 8 ? 16 : 64), 0) << "B1 ctx " << ctx;
     }
   }
-  // A forced kernel is never the keys-major one; more than 8 rows per KV head never take it.
+  // A forced kernel is never the keys-major one; up to 16 rows per KV head take it (9-16 in its two-n-tile
+  // form: G 4 at q_len 3 is 12 rows), more never.
   EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, L, 1, 8192, sms, 0, 0).keys_warps, 0);
   EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, L, 1, 8192, sms, 0, -1, 16).keys_warps, 0);
-  EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, L, 3, 8192, sms).keys_warps, 0);
+  EXPECT_GT(pagoda::cuda::decode_plan(1, 32, L, 3, 8192, sms).keys_warps, 0) << "12 rows";
+  EXPECT_GT(pagoda::cuda::decode_plan(1, 32, L, 4, 8192, sms).keys_warps, 0) << "16 rows";
+  EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, L, 5, 8192, sms).keys_warps, 0);
   // The merge cost scales with a CTA's real rows (min(16, q_len x G)): the 16-row kernel's shapes with 4 rows
   // keep one merge level (the keys-major kernel has only that); G 8 plans fewer, longer splits (measured faster
   // on the H200: attention_notes.md, 32). MQA at batch 1 (16 rows) merges in two levels, which makes many
@@ -1385,14 +1388,27 @@ TEST(CudaAttention, DecodePairKernelProgrammaticLaunch) {
   });
 }
 
-// Every (warps, ring stages) instantiation of the keys-major kernel.
-const int kKeysConfigs[][2] = {{4, 3}, {6, 2}, {8, 2}, {8, 3}, {12, 2}};
+// Every (warps, ring stages) instantiation of the keys-major kernel; those with a two-n-tile form (9-16 rows)
+// are marked.
+struct KeysConfig {
+  int warps, stages;
+  bool two_ntiles;
+};
+const KeysConfig kKeysConfigs[] = {{4, 3, true}, {6, 2, false}, {8, 2, false}, {8, 3, true}, {12, 2, false}};
+// The configurations a plan of `rows` packed rows per KV head can take.
+std::vector<KeysConfig> keys_configs_for(int rows) {
+  std::vector<KeysConfig> out;
+  for (const auto& k : kKeysConfigs)
+    if (rows <= 8 || k.two_ntiles) out.push_back(k);
+  return out;
+}
 
-// The keys-major kernel (at most 8 packed rows per KV head; every instantiation) over the sweep's lengths (1, 7,
-// 33, 100, 1000, 4097), page sizes 1, 16, 64, GQA 1, 4, 8 at one query token and G 4 at two, bf16 and fp16,
-// D 64 and 128, at 1, 5 and 37 forced splits (37: more splits than the kernel's 16-split merge batch) and the
-// 16-row kernel's plan, against float64; outputs poisoned before every launch, one workspace zeroed once and
-// shared, so every launch must also leave the split counters at zero.
+// The keys-major kernel (every instantiation) over the sweep's lengths (1, 7, 33, 100, 1000, 4097), page sizes
+// 1, 16, 64, GQA 1, 4, 8 at one query token and G 4 at two (one n-tile of 8 rows), and G 16 at one, G 4 at four
+// and G 3 at three (two n-tiles: 16, 16 and 9 rows), bf16 and fp16, D 64 and 128, at 1, 5 and 37 forced splits
+// (37: more splits than the kernel's 16-split merge batch) and the 16-row kernel's plan, against float64;
+// outputs poisoned before every launch, one workspace zeroed once and shared, so every launch must also leave
+// the split counters at zero.
 TEST(CudaAttention, DecodeKeysKernelSweep) {
   REQUIRE_GPU();
   std::mt19937 rng(6161);
@@ -1401,7 +1417,7 @@ TEST(CudaAttention, DecodeKeysKernelSweep) {
   struct Shape {
     int H, Hkv, q_len;
   };
-  const Shape shapes[] = {{4, 4, 1}, {8, 2, 1}, {16, 2, 1}, {8, 2, 2}};
+  const Shape shapes[] = {{4, 4, 1}, {8, 2, 1}, {16, 2, 1}, {8, 2, 2}, {16, 1, 1}, {8, 2, 4}, {6, 2, 3}};
   for (DType dt : {DType::DTYPE_BF16, DType::DTYPE_F16}) {
     for (int D : {64, 128}) {
       for (const Shape& sh : shapes) {
@@ -1415,12 +1431,12 @@ TEST(CudaAttention, DecodeKeysKernelSweep) {
           const int B = int(c.kv_lens.size()), max_kv = max_of(c.kv_lens);
           std::vector<pagoda::cuda::DecodePlan> plans;
           for (int splits : {0, 1, 5, 37})
-            for (const auto& ws : kKeysConfigs) {
+            for (const auto& ws : keys_configs_for(sh.q_len * sh.H / sh.Hkv)) {
               plans.push_back(pagoda::cuda::decode_plan(B, c.H, c.layout(), sh.q_len, max_kv, sms, splits, 0, 16));
-              plans.back().keys_warps = ws[0];
-              plans.back().keys_stages = ws[1];
+              plans.back().keys_warps = ws.warps;
+              plans.back().keys_stages = ws.stages;
               plans.back().merge_group_splits = 0;
-              plans.back().early_trigger = ws[0] == 6;
+              plans.back().early_trigger = ws.warps == 6;
             }
           std::size_t ws_bytes = 0;
           for (const auto& plan : plans) ws_bytes = std::max(ws_bytes, plan.workspace_bytes);
@@ -1449,23 +1465,24 @@ TEST(CudaAttention, DecodeKeysKernelSweep) {
 // The keys-major kernel as the engine would launch it: a programmatic dependent right after a late writer puts
 // each sequence's newest q_len tokens' K/V (over NaN cache slots) and q (over a NaN q) in place, with its CTAs
 // letting the next launch start before or after their own wait; two decodes back to back, each with its own
-// output, at 1, 16 and 37 splits. KV lengths 128 and 2048 end on a whole tile; q_len 2 over 50 and 200 keys puts
-// old and new rows in one tile. A kernel that issued a tile holding a new row before its wait would read NaN.
+// output, at 1, 16 and 37 splits. KV lengths 128 and 2048 end on a whole tile; q_len 2 and 4 over 50 and 200 keys
+// put old and new rows in one tile (q_len 4 at G 4: 16 rows, the two-n-tile form). A kernel that issued a tile
+// holding a new row before its wait would read NaN.
 TEST(CudaAttention, DecodeKeysKernelProgrammaticLaunch) {
   REQUIRE_GPU();
   int sms = 0;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
   const std::vector<DecodePdlCase> cases = {
-      {32, 8, {128, 2048, 4097}, 1}, {32, 8, {50, 200, 4097}, 2}, {32, 4, {50, 200}, 1}};
+      {32, 8, {128, 2048, 4097}, 1}, {32, 8, {50, 200, 4097}, 2}, {32, 4, {50, 200}, 1}, {32, 8, {50, 200, 4097}, 4}};
   for_each_decode_pdl_case(919, cases, [&](const DecodePdlCase& pc, const PagedCase& c, DeviceCase& dc,
                                            const NewestTokens& nt, int B, int max_kv) {
     std::vector<pagoda::cuda::DecodePlan> plans;
     for (int splits : {1, 16, 37})
-      for (const auto& ws : kKeysConfigs)
+      for (const auto& ws : keys_configs_for(pc.q_len * c.H / c.Hkv))
         for (bool early : {false, true}) {
           plans.push_back(pagoda::cuda::decode_plan(B, c.H, c.layout(), pc.q_len, max_kv, sms, splits, 0, 16));
-          plans.back().keys_warps = ws[0];
-          plans.back().keys_stages = ws[1];
+          plans.back().keys_warps = ws.warps;
+          plans.back().keys_stages = ws.stages;
           plans.back().early_trigger = early;
           plans.back().merge_group_splits = 0;
         }

@@ -426,16 +426,18 @@ void attention_decode(const DecodePlan& plan, const void* q, const PagedKvView& 
       cuda_check(cudaMemsetAsync(ws, 0, counter_bytes, stream), "attention_decode: counter reset");
   }
   if (plan.keys_warps != 0) {
-    PAGODA_CHECK(decode_keys_supported(cache.layout.dtype, cache.layout.head_dim, plan.keys_warps, plan.keys_stages),
-                 "attention_decode: no keys-major kernel with {} warps x {} ring stages", plan.keys_warps,
-                 plan.keys_stages);
+    const int64_t rows = int64_t(plan.max_q_len) * dp.attn.group;
     PAGODA_CHECK(plan.item_warps == 0 && !pair && plan.row_groups == 1 && plan.merge_group_splits == 0 &&
-                     int64_t(plan.max_q_len) * dp.attn.group <= DECODE_KEYS_MAX_ROWS,
+                     rows <= DECODE_KEYS_MAX_ROWS,
                  "attention_decode: the keys-major kernel takes at most {} rows per KV head, one merge level",
                  DECODE_KEYS_MAX_ROWS);
+    PAGODA_CHECK(decode_keys_supported(cache.layout.dtype, cache.layout.head_dim, plan.keys_warps, plan.keys_stages,
+                                       int(rows)),
+                 "attention_decode: no keys-major kernel with {} warps x {} ring stages for {} rows per KV head",
+                 plan.keys_warps, plan.keys_stages, rows);
     dp.early_trigger = plan.early_trigger;
     cuda_check(decode_keys_launch(dp, cache.layout.dtype, cache.layout.head_dim, plan.keys_warps,
-                                  decode_keys_stages(plan.keys_warps, plan.keys_stages), stream),
+                                  decode_keys_stages(plan.keys_warps, plan.keys_stages), int(rows), stream),
                "attention_decode");
     return;
   }

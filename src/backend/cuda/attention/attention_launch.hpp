@@ -37,16 +37,19 @@ cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int
 // Resident decode CTAs per SM for this instantiation (0 if it cannot be asked: no device).
 int decode_ctas_per_sm(DType dtype, int head_dim, int item_warps, int key_streams = 0);
 // The keys-major decode kernel (flash_decode_keys.cuh) with (warps per CTA, ring stages) one of (4, 3), (6, 2),
-// (8, 2), (8, 3), (12, 2); stages 0 picks the first listed for those warps. At most DECODE_KEYS_MAX_ROWS packed
-// query rows per KV head, one level of split merge.
-constexpr int DECODE_KEYS_MAX_ROWS = 8;
+// (8, 2), (8, 3), (12, 2); stages 0 picks the first listed for those warps. rows: the plan's packed query rows per
+// KV head (max q_len x G), at most DECODE_KEYS_MAX_ROWS; more than 8 take its two-n-tile form, instantiated for
+// (4, 3) and (8, 3). One level of split merge.
+constexpr int DECODE_KEYS_MAX_ROWS = 16;
+inline int decode_keys_ntiles(int rows) { return rows > 8 ? 2 : 1; }
 inline int decode_keys_stages(int warps, int stages) {
   if (stages != 0) return stages;
   return warps == 4 ? 3 : 2;
 }
-// Whether that kernel is instantiated for (dtype, head dim, warps, stages), stages as decode_keys_stages reads them.
-bool decode_keys_supported(DType dtype, int head_dim, int warps, int stages);
-cudaError_t decode_keys_launch(const DecodeParams& dp, DType dtype, int head_dim, int warps, int stages,
+// Whether that kernel is instantiated for (dtype, head dim, warps, stages, rows), stages as decode_keys_stages
+// reads them.
+bool decode_keys_supported(DType dtype, int head_dim, int warps, int stages, int rows);
+cudaError_t decode_keys_launch(const DecodeParams& dp, DType dtype, int head_dim, int warps, int stages, int rows,
                                cudaStream_t stream);
 cudaError_t kv_append_launch(const KvAppendParams& p, DType dtype, cudaStream_t stream);
 

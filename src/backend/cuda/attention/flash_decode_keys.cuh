@@ -1,5 +1,5 @@
 // Keys-major Flash-Decoding for at most 8 packed query rows per KV head (GQA up to 8 at one token,
-// G 4 at two). The split kernel's frame (flash_decode.cuh: one CTA per (sequence, KV head, split), each
+// G 4 at two), or 16 with NT = 2 n-tiles of rows (G 4 at four tokens, G 8 at two, G 16). The split kernel's frame (flash_decode.cuh: one CTA per (sequence, KV head, split), each
 // warp walking tiles warp, warp + WARPS, ... through its own cp.async ring, tiles older than the
 // step's new tokens issued before the dependency wait, in-CTA combine, partials and the fused merge)
 // with the tensor-core roles swapped. The 16 keys of a tile are the mma's M: S^T = K Q^T with the
@@ -14,13 +14,14 @@
 
 namespace pagoda::cuda {
 
-template <int D, int WARPS_, int STAGES_>
+template <int D, int WARPS_, int STAGES_, int NT_ = 1>
 struct DecodeKeysTraits {
   using Tr = DecodeTraits<D>;
   static constexpr int WARPS = WARPS_;
   static constexpr int STAGES = STAGES_;  // tiles per warp ring
+  static constexpr int NT = NT_;          // n-tiles of 8 packed query rows
   static constexpr int THREADS = 32 * WARPS;
-  static constexpr int ROWS = 8;  // packed query rows: the mma's N
+  static constexpr int ROWS = 8 * NT;  // packed query rows: the mma's N
   static constexpr int RING_BYTES = STAGES * 2 * Tr::TILE_ELEMS * 2;
   static constexpr int SMEM_PIPE = WARPS * RING_BYTES;
   // Stash row stride (floats): a warp's scalar stores of rows 2t and 2t + 1 at column g fall in 32 banks.
@@ -35,119 +36,148 @@ struct DecodeKeysTraits {
   static_assert(STAGES >= 2, "a ring refills one slot while computing another");
 };
 
-// Q^T as mma B fragments: lane (g, t) holds row g's head-dim pairs 16 kk + 2 t and + 8 (rows past the
-// sequence's query rows are zeros), and the last visible key of rows 2 t and 2 t + 1 (the columns of S^T
-// and O^T this lane holds).
-template <typename T, int D>
+// Q^T as mma B fragments: for n-tile n, lane (g, t) holds row 8 n + g's head-dim pairs 16 kk + 2 t and + 8
+// (rows past the sequence's query rows are zeros), and the last visible key of rows 8 n + 2 t and 8 n + 2 t + 1
+// (the columns of S^T and O^T this lane holds).
+template <typename T, int D, int NT>
 __device__ __forceinline__ void decode_keys_load_q(const AttentionParams& p, int q_start, int rows_total, int kvh,
-                                                   int q_off, int kv_len, int lane, uint32_t (&qb)[D / 16][2],
-                                                   int (&lim)[2]) {
+                                                   int q_off, int kv_len, int lane, uint32_t (&qb)[NT][D / 16][2],
+                                                   int (&lim)[NT][2]) {
   const int G = p.group, H = p.num_heads;
   const int g = lane / 4, t = lane % 4;
   const T* q = static_cast<const T*>(p.q);
-  const bool ok = g < rows_total;
-  const int rho = ok ? g : 0;
-  const uint32_t* src = reinterpret_cast<const uint32_t*>(q + (int64_t(q_start + rho / G) * H + kvh * G + rho % G) * D);
 #pragma unroll
-  for (int kk = 0; kk < D / 16; ++kk) {
-    qb[kk][0] = ok ? __ldg(src + kk * 8 + t) : 0u;
-    qb[kk][1] = ok ? __ldg(src + kk * 8 + 4 + t) : 0u;
-  }
+  for (int n = 0; n < NT; ++n) {
+    const bool ok = 8 * n + g < rows_total;
+    const int rho = ok ? 8 * n + g : 0;
+    const uint32_t* src =
+        reinterpret_cast<const uint32_t*>(q + (int64_t(q_start + rho / G) * H + kvh * G + rho % G) * D);
 #pragma unroll
-  for (int i = 0; i < 2; ++i) {
-    const int r = 2 * t + i;
-    lim[i] = r >= rows_total || !p.causal ? kv_len - 1 : min(q_off + r / G, kv_len - 1);
+    for (int kk = 0; kk < D / 16; ++kk) {
+      qb[n][kk][0] = ok ? __ldg(src + kk * 8 + t) : 0u;
+      qb[n][kk][1] = ok ? __ldg(src + kk * 8 + 4 + t) : 0u;
+    }
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int r = 8 * n + 2 * t + i;
+      lim[n][i] = r >= rows_total || !p.causal ? kv_len - 1 : min(q_off + r / G, kv_len - 1);
+    }
   }
 }
 
 // One tile (tK, tV in shared memory, keys from key0) folded into a warp's online-softmax state. Lane (g, t)
-// holds S^T and O^T entries of keys / head dims g and g + 8 for rows 2 t and 2 t + 1: o[mt] is O^T's
-// m16n8 accumulator for head dims 16 mt .. 16 mt + 15; m_run (log2 domain) and l_run (this lane's partial
-// sums over its keys) are per row 2 t + i.
-template <typename T, int D>
+// holds S^T and O^T entries of keys / head dims g and g + 8 for rows 8 n + 2 t and 8 n + 2 t + 1 of n-tile n:
+// o[mt][n] is O^T's m16n8 accumulator for head dims 16 mt .. 16 mt + 15; m_run (log2 domain) and l_run (this
+// lane's partial sums over its keys) are per row 8 n + 2 t + i.
+template <typename T, int D, int NT>
 __device__ __forceinline__ void decode_keys_tile_compute(const T* tK, const T* tV, int key0, int end, float scale_log2,
-                                                         int lane, const uint32_t (&qb)[D / 16][2], const int (&lim)[2],
-                                                         float (&o)[D / 16][4], float (&m_run)[2], float (&l_run)[2]) {
+                                                         int lane, const uint32_t (&qb)[NT][D / 16][2],
+                                                         const int (&lim)[NT][2], float (&o)[D / 16][NT][4],
+                                                         float (&m_run)[NT][2], float (&l_run)[NT][2]) {
   constexpr int KSTEPS = D / 16;
-  constexpr int CHAINS = KSTEPS >= 4 ? 4 : 2;  // independent mma accumulation chains over the head dim
+  // Independent mma accumulation chains over the head dim (the n-tiles are independent chains already).
+  constexpr int CHAINS = NT > 1 ? 2 : KSTEPS >= 4 ? 4 : 2;
   const int g = lane / 4;
-  // S^T [16 keys x 8 rows] = K Q^T: K as the A operand straight from its [key][d] tile.
-  float sc[CHAINS][4];
+  // S^T [16 keys x 8 NT rows] = K Q^T: K as the A operand straight from its [key][d] tile.
+  float sc[CHAINS][NT][4];
 #pragma unroll
-  for (int c = 0; c < CHAINS; ++c) sc[c][0] = sc[c][1] = sc[c][2] = sc[c][3] = 0.0f;
+  for (int c = 0; c < CHAINS; ++c)
+#pragma unroll
+    for (int n = 0; n < NT; ++n) sc[c][n][0] = sc[c][n][1] = sc[c][n][2] = sc[c][n][3] = 0.0f;
 #pragma unroll
   for (int kk = 0; kk < KSTEPS; ++kk) {
     uint32_t a[4];
     const int r = (lane % 8) + 8 * ((lane / 8) % 2);
     dev::ldmatrix_x4(dev::smem_u32(tK + dswz<D>(r, 2 * kk + lane / 16)), a[0], a[1], a[2], a[3]);
-    dev::mma_16816<T>(sc[kk % CHAINS], a, qb[kk]);
+#pragma unroll
+    for (int n = 0; n < NT; ++n) dev::mma_16816<T>(sc[kk % CHAINS][n], a, qb[n][kk]);
   }
-  float s[4];
+  float s[NT][4];
+  int lim_min = lim[0][0];
 #pragma unroll
-  for (int e = 0; e < 4; ++e) {
-    s[e] = sc[0][e] + sc[1][e];
-#pragma unroll
-    for (int c = 2; c < CHAINS; ++c) s[e] += sc[c][e];
-  }
-  // s[0], s[1]: key g, rows 2t, 2t+1; s[2], s[3]: key g + 8. Scale into the log2 domain; mask keys past the
-  // split or past a row's causal limit (only a tile that reaches one needs the per-key tests).
-  if (key0 + 16 <= end && key0 + 15 <= min(lim[0], lim[1])) {
-#pragma unroll
-    for (int e = 0; e < 4; ++e) s[e] *= scale_log2;
-  } else {
+  for (int n = 0; n < NT; ++n) {
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      const int key = key0 + g + 8 * (e / 2);
-      s[e] = (key < end && key <= lim[e % 2]) ? s[e] * scale_log2 : -INFINITY;
+      s[n][e] = sc[0][n][e] + sc[1][n][e];
+#pragma unroll
+      for (int c = 2; c < CHAINS; ++c) s[n][e] += sc[c][n][e];
     }
+    lim_min = min(lim_min, min(lim[n][0], lim[n][1]));
+  }
+  // s[n][0], s[n][1]: key g, rows 8n + 2t, + 1; s[n][2], s[n][3]: key g + 8. Scale into the log2 domain; mask keys
+  // past the split or past a row's causal limit (only a tile that reaches one needs the per-key tests).
+  if (key0 + 16 <= end && key0 + 15 <= lim_min) {
+#pragma unroll
+    for (int n = 0; n < NT; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[n][e] *= scale_log2;
+  } else {
+#pragma unroll
+    for (int n = 0; n < NT; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int key = key0 + g + 8 * (e / 2);
+        s[n][e] = (key < end && key <= lim[n][e % 2]) ? s[n][e] * scale_log2 : -INFINITY;
+      }
   }
   // Online softmax per row: a row's 16 keys lie in lanes g = 0..7 (two each), so its max takes 3 rounds.
-  float alpha[2];
+  float alpha[NT][2];
+  bool moved = false;
 #pragma unroll
-  for (int i = 0; i < 2; ++i) {
-    float mx = fmaxf(s[i], s[2 + i]);
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
-    const float m_new = fmaxf(m_run[i], mx);
-    const float m_use = m_new == -INFINITY ? 0.0f : m_new;
-    alpha[i] = exp2f(m_run[i] - m_use);
-    m_run[i] = m_new;
-    s[i] = exp2f(s[i] - m_use);
-    s[2 + i] = exp2f(s[2 + i] - m_use);
-    l_run[i] = l_run[i] * alpha[i] + s[i] + s[2 + i];
-  }
-  if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
+  for (int n = 0; n < NT; ++n)
 #pragma unroll
-    for (int mt = 0; mt < KSTEPS; ++mt) {
-      o[mt][0] *= alpha[0];
-      o[mt][1] *= alpha[1];
-      o[mt][2] *= alpha[0];
-      o[mt][3] *= alpha[1];
+    for (int i = 0; i < 2; ++i) {
+      float mx = fmaxf(s[n][i], s[n][2 + i]);
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
+      const float m_new = fmaxf(m_run[n][i], mx);
+      const float m_use = m_new == -INFINITY ? 0.0f : m_new;
+      alpha[n][i] = exp2f(m_run[n][i] - m_use);
+      m_run[n][i] = m_new;
+      s[n][i] = exp2f(s[n][i] - m_use);
+      s[n][2 + i] = exp2f(s[n][2 + i] - m_use);
+      l_run[n][i] = l_run[n][i] * alpha[n][i] + s[n][i] + s[n][2 + i];
+      moved |= alpha[n][i] != 1.0f;
     }
+  if (__any_sync(0xffffffffu, moved)) {
+#pragma unroll
+    for (int mt = 0; mt < KSTEPS; ++mt)
+#pragma unroll
+      for (int n = 0; n < NT; ++n) {
+        o[mt][n][0] *= alpha[n][0];
+        o[mt][n][1] *= alpha[n][1];
+        o[mt][n][2] *= alpha[n][0];
+        o[mt][n][3] *= alpha[n][1];
+      }
   }
   // P^T as the B operand [k = key][n = row]: each 8-key half of S^T, packed to 16 bits, is an 8x8 matrix in
   // fragment layout [key][row]; its transpose puts row g's keys 2t, 2t+1 in lane (g, t), as B wants.
-  uint32_t pb[2];
-  pb[0] = dev::movmatrix_trans(dev::pack2<T>(s[0], s[1]));
-  pb[1] = dev::movmatrix_trans(dev::pack2<T>(s[2], s[3]));
+  uint32_t pb[NT][2];
+#pragma unroll
+  for (int n = 0; n < NT; ++n) {
+    pb[n][0] = dev::movmatrix_trans(dev::pack2<T>(s[n][0], s[n][1]));
+    pb[n][1] = dev::movmatrix_trans(dev::pack2<T>(s[n][2], s[n][3]));
+  }
   // O^T += V^T P^T: V^T as the A operand, transposed out of the [key][d] tile by ldmatrix.
 #pragma unroll
   for (int mt = 0; mt < KSTEPS; ++mt) {
     uint32_t a[4];
     const int r = (lane % 8) + 8 * (lane / 16);
     dev::ldmatrix_x4_trans(dev::smem_u32(tV + dswz<D>(r, 2 * mt + (lane / 8) % 2)), a[0], a[1], a[2], a[3]);
-    dev::mma_16816<T>(o[mt], a, pb);
+#pragma unroll
+    for (int n = 0; n < NT; ++n) dev::mma_16816<T>(o[mt][n], a, pb[n]);
   }
 }
 
 // One warp's pass over its tiles of [start, end), as decode_stream (flash_decode.cuh) with the keys-major
 // tile: `issued` of the first STAGES - 1 tiles are already in slots 0, 1, ... (one cp.async group each).
-template <typename T, int D, int STAGES>
+template <typename T, int D, int STAGES, int NT>
 __device__ __forceinline__ void decode_keys_stream(const AttentionParams& p, const DecodeWalk& walk, int end, int kvh,
                                                    int lane, T* sK, T* sV, int pf_page, int issued,
-                                                   const uint32_t (&qb)[D / 16][2], const int (&lim)[2],
-                                                   float (&o)[D / 16][4], float (&m_run)[2], float (&l_run)[2]) {
+                                                   const uint32_t (&qb)[NT][D / 16][2], const int (&lim)[NT][2],
+                                                   float (&o)[D / 16][NT][4], float (&m_run)[NT][2],
+                                                   float (&l_run)[NT][2]) {
   using Tr = DecodeTraits<D>;
   constexpr int TILE = Tr::TILE;
   const int my_tiles = walk.my_tiles<TILE>(end);
@@ -156,9 +186,14 @@ __device__ __forceinline__ void decode_keys_stream(const AttentionParams& p, con
     decode_walk_tile_load<T, D>(p, walk, i, slot, end, kvh, lane, sK, sV, pf_page);
   };
 #pragma unroll
-  for (int i = 0; i < D / 16; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
-  m_run[0] = m_run[1] = -INFINITY;
-  l_run[0] = l_run[1] = 0.0f;
+  for (int i = 0; i < D / 16; ++i)
+#pragma unroll
+    for (int n = 0; n < NT; ++n) o[i][n][0] = o[i][n][1] = o[i][n][2] = o[i][n][3] = 0.0f;
+#pragma unroll
+  for (int n = 0; n < NT; ++n) {
+    m_run[n][0] = m_run[n][1] = -INFINITY;
+    l_run[n][0] = l_run[n][1] = 0.0f;
+  }
 #pragma unroll
   for (int i = 0; i < STAGES - 1; ++i) {
     if (i < issued) continue;
@@ -171,22 +206,22 @@ __device__ __forceinline__ void decode_keys_stream(const AttentionParams& p, con
     if (i + STAGES - 1 < my_tiles) load_tile(i + STAGES - 1, (i + STAGES - 1) % STAGES);
     dev::cp_async_commit();
     const int slot = i % STAGES;
-    decode_keys_tile_compute<T, D>(sK + slot * Tr::TILE_ELEMS, sV + slot * Tr::TILE_ELEMS, walk.key0(i, TILE), end,
+    decode_keys_tile_compute<T, D, NT>(sK + slot * Tr::TILE_ELEMS, sV + slot * Tr::TILE_ELEMS, walk.key0(i, TILE), end,
                                    p.scale_log2, lane, qb, lim, o, m_run, l_run);
   }
   dev::cp_async_wait<0>();
 }
 
 // Grid: (num_splits, Hkv, B). Block: 32 * WARPS threads. Dynamic smem: DecodeKeysTraits::SMEM_BYTES. Every
-// sequence has at most 8 packed query rows (q_len x G <= 8; the host checks). With dp.early_trigger the
+// sequence has at most 8 NT packed query rows (q_len x G <= 8 NT; the host checks). With dp.early_trigger the
 // CTA lets the next programmatic dependent start before its own dependency wait (so that launch's CTAs
 // may take the SM slots this launch leaves while it still merges), else after it as the other kernels.
-template <typename T, int D, int WARPS, int STAGES>
-__global__ void __launch_bounds__(DecodeKeysTraits<D, WARPS, STAGES>::THREADS,
-                                  DecodeKeysTraits<D, WARPS, STAGES>::MIN_CTAS)
+template <typename T, int D, int WARPS, int STAGES, int NT = 1>
+__global__ void __launch_bounds__(DecodeKeysTraits<D, WARPS, STAGES, NT>::THREADS,
+                                  DecodeKeysTraits<D, WARPS, STAGES, NT>::MIN_CTAS)
     flash_decode_keys_kernel(const DecodeParams dp) {
   using Tr = DecodeTraits<D>;
-  using Kt = DecodeKeysTraits<D, WARPS, STAGES>;
+  using Kt = DecodeKeysTraits<D, WARPS, STAGES, NT>;
   constexpr int ROWS = Kt::ROWS, OS = Kt::OS, TILE = Tr::TILE;
   const AttentionParams& p = dp.attn;
   extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -207,38 +242,41 @@ __global__ void __launch_bounds__(DecodeKeysTraits<D, WARPS, STAGES>::THREADS,
   dev::grid_dependency_wait();
   if (!dp.early_trigger) dev::launch_dependents();
 
-  uint32_t qb[D / 16][2];
-  int lim[2];
-  decode_keys_load_q<T, D>(p, q_start, rows_total, kvh, kv_len - q_len, kv_len, lane, qb, lim);
-  float o[D / 16][4];
-  float m_run[2], l_run[2];
-  decode_keys_stream<T, D, STAGES>(p, cta.walk, end, kvh, lane, sK, sV, cta.pf_page, issued, qb, lim, o, m_run, l_run);
+  uint32_t qb[NT][D / 16][2];
+  int lim[NT][2];
+  decode_keys_load_q<T, D, NT>(p, q_start, rows_total, kvh, kv_len - q_len, kv_len, lane, qb, lim);
+  float o[D / 16][NT][4];
+  float m_run[NT][2], l_run[NT][2];
+  decode_keys_stream<T, D, STAGES, NT>(p, cta.walk, end, kvh, lane, sK, sV, cta.pf_page, issued, qb, lim, o, m_run, l_run);
   __syncthreads();  // every ring is drained: the smem becomes the combine area
 
   // Each warp's state of the real rows to shared memory: o [WARPS][ROWS][OS] (row-major, as the combine reads
-  // it), m and l [WARPS][ROWS]. Lane (g, t) holds head dims 16 mt + g (+ 8) of rows 2t, 2t + 1.
+  // it), m and l [WARPS][ROWS]. Lane (g, t) holds head dims 16 mt + g (+ 8) of rows 8n + 2t, 8n + 2t + 1.
   float* sm_o = reinterpret_cast<float*>(smem_raw);
   float* sm_m = sm_o + WARPS * ROWS * OS;
   float* sm_l = sm_m + WARPS * ROWS;
   {
     const int g = lane / 4, t = lane % 4;
 #pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      float l = l_run[i];
-      l += __shfl_xor_sync(0xffffffffu, l, 4);
-      l += __shfl_xor_sync(0xffffffffu, l, 8);
-      l += __shfl_xor_sync(0xffffffffu, l, 16);
-      const int r = 2 * t + i;
-      if (r >= rows_total) continue;  // padding row: never read
-      float* dst = sm_o + (warp * ROWS + r) * OS + g;
+    for (int n = 0; n < NT; ++n) {
 #pragma unroll
-      for (int mt = 0; mt < D / 16; ++mt) {
-        dst[16 * mt] = o[mt][i];
-        dst[16 * mt + 8] = o[mt][2 + i];
-      }
-      if (g == 0) {
-        sm_m[warp * ROWS + r] = m_run[i];
-        sm_l[warp * ROWS + r] = l;
+      for (int i = 0; i < 2; ++i) {
+        float l = l_run[n][i];
+        l += __shfl_xor_sync(0xffffffffu, l, 4);
+        l += __shfl_xor_sync(0xffffffffu, l, 8);
+        l += __shfl_xor_sync(0xffffffffu, l, 16);
+        const int r = 8 * n + 2 * t + i;
+        if (r >= rows_total) continue;  // padding row: never read
+        float* dst = sm_o + (warp * ROWS + r) * OS + g;
+#pragma unroll
+        for (int mt = 0; mt < D / 16; ++mt) {
+          dst[16 * mt] = o[mt][n][i];
+          dst[16 * mt + 8] = o[mt][n][2 + i];
+        }
+        if (g == 0) {
+          sm_m[warp * ROWS + r] = m_run[n][i];
+          sm_l[warp * ROWS + r] = l;
+        }
       }
     }
   }
