@@ -23,10 +23,14 @@ bool with_keys_kernel(DType dtype, int head_dim, int warps, int stages, int nt, 
         using Kt = decltype(traits);
         f(kernel, Kt::THREADS, Kt::SMEM_BYTES);
       };
-      if (nt == 1 && warps == 4 && stages == 3) call(flash_decode_keys_kernel<T, D, 4, 3>, DecodeKeysTraits<D, 4, 3>{});
-      else if (nt == 1 && warps == 6 && stages == 2) call(flash_decode_keys_kernel<T, D, 6, 2>, DecodeKeysTraits<D, 6, 2>{});
-      else if (nt == 1 && warps == 8 && stages == 2) call(flash_decode_keys_kernel<T, D, 8, 2>, DecodeKeysTraits<D, 8, 2>{});
-      else if (nt == 1 && warps == 8 && stages == 3) call(flash_decode_keys_kernel<T, D, 8, 3>, DecodeKeysTraits<D, 8, 3>{});
+      if (nt == 1 && warps == 4 && stages == 3)
+        call(flash_decode_keys_kernel<T, D, 4, 3>, DecodeKeysTraits<D, 4, 3>{});
+      else if (nt == 1 && warps == 6 && stages == 2)
+        call(flash_decode_keys_kernel<T, D, 6, 2>, DecodeKeysTraits<D, 6, 2>{});
+      else if (nt == 1 && warps == 8 && stages == 2)
+        call(flash_decode_keys_kernel<T, D, 8, 2>, DecodeKeysTraits<D, 8, 2>{});
+      else if (nt == 1 && warps == 8 && stages == 3)
+        call(flash_decode_keys_kernel<T, D, 8, 3>, DecodeKeysTraits<D, 8, 3>{});
       else if (nt == 1 && warps == 12 && stages == 2)
         call(flash_decode_keys_kernel<T, D, 12, 2>, DecodeKeysTraits<D, 12, 2>{});
       else if (nt == 2 && warps == 4 && stages == 3)

@@ -1,5 +1,6 @@
 // Keys-major Flash-Decoding for at most 8 packed query rows per KV head (GQA up to 8 at one token,
-// G 4 at two), or 16 with NT = 2 n-tiles of rows (G 4 at four tokens, G 8 at two, G 16). The split kernel's frame (flash_decode.cuh: one CTA per (sequence, KV head, split), each
+// G 4 at two), or 16 with NT = 2 n-tiles of rows (G 4 at four tokens, G 8 at two, G 16). The split
+// kernel's frame (flash_decode.cuh: one CTA per (sequence, KV head, split), each
 // warp walking tiles warp, warp + WARPS, ... through its own cp.async ring, tiles older than the
 // step's new tokens issued before the dependency wait, in-CTA combine, partials and the fused merge)
 // with the tensor-core roles swapped. The 16 keys of a tile are the mma's M: S^T = K Q^T with the
@@ -247,7 +248,8 @@ __global__ void __launch_bounds__(DecodeKeysTraits<D, WARPS, STAGES, NT>::THREAD
   decode_keys_load_q<T, D, NT>(p, q_start, rows_total, kvh, kv_len - q_len, kv_len, lane, qb, lim);
   float o[D / 16][NT][4];
   float m_run[NT][2], l_run[NT][2];
-  decode_keys_stream<T, D, STAGES, NT>(p, cta.walk, end, kvh, lane, sK, sV, cta.pf_page, issued, qb, lim, o, m_run, l_run);
+  decode_keys_stream<T, D, STAGES, NT>(p, cta.walk, end, kvh, lane, sK, sV, cta.pf_page, issued, qb, lim, o, m_run,
+                                       l_run);
   __syncthreads();  // every ring is drained: the smem becomes the combine area
 
   // Each warp's state of the real rows to shared memory: o [WARPS][ROWS][OS] (row-major, as the combine reads
