@@ -641,6 +641,23 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+  if (mode == "rows16") {  // 9-16 packed rows per KV head (speculative verification: G 4 x q_len 3-4; G 16): the
+    // plan (the keys-major kernel's two-n-tile form) against the 16-row kernel forced, alternating, two rounds
+    const int cases[][4] = {{1, 8192, 8, 4},  {4, 8192, 8, 4},   {16, 8192, 8, 4}, {64, 2048, 8, 4},
+                            {128, 1024, 8, 4}, {256, 512, 8, 4}, {8, 8192, 8, 3},  {1, 8192, 2, 1},
+                            {16, 4096, 2, 1}};  // B, ctx, Hkv, q_len (H 32)
+    for (int round = 0; round < 2; ++round)
+      for (const auto& c : cases)
+        for (int r16 : {round, 1 - round}) {
+          DecodeCase dc{c[0], c[1]};
+          dc.hkv = c[2];
+          dc.q_len = c[3];
+          dc.rows_per_cta = r16 ? 16 : 0;
+          dc.op = "decode-rows16";
+          bench_decode(dc, sms, rng);
+        }
+    return 0;
+  }
   if (mode == "pair") {  // 16-row CTAs against the pair kernel (2 and 4 key streams) at forced split counts
     // (0: the count planned for 16-row CTAs, or for the pair kernel with the planner's key streams),
     // shapes with 32+ rows per KV head; op "decode-pair"

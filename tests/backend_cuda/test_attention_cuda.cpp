@@ -793,6 +793,10 @@ TEST(CudaAttention, DecodePlanPicksKernelByShape) {
   EXPECT_GT(pagoda::cuda::decode_plan(1, 32, L, 3, 8192, sms).keys_warps, 0) << "12 rows";
   EXPECT_GT(pagoda::cuda::decode_plan(1, 32, L, 4, 8192, sms).keys_warps, 0) << "16 rows";
   EXPECT_EQ(pagoda::cuda::decode_plan(1, 32, L, 5, 8192, sms).keys_warps, 0);
+  // With 9-16 rows only a split plan takes it (an unsplit batch ran faster on the 16-row kernel, notes 52).
+  EXPECT_EQ(pagoda::cuda::decode_plan(128, 32, L, 4, 1024, sms).num_splits, 1);
+  EXPECT_EQ(pagoda::cuda::decode_plan(128, 32, L, 4, 1024, sms).keys_warps, 0);
+  if (sms == 132) EXPECT_GT(pagoda::cuda::decode_plan(4, 32, L, 4, 8192, sms).keys_warps, 0);  // 8 splits
   // The merge cost scales with a CTA's real rows (min(16, q_len x G)): the 16-row kernel's shapes with 4 rows
   // keep one merge level (the keys-major kernel has only that); G 8 plans fewer, longer splits (measured faster
   // on the H200: attention_notes.md, 32). MQA at batch 1 (16 rows) merges in two levels, which makes many
