@@ -355,7 +355,8 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
   // the 16-row plan splits: unsplit batches of them (B64 2k, B128 1k at q_len 4) ran 0.9-1.4% faster on the
   // 16-row kernel, split ones 0.7-18% slower (attention_notes.md, 52).
   if (forced_item_warps < 0 && forced_rows_per_cta == 0 && plan.item_warps == 0 &&
-      plan.rows_per_cta == DECODE_ROWS_PER_CTA && (rows <= 8 || (rows <= DECODE_KEYS_MAX_ROWS && splits > 1))) {
+      plan.rows_per_cta == DECODE_ROWS_PER_CTA &&
+      (rows <= DECODE_KEYS_NTILE_ROWS || (rows <= DECODE_KEYS_MAX_ROWS && splits > 1))) {
     plan.merge_group_splits = 0;  // one merge level
     const int64_t fill_splits = (int64_t(num_sms) - items) / std::max<int64_t>(items, 1);
     plan.keys_stages = 3;

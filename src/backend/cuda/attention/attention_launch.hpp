@@ -38,10 +38,11 @@ cudaError_t decode_launch(const DecodeParams& dp, DType dtype, int head_dim, int
 int decode_ctas_per_sm(DType dtype, int head_dim, int item_warps, int key_streams = 0);
 // The keys-major decode kernel (flash_decode_keys.cuh) with (warps per CTA, ring stages) one of (4, 3), (6, 2),
 // (8, 2), (8, 3), (12, 2); stages 0 picks the first listed for those warps. rows: the plan's packed query rows per
-// KV head (max q_len x G), at most DECODE_KEYS_MAX_ROWS; more than 8 take its two-n-tile form, instantiated for
-// (4, 3) and (8, 3). One level of split merge.
-constexpr int DECODE_KEYS_MAX_ROWS = 16;
-inline int decode_keys_ntiles(int rows) { return rows > 8 ? 2 : 1; }
+// KV head (max q_len x G), at most DECODE_KEYS_MAX_ROWS; more than DECODE_KEYS_NTILE_ROWS take its two-n-tile
+// form, instantiated for (4, 3) and (8, 3). One level of split merge.
+constexpr int DECODE_KEYS_NTILE_ROWS = 8;  // packed rows per n-tile: the mma's N
+constexpr int DECODE_KEYS_MAX_ROWS = 2 * DECODE_KEYS_NTILE_ROWS;
+inline int decode_keys_ntiles(int rows) { return rows > DECODE_KEYS_NTILE_ROWS ? 2 : 1; }
 inline int decode_keys_stages(int warps, int stages) {
   if (stages != 0) return stages;
   return warps == 4 ? 3 : 2;

@@ -45,7 +45,8 @@ bool with_keys_kernel(DType dtype, int head_dim, int warps, int stages, int nt, 
 
 }  // namespace
 
-static_assert(DecodeKeysTraits<128, 4, 3, 2>::ROWS == DECODE_KEYS_MAX_ROWS);
+static_assert(DecodeKeysTraits<128, 4, 3>::ROWS == DECODE_KEYS_NTILE_ROWS &&
+              DecodeKeysTraits<128, 4, 3, 2>::ROWS == DECODE_KEYS_MAX_ROWS);
 
 bool decode_keys_supported(DType dtype, int head_dim, int warps, int stages, int rows) {
   return rows >= 1 && rows <= DECODE_KEYS_MAX_ROWS &&

@@ -1,7 +1,7 @@
 // Keys-major Flash-Decoding for at most 8 packed query rows per KV head (GQA up to 8 at one token,
 // G 4 at two), or 16 with NT = 2 n-tiles of rows (G 4 at four tokens, G 8 at two, G 16). The split
-// kernel's frame (flash_decode.cuh: one CTA per (sequence, KV head, split), each
-// warp walking tiles warp, warp + WARPS, ... through its own cp.async ring, tiles older than the
+// kernel's frame (flash_decode.cuh: one CTA per (sequence, KV head, split), each warp walking tiles
+// warp, warp + WARPS, ... through its own cp.async ring, tiles older than the
 // step's new tokens issued before the dependency wait, in-CTA combine, partials and the fused merge)
 // with the tensor-core roles swapped. The 16 keys of a tile are the mma's M: S^T = K Q^T with the
 // query rows as N = 8, and O^T = V^T P^T with the head dim as M. Per 16-key tile at D = 128 that is
@@ -207,8 +207,8 @@ __device__ __forceinline__ void decode_keys_stream(const AttentionParams& p, con
     if (i + STAGES - 1 < my_tiles) load_tile(i + STAGES - 1, (i + STAGES - 1) % STAGES);
     dev::cp_async_commit();
     const int slot = i % STAGES;
-    decode_keys_tile_compute<T, D, NT>(sK + slot * Tr::TILE_ELEMS, sV + slot * Tr::TILE_ELEMS, walk.key0(i, TILE), end,
-                                   p.scale_log2, lane, qb, lim, o, m_run, l_run);
+    decode_keys_tile_compute<T, D, NT>(sK + slot * Tr::TILE_ELEMS, sV + slot * Tr::TILE_ELEMS, walk.key0(i, TILE),
+                                       end, p.scale_log2, lane, qb, lim, o, m_run, l_run);
   }
   dev::cp_async_wait<0>();
 }
