@@ -232,6 +232,7 @@ __global__ void __launch_bounds__(DecodeKeysTraits<D, WARPS, STAGES, NT>::THREAD
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   DecodeCtaStart cta;
   if (!decode_cta_start<TILE>(dp, b, split, warp, WARPS, 0, lane, cta)) return;
+  PAGODA_DECODE_PROBE(0);
   const int q_start = cta.q_start, q_len = cta.q_len, kv_len = cta.kv_len;
   const int rows_total = cta.rows_total, end = cta.end, active = cta.active;
   const int G = p.group, H = p.num_heads;
@@ -242,6 +243,7 @@ __global__ void __launch_bounds__(DecodeKeysTraits<D, WARPS, STAGES, NT>::THREAD
   if (dp.early_trigger) dev::launch_dependents();
   dev::grid_dependency_wait();
   if (!dp.early_trigger) dev::launch_dependents();
+  PAGODA_DECODE_PROBE(1);
 
   uint32_t qb[NT][D / 16][2];
   int lim[NT][2];
@@ -251,6 +253,7 @@ __global__ void __launch_bounds__(DecodeKeysTraits<D, WARPS, STAGES, NT>::THREAD
   decode_keys_stream<T, D, STAGES, NT>(p, cta.walk, end, kvh, lane, sK, sV, cta.pf_page, issued, qb, lim, o, m_run,
                                        l_run);
   __syncthreads();  // every ring is drained: the smem becomes the combine area
+  PAGODA_DECODE_PROBE(2);
 
   // Each warp's state of the real rows to shared memory: o [WARPS][ROWS][OS] (row-major, as the combine reads
   // it), m and l [WARPS][ROWS]. Lane (g, t) holds head dims 16 mt + g (+ 8) of rows 8n + 2t, 8n + 2t + 1.
@@ -294,8 +297,10 @@ __global__ void __launch_bounds__(DecodeKeysTraits<D, WARPS, STAGES, NT>::THREAD
     const int64_t row = (int64_t(q_start) + r / G) * H + kvh * G + r % G;
     decode_store_row<T, D>(dp, row, c, split, active, acc, inv, lse2);
   }
+  PAGODA_DECODE_PROBE(3);
   if (active == 1) return;
   decode_split_merge<T, D, Kt::THREADS, false, Kt::MERGE_BATCH>(dp, q_start, kvh, 0, nrows, split, active, tid, s_last);
+  PAGODA_DECODE_PROBE(5);
 }
 
 }  // namespace pagoda::cuda

@@ -1,0 +1,200 @@
+// Chain timeline of the keys-major decode kernel (flash_decode_keys.cuh, 8 warps x 3 stages) at B1, Hkv 8,
+// H 32, D 128, bf16, P 16 shuffled pages: CHAIN launches back to back as PDL dependents in one CUDA graph over
+// rotating KV copies (bench_attention's way of timing), thread 0 of every CTA stamping %globaltimer at the
+// probe points (0 start, 1 past the dependency wait, 2 stream done, 3 partial written, 4 merge CTA chosen,
+// 5 exit: merge done for the merging CTA) and its SM. For each launch, times are relative to the previous
+// launch's last exit. The straggler columns ask whether the launch's last stream to end belongs to a CTA
+// that started late because its SM still held a merging CTA of the launch before (notes 53).
+// argv: keys (8192), splits (16), chain (24), early trigger (0), raw stamp file (none).
+// Build: nvcc -std=c++17 -O3 -arch=sm_90a -Isrc dev/kernels/decode_keys_probe.cu -o <carry>/decode_keys_probe
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <numeric>
+#include <random>
+#include <vector>
+
+__device__ unsigned long long* g_probe;
+__device__ const char* g_out_base;  // launch k writes g_out_base + k * g_out_stride
+__device__ long long g_out_stride;
+__device__ __forceinline__ void probe(int pt, const void* out) {
+  if (threadIdx.x != 0) return;
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  unsigned sm;
+  asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+  const int ncta = gridDim.x * gridDim.y * gridDim.z;
+  const long long launch = (static_cast<const char*>(out) - g_out_base) / g_out_stride;
+  const long long cta = launch * ncta + blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
+  g_probe[cta * 8 + pt] = t;
+  g_probe[cta * 8 + 7] = sm;
+}
+#define PAGODA_DECODE_PROBE(pt) probe(pt, p.out)  // p: the AttentionParams in scope at every point
+#include "backend/cuda/attention/flash_decode_keys.cuh"
+
+using namespace pagoda::cuda;
+
+int main(int argc, char** argv) {
+  const int CTX = argc > 1 ? std::atoi(argv[1]) : 8192, SPLITS = argc > 2 ? std::atoi(argv[2]) : 16;
+  const int CHAIN = argc > 3 ? std::atoi(argv[3]) : 24;
+  const bool EARLY = argc > 4 && std::atoi(argv[4]) != 0;
+  const int P = 16, H = 32, HKV = 8, D = 128, COPIES = 6;
+  using Kt = DecodeKeysTraits<D, 8, 3>;
+  const int pages = CTX / P;
+  const size_t kv_elems = size_t(pages) * P * HKV * D;
+  std::mt19937 rng(7);
+  std::vector<int32_t> bt(pages);
+  std::iota(bt.begin(), bt.end(), 0);
+  std::shuffle(bt.begin(), bt.end(), rng);
+  std::vector<__nv_bfloat16> hk(kv_elems);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  for (auto& x : hk) x = __float2bfloat16(u(rng));
+  std::vector<void*> ks(COPIES), vs(COPIES);
+  for (int c = 0; c < COPIES; ++c) {
+    cudaMalloc(&ks[c], kv_elems * 2);
+    cudaMalloc(&vs[c], kv_elems * 2);
+    cudaMemcpy(ks[c], hk.data(), kv_elems * 2, cudaMemcpyHostToDevice);
+    cudaMemcpy(vs[c], hk.data(), kv_elems * 2, cudaMemcpyHostToDevice);
+  }
+  std::vector<__nv_bfloat16> hq(H * D);
+  for (auto& x : hq) x = __float2bfloat16(u(rng));
+  void *q, *out, *d_bt, *cu, *kvl, *part, *plse, *ctr, *pr;
+  cudaMalloc(&q, H * D * 2);
+  cudaMemcpy(q, hq.data(), H * D * 2, cudaMemcpyHostToDevice);
+  cudaMalloc(&out, size_t(CHAIN) * H * D * 2);
+  const long long out_stride = H * D * 2;
+  cudaMemcpyToSymbol(g_out_base, &out, sizeof(out));
+  cudaMemcpyToSymbol(g_out_stride, &out_stride, sizeof(out_stride));
+  cudaMalloc(&d_bt, pages * 4);
+  cudaMemcpy(d_bt, bt.data(), pages * 4, cudaMemcpyHostToDevice);
+  int hcu[2] = {0, 1}, hkvl[1] = {CTX};
+  cudaMalloc(&cu, 8);
+  cudaMemcpy(cu, hcu, 8, cudaMemcpyHostToDevice);
+  cudaMalloc(&kvl, 4);
+  cudaMemcpy(kvl, hkvl, 4, cudaMemcpyHostToDevice);
+  cudaMalloc(&part, size_t(SPLITS) * H * D * 4);
+  cudaMalloc(&plse, size_t(SPLITS) * H * 4);
+  cudaMalloc(&ctr, 256);
+  cudaMemset(ctr, 0, 256);
+  const int NCTA = SPLITS * HKV;
+  cudaMalloc(&pr, size_t(CHAIN) * NCTA * 64);
+  cudaMemcpyToSymbol(g_probe, &pr, sizeof(pr));
+
+  DecodeParams dp;
+  AttentionParams& p = dp.attn;
+  p.q = q;
+  p.cu_seqlens_q = static_cast<int32_t*>(cu);
+  p.kv_lens = static_cast<int32_t*>(kvl);
+  p.block_table = static_cast<int32_t*>(d_bt);
+  p.num_seqs = 1;
+  p.max_pages = pages;
+  p.num_heads = H;
+  p.num_kv_heads = HKV;
+  p.group = H / HKV;
+  p.page_size = P;
+  p.scale_log2 = 1.4426950408889634f / sqrtf(float(D));
+  dp.num_splits = SPLITS;
+  dp.split_tokens = (CTX / SPLITS + 15) / 16 * 16;
+  dp.partial_out = static_cast<float*>(part);
+  dp.partial_lse = static_cast<float*>(plse);
+  dp.counters = static_cast<int32_t*>(ctr);
+  dp.early_trigger = EARLY;
+  auto kernel = flash_decode_keys_kernel<__nv_bfloat16, D, 8, 3>;
+  cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Kt::SMEM_BYTES);
+
+  cudaStream_t s;
+  cudaStreamCreate(&s);
+  cudaGraph_t g;
+  cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal);
+  for (int k = 0; k < CHAIN; ++k) {
+    p.k = ks[k % COPIES];
+    p.v = vs[k % COPIES];
+    p.out = static_cast<char*>(out) + k * out_stride;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(SPLITS, HKV, 1);
+    cfg.blockDim = dim3(Kt::THREADS);
+    cfg.dynamicSmemBytes = Kt::SMEM_BYTES;
+    cfg.stream = s;
+    cudaLaunchAttribute attr;
+    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr.val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+    cudaLaunchKernelEx(&cfg, kernel, dp);
+  }
+  cudaStreamEndCapture(s, &g);
+  cudaGraphExec_t ge;
+  cudaGraphInstantiate(&ge, g, 0);
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  float ms = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    cudaMemsetAsync(pr, 0, size_t(CHAIN) * NCTA * 64, s);
+    cudaEventRecord(e0, s);
+    cudaGraphLaunch(ge, s);
+    cudaEventRecord(e1, s);
+    cudaEventSynchronize(e1);
+    cudaEventElapsedTime(&ms, e0, e1);
+  }
+  printf("keys %d splits %d early %d: %s, %.2f us per launch over a graph of %d (event time / launches)\n", CTX,
+         SPLITS, int(EARLY), cudaGetErrorString(cudaGetLastError()), ms * 1e3 / CHAIN, CHAIN);
+  std::vector<unsigned long long> h(size_t(CHAIN) * NCTA * 8);
+  cudaMemcpy(h.data(), pr, h.size() * 8, cudaMemcpyDeviceToHost);
+  auto at = [&](int k, int i, int pt) { return h[(size_t(k) * NCTA + i) * 8 + pt]; };
+  auto end_of = [&](int k) {
+    unsigned long long m = 0;
+    for (int i = 0; i < NCTA; ++i) m = std::max(m, at(k, i, 5));
+    return m;
+  };
+  printf("%-4s %7s | %6s %6s %6s | %6s %6s | %6s %6s | %6s %6s | %6s %6s | %4s | %6s %6s %3s  (us from the previous "
+         "launch's last exit)\n",
+         "k", "period", "st0", "stmed", "stmax", "waitmd", "waitmx", "strmed", "strmax", "partmd", "partmx", "mrgsel",
+         "end", "late", "lstst", "lststr", "onM");
+  for (int k = 2; k < CHAIN; ++k) {
+    const double t0 = double(end_of(k - 1));
+    auto rel = [&](unsigned long long t) { return (double(t) - t0) * 1e-3; };
+    auto col = [&](int pt) {
+      std::vector<double> v;
+      for (int i = 0; i < NCTA; ++i)
+        if (at(k, i, pt)) v.push_back(rel(at(k, i, pt)));
+      std::sort(v.begin(), v.end());
+      return v;
+    };
+    auto st = col(0), wt = col(1), sd = col(2), pw = col(3), m4 = col(4);
+    if (st.empty() || sd.empty() || pw.empty() || m4.empty()) continue;
+    // SMs that held a merging CTA of launch k - 1.
+    std::vector<unsigned> msm;
+    for (int i = 0; i < NCTA; ++i)
+      if (at(k - 1, i, 4)) msm.push_back(unsigned(at(k - 1, i, 7)));
+    int late = 0, last = 0;
+    for (int i = 0; i < NCTA; ++i) {
+      late += rel(at(k, i, 0)) > 0.0;
+      if (at(k, i, 2) > at(k, last, 2)) last = i;
+    }
+    const bool on_m = std::find(msm.begin(), msm.end(), unsigned(at(k, last, 7))) != msm.end();
+    auto med = [](const std::vector<double>& v) { return v[v.size() / 2]; };
+    printf("%-4d %7.2f | %6.2f %6.2f %6.2f | %6.2f %6.2f | %6.2f %6.2f | %6.2f %6.2f | %6.2f %6.2f | %4d | %6.2f %6.2f %3s\n",
+           k, (double(end_of(k)) - t0) * 1e-3, st.front(), med(st), st.back(), med(wt), wt.back(), med(sd), sd.back(),
+           med(pw), pw.back(), m4.back(), rel(end_of(k)), late, rel(at(k, last, 0)), rel(at(k, last, 2)),
+           on_m ? "yes" : "no");
+  }
+  // Raw stamps of launches 8 .. 13 (us from launch 8's first start), for per-SM hand-offs: argv[5] names the file.
+  if (argc > 5 && CHAIN > 13) {
+    FILE* f = std::fopen(argv[5], "w");
+    unsigned long long base = ~0ull;
+    for (int i = 0; i < NCTA; ++i) base = std::min(base, at(8, i, 0));
+    std::fprintf(f, "launch cta sm start wait stream part merge exit\n");
+    for (int k = 8; k <= 13; ++k)
+      for (int i = 0; i < NCTA; ++i) {
+        auto r = [&](int pt) { return at(k, i, pt) ? (double(at(k, i, pt)) - double(base)) * 1e-3 : -1.0; };
+        std::fprintf(f, "%d %d %llu %.3f %.3f %.3f %.3f %.3f %.3f\n", k, i, at(k, i, 7), r(0), r(1), r(2), r(3), r(4),
+                     r(5));
+      }
+    std::fclose(f);
+  }
+  return 0;
+}
