@@ -4,35 +4,13 @@
 // probe points (0 start, 1 past the dependency wait, 2 stream done, 3 partial written, 4 merge CTA chosen,
 // 5 exit: merge done for the merging CTA) and its SM. For each launch, times are relative to the previous
 // launch's last exit. The straggler columns ask whether the launch's last stream to end belongs to a CTA
-// that started late because its SM still held a merging CTA of the launch before (notes 53).
+// that started late because its SM still held a merging CTA of the launch before (notes 54).
 // argv: keys (8192), splits (16), chain (24), early trigger (0), raw stamp file (none).
 // Build: nvcc -std=c++17 -O3 -arch=sm_90a -Isrc dev/kernels/decode_keys_probe.cu -o <carry>/decode_keys_probe
-#include <cuda_bf16.h>
-#include <cuda_runtime.h>
-
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <numeric>
-#include <random>
-#include <vector>
 
-__device__ unsigned long long* g_probe;
-__device__ const char* g_out_base;  // launch k writes g_out_base + k * g_out_stride
-__device__ long long g_out_stride;
-__device__ __forceinline__ void probe(int pt, const void* out) {
-  if (threadIdx.x != 0) return;
-  unsigned long long t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  unsigned sm;
-  asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
-  const int ncta = gridDim.x * gridDim.y * gridDim.z;
-  const long long launch = (static_cast<const char*>(out) - g_out_base) / g_out_stride;
-  const long long cta = launch * ncta + blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
-  g_probe[cta * 8 + pt] = t;
-  g_probe[cta * 8 + 7] = sm;
-}
-#define PAGODA_DECODE_PROBE(pt) probe(pt, p.out)  // p: the AttentionParams in scope at every point
+#include "decode_probe_common.cuh"
 #include "backend/cuda/attention/flash_decode_keys.cuh"
 
 using namespace pagoda::cuda;
@@ -41,66 +19,15 @@ int main(int argc, char** argv) {
   const int CTX = argc > 1 ? std::atoi(argv[1]) : 8192, SPLITS = argc > 2 ? std::atoi(argv[2]) : 16;
   const int CHAIN = argc > 3 ? std::atoi(argv[3]) : 24;
   const bool EARLY = argc > 4 && std::atoi(argv[4]) != 0;
-  const int P = 16, H = 32, HKV = 8, D = 128, COPIES = 6;
+  constexpr int HKV = 8, D = ProbeB1::D, COPIES = 6;
   using Kt = DecodeKeysTraits<D, 8, 3>;
-  const int pages = CTX / P;
-  const size_t kv_elems = size_t(pages) * P * HKV * D;
-  std::mt19937 rng(7);
-  std::vector<int32_t> bt(pages);
-  std::iota(bt.begin(), bt.end(), 0);
-  std::shuffle(bt.begin(), bt.end(), rng);
-  std::vector<__nv_bfloat16> hk(kv_elems);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  for (auto& x : hk) x = __float2bfloat16(u(rng));
-  std::vector<void*> ks(COPIES), vs(COPIES);
-  for (int c = 0; c < COPIES; ++c) {
-    cudaMalloc(&ks[c], kv_elems * 2);
-    cudaMalloc(&vs[c], kv_elems * 2);
-    cudaMemcpy(ks[c], hk.data(), kv_elems * 2, cudaMemcpyHostToDevice);
-    cudaMemcpy(vs[c], hk.data(), kv_elems * 2, cudaMemcpyHostToDevice);
-  }
-  std::vector<__nv_bfloat16> hq(H * D);
-  for (auto& x : hq) x = __float2bfloat16(u(rng));
-  void *q, *out, *d_bt, *cu, *kvl, *part, *plse, *ctr, *pr;
-  cudaMalloc(&q, H * D * 2);
-  cudaMemcpy(q, hq.data(), H * D * 2, cudaMemcpyHostToDevice);
-  cudaMalloc(&out, size_t(CHAIN) * H * D * 2);
-  const long long out_stride = H * D * 2;
-  cudaMemcpyToSymbol(g_out_base, &out, sizeof(out));
-  cudaMemcpyToSymbol(g_out_stride, &out_stride, sizeof(out_stride));
-  cudaMalloc(&d_bt, pages * 4);
-  cudaMemcpy(d_bt, bt.data(), pages * 4, cudaMemcpyHostToDevice);
-  int hcu[2] = {0, 1}, hkvl[1] = {CTX};
-  cudaMalloc(&cu, 8);
-  cudaMemcpy(cu, hcu, 8, cudaMemcpyHostToDevice);
-  cudaMalloc(&kvl, 4);
-  cudaMemcpy(kvl, hkvl, 4, cudaMemcpyHostToDevice);
-  cudaMalloc(&part, size_t(SPLITS) * H * D * 4);
-  cudaMalloc(&plse, size_t(SPLITS) * H * 4);
-  cudaMalloc(&ctr, 256);
-  cudaMemset(ctr, 0, 256);
   const int NCTA = SPLITS * HKV;
-  cudaMalloc(&pr, size_t(CHAIN) * NCTA * 64);
-  cudaMemcpyToSymbol(g_probe, &pr, sizeof(pr));
-
-  DecodeParams dp;
+  ProbeB1 b1(CTX, HKV, SPLITS, (CTX / SPLITS + 15) / 16 * 16, CHAIN, NCTA, COPIES);
+  DecodeParams& dp = b1.dp;
   AttentionParams& p = dp.attn;
-  p.q = q;
-  p.cu_seqlens_q = static_cast<int32_t*>(cu);
-  p.kv_lens = static_cast<int32_t*>(kvl);
-  p.block_table = static_cast<int32_t*>(d_bt);
-  p.num_seqs = 1;
-  p.max_pages = pages;
-  p.num_heads = H;
-  p.num_kv_heads = HKV;
-  p.group = H / HKV;
-  p.page_size = P;
-  p.scale_log2 = 1.4426950408889634f / sqrtf(float(D));
-  dp.num_splits = SPLITS;
-  dp.split_tokens = (CTX / SPLITS + 15) / 16 * 16;
-  dp.partial_out = static_cast<float*>(part);
-  dp.partial_lse = static_cast<float*>(plse);
-  dp.counters = static_cast<int32_t*>(ctr);
+  char* out = b1.out;
+  const long long out_stride = b1.out_stride;
+  void* pr = b1.stamps;
   dp.early_trigger = EARLY;
   auto kernel = flash_decode_keys_kernel<__nv_bfloat16, D, 8, 3>;
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Kt::SMEM_BYTES);
@@ -110,9 +37,9 @@ int main(int argc, char** argv) {
   cudaGraph_t g;
   cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal);
   for (int k = 0; k < CHAIN; ++k) {
-    p.k = ks[k % COPIES];
-    p.v = vs[k % COPIES];
-    p.out = static_cast<char*>(out) + k * out_stride;
+    p.k = b1.ks[k % COPIES];
+    p.v = b1.vs[k % COPIES];
+    p.out = out + k * out_stride;
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = dim3(SPLITS, HKV, 1);
     cfg.blockDim = dim3(Kt::THREADS);

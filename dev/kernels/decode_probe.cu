@@ -6,32 +6,10 @@
 // bench's way of timing), each launch's points relative to the end of the launch before it (its last merge).
 // Each launch writes its own output buffer, which is how a stamp finds its launch.
 // Build (here): nvcc -std=c++17 -O3 -arch=sm_90a -Isrc dev/kernels/decode_probe.cu -o build-attn4/carry/decode_probe
-#include <cuda_bf16.h>
-#include <cuda_runtime.h>
-
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <numeric>
-#include <random>
-#include <vector>
 
-__device__ unsigned long long* g_probe;
-__device__ const char* g_out_base;  // launch k writes g_out_base + k * g_out_stride
-__device__ long long g_out_stride;
-__device__ __forceinline__ void probe(int pt, const void* out) {
-  if (threadIdx.x != 0) return;
-  unsigned long long t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  unsigned sm;
-  asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
-  const int ncta = gridDim.x * gridDim.y * gridDim.z;
-  const long long launch = (static_cast<const char*>(out) - g_out_base) / g_out_stride;
-  const long long cta = launch * ncta + blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
-  g_probe[cta * 8 + pt] = t;
-  g_probe[cta * 8 + 7] = sm;
-}
-#define PAGODA_DECODE_PROBE(pt) probe(pt, p.out)  // p: the AttentionParams in scope at every point
+#include "decode_probe_common.cuh"
 #include "backend/cuda/attention/flash_decode.cuh"
 
 using namespace pagoda::cuda;
@@ -112,67 +90,16 @@ int main(int argc, char** argv) {
   const int CHAIN = argc > 3 ? std::atoi(argv[3]) : 0;
   const int HKV = argc > 4 ? std::atoi(argv[4]) : 8;
   const int LAUNCHES = std::max(CHAIN, 1);
-  const int P = 16, H = 32, D = 128, COPIES = 6;
+  constexpr int D = ProbeB1::D, H = ProbeB1::H, COPIES = 6;
   const int GRID_Y = HKV * ((H / HKV + 15) / 16);  // 16-row groups per KV head (q_len 1)
-  const int pages = CTX / P;
-  const size_t kv_elems = size_t(pages) * P * HKV * D;
-  std::mt19937 rng(7);
-  std::vector<int32_t> bt(pages);
-  std::iota(bt.begin(), bt.end(), 0);
-  std::shuffle(bt.begin(), bt.end(), rng);
-  std::vector<__nv_bfloat16> hk(kv_elems);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  for (auto& x : hk) x = __float2bfloat16(u(rng));
-  std::vector<void*> ks(COPIES), vs(COPIES);
-  for (int c = 0; c < COPIES; ++c) {
-    cudaMalloc(&ks[c], kv_elems * 2);
-    cudaMalloc(&vs[c], kv_elems * 2);
-    cudaMemcpy(ks[c], hk.data(), kv_elems * 2, cudaMemcpyHostToDevice);
-    cudaMemcpy(vs[c], hk.data(), kv_elems * 2, cudaMemcpyHostToDevice);
-  }
-  std::vector<__nv_bfloat16> hq(H * D);
-  for (auto& x : hq) x = __float2bfloat16(u(rng));
-  void *q, *out, *d_bt, *cu, *kvl, *part, *plse, *ctr, *pr;
-  cudaMalloc(&q, H * D * 2);
-  cudaMemcpy(q, hq.data(), H * D * 2, cudaMemcpyHostToDevice);
-  cudaMalloc(&out, size_t(LAUNCHES) * H * D * 2);
-  const long long out_stride = H * D * 2;
-  cudaMemcpyToSymbol(g_out_base, &out, sizeof(out));
-  cudaMemcpyToSymbol(g_out_stride, &out_stride, sizeof(out_stride));
-  cudaMalloc(&d_bt, pages * 4);
-  cudaMemcpy(d_bt, bt.data(), pages * 4, cudaMemcpyHostToDevice);
-  int hcu[2] = {0, 1}, hkvl[1] = {CTX};
-  cudaMalloc(&cu, 8);
-  cudaMemcpy(cu, hcu, 8, cudaMemcpyHostToDevice);
-  cudaMalloc(&kvl, 4);
-  cudaMemcpy(kvl, hkvl, 4, cudaMemcpyHostToDevice);
-  cudaMalloc(&part, size_t(SPLITS) * H * D * 4);
-  cudaMalloc(&plse, size_t(SPLITS) * H * 4);
-  cudaMalloc(&ctr, 256);
-  cudaMemset(ctr, 0, 256);
   const int NCTA = SPLITS * GRID_Y;
-  cudaMalloc(&pr, size_t(LAUNCHES) * NCTA * 8 * 8);
-  cudaMemcpyToSymbol(g_probe, &pr, sizeof(pr));
-
-  DecodeParams dp;
+  ProbeB1 b1(CTX, HKV, SPLITS, CTX / SPLITS, LAUNCHES, NCTA, COPIES);
+  DecodeParams& dp = b1.dp;
   AttentionParams& p = dp.attn;
-  p.q = q;
-  p.out = out;
-  p.cu_seqlens_q = static_cast<int32_t*>(cu);
-  p.kv_lens = static_cast<int32_t*>(kvl);
-  p.block_table = static_cast<int32_t*>(d_bt);
-  p.num_seqs = 1;
-  p.max_pages = pages;
-  p.num_heads = H;
-  p.num_kv_heads = HKV;
-  p.group = H / HKV;
-  p.page_size = P;
-  p.scale_log2 = 1.4426950408889634f / sqrtf(float(D));
-  dp.num_splits = SPLITS;
-  dp.split_tokens = CTX / SPLITS;
-  dp.partial_out = static_cast<float*>(part);
-  dp.partial_lse = static_cast<float*>(plse);
-  dp.counters = static_cast<int32_t*>(ctr);
+  const std::vector<void*>&ks = b1.ks, &vs = b1.vs;
+  char* out = b1.out;
+  const long long out_stride = b1.out_stride;
+  void* pr = b1.stamps;
   using Tr = DecodeTraits<D>;
   auto kernel = flash_decode_kernel<__nv_bfloat16, D>;
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::SMEM_BYTES);
