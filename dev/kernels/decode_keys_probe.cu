@@ -24,53 +24,14 @@ int main(int argc, char** argv) {
   const int NCTA = SPLITS * HKV;
   ProbeB1 b1(CTX, HKV, SPLITS, (CTX / SPLITS + 15) / 16 * 16, CHAIN, NCTA, COPIES);
   DecodeParams& dp = b1.dp;
-  AttentionParams& p = dp.attn;
-  char* out = b1.out;
-  const long long out_stride = b1.out_stride;
-  void* pr = b1.stamps;
   dp.early_trigger = EARLY;
   auto kernel = flash_decode_keys_kernel<__nv_bfloat16, D, 8, 3>;
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Kt::SMEM_BYTES);
 
-  cudaStream_t s;
-  cudaStreamCreate(&s);
-  cudaGraph_t g;
-  cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal);
-  for (int k = 0; k < CHAIN; ++k) {
-    p.k = b1.ks[k % COPIES];
-    p.v = b1.vs[k % COPIES];
-    p.out = out + k * out_stride;
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(SPLITS, HKV, 1);
-    cfg.blockDim = dim3(Kt::THREADS);
-    cfg.dynamicSmemBytes = Kt::SMEM_BYTES;
-    cfg.stream = s;
-    cudaLaunchAttribute attr;
-    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr.val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = &attr;
-    cfg.numAttrs = 1;
-    cudaLaunchKernelEx(&cfg, kernel, dp);
-  }
-  cudaStreamEndCapture(s, &g);
-  cudaGraphExec_t ge;
-  cudaGraphInstantiate(&ge, g, 0);
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  float ms = 0;
-  for (int rep = 0; rep < 5; ++rep) {
-    cudaMemsetAsync(pr, 0, size_t(CHAIN) * NCTA * 64, s);
-    cudaEventRecord(e0, s);
-    cudaGraphLaunch(ge, s);
-    cudaEventRecord(e1, s);
-    cudaEventSynchronize(e1);
-    cudaEventElapsedTime(&ms, e0, e1);
-  }
+  std::vector<unsigned long long> h;
+  const double us = b1.run_chain(kernel, dim3(SPLITS, HKV, 1), Kt::THREADS, Kt::SMEM_BYTES, CHAIN, NCTA, 5, h);
   printf("keys %d splits %d early %d: %s, %.2f us per launch over a graph of %d (event time / launches)\n", CTX,
-         SPLITS, int(EARLY), cudaGetErrorString(cudaGetLastError()), ms * 1e3 / CHAIN, CHAIN);
-  std::vector<unsigned long long> h(size_t(CHAIN) * NCTA * 8);
-  cudaMemcpy(h.data(), pr, h.size() * 8, cudaMemcpyDeviceToHost);
+         SPLITS, int(EARLY), cudaGetErrorString(cudaGetLastError()), us, CHAIN);
   auto at = [&](int k, int i, int pt) { return h[(size_t(k) * NCTA + i) * 8 + pt]; };
   auto end_of = [&](int k) {
     unsigned long long m = 0;

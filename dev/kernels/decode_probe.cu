@@ -17,48 +17,11 @@ using namespace pagoda::cuda;
 // CHAIN launches back to back as PDL dependents, captured in one graph (as bench_attention times them); prints,
 // for each launch after the first two, its points relative to the previous launch's end (its last merge done).
 template <typename K>
-void chain_timeline(K kernel, DecodeParams dp, const std::vector<void*>& ks, const std::vector<void*>& vs, char* out,
-                    long long out_stride, void* pr, int NCTA, int CHAIN, int SPLITS, int grid_y, int threads,
-                    int smem) {
-  cudaStream_t s;
-  cudaStreamCreate(&s);
-  cudaGraph_t g;
-  cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal);
-  for (int k = 0; k < CHAIN; ++k) {
-    dp.attn.k = ks[k % ks.size()];
-    dp.attn.v = vs[k % vs.size()];
-    dp.attn.out = out + k * out_stride;
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(SPLITS, grid_y, 1);
-    cfg.blockDim = dim3(threads);
-    cfg.dynamicSmemBytes = smem;
-    cfg.stream = s;
-    cudaLaunchAttribute attr;
-    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr.val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = &attr;
-    cfg.numAttrs = 1;
-    cudaLaunchKernelEx(&cfg, kernel, dp);
-  }
-  cudaStreamEndCapture(s, &g);
-  cudaGraphExec_t ge;
-  cudaGraphInstantiate(&ge, g, 0);
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  float ms = 0;
-  for (int rep = 0; rep < 3; ++rep) {
-    cudaMemsetAsync(pr, 0, size_t(CHAIN) * NCTA * 64, s);
-    cudaEventRecord(e0, s);
-    cudaGraphLaunch(ge, s);
-    cudaEventRecord(e1, s);
-    cudaEventSynchronize(e1);
-    cudaEventElapsedTime(&ms, e0, e1);
-  }
+void chain_timeline(ProbeB1& b1, K kernel, int NCTA, int CHAIN, dim3 grid, int threads, int smem) {
+  std::vector<unsigned long long> h;
+  const double us = b1.run_chain(kernel, grid, threads, smem, CHAIN, NCTA, 3, h);
   printf("chain of %d PDL launches in a graph: %s, %.2f us per launch (event time / launches)\n", CHAIN,
-         cudaGetErrorString(cudaGetLastError()), ms * 1e3 / CHAIN);
-  std::vector<unsigned long long> h(size_t(CHAIN) * NCTA * 8);
-  cudaMemcpy(h.data(), pr, h.size() * 8, cudaMemcpyDeviceToHost);
+         cudaGetErrorString(cudaGetLastError()), us);
   auto pts = [&](int k, int pt) {
     std::vector<unsigned long long> v;
     for (int i = 0; i < NCTA; ++i)
@@ -97,8 +60,6 @@ int main(int argc, char** argv) {
   DecodeParams& dp = b1.dp;
   AttentionParams& p = dp.attn;
   const std::vector<void*>&ks = b1.ks, &vs = b1.vs;
-  char* out = b1.out;
-  const long long out_stride = b1.out_stride;
   void* pr = b1.stamps;
   using Tr = DecodeTraits<D>;
   auto kernel = flash_decode_kernel<__nv_bfloat16, D>;
@@ -155,7 +116,6 @@ int main(int argc, char** argv) {
   for (int i = 0; i < NCTA; ++i) st.push_back(h[i * 8]);
   std::sort(st.begin(), st.end());
   printf("distinct start stamps %zu of %d\n", size_t(std::unique(st.begin(), st.end()) - st.begin()), NCTA);
-  if (CHAIN > 1) chain_timeline(kernel, dp, ks, vs, static_cast<char*>(out), out_stride, pr, NCTA, CHAIN, SPLITS,
-                                GRID_Y, Tr::THREADS, Tr::SMEM_BYTES);
+  if (CHAIN > 1) chain_timeline(b1, kernel, NCTA, CHAIN, dim3(SPLITS, GRID_Y, 1), Tr::THREADS, Tr::SMEM_BYTES);
   return 0;
 }

@@ -104,4 +104,51 @@ struct ProbeB1 {
     dp.partial_lse = static_cast<float*>(plse);
     dp.counters = static_cast<int32_t*>(ctr);
   }
+
+  // `chain` launches of kernel as PDL dependents in one CUDA graph (bench_attention's way of timing; launch k
+  // over KV copy k % copies, writing output k), replayed `reps` times with the stamps zeroed before each. Returns
+  // the last replay's microseconds per launch; h: its stamps, [chain][ncta][8].
+  template <typename K>
+  double run_chain(K kernel, dim3 grid, int threads, int smem, int chain, int ncta, int reps,
+                   std::vector<unsigned long long>& h) {
+    cudaStream_t s;
+    cudaStreamCreate(&s);
+    cudaGraph_t g;
+    cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal);
+    pagoda::cuda::DecodeParams d = dp;
+    for (int k = 0; k < chain; ++k) {
+      d.attn.k = ks[k % ks.size()];
+      d.attn.v = vs[k % vs.size()];
+      d.attn.out = out + k * out_stride;
+      cudaLaunchConfig_t cfg = {};
+      cfg.gridDim = grid;
+      cfg.blockDim = dim3(threads);
+      cfg.dynamicSmemBytes = smem;
+      cfg.stream = s;
+      cudaLaunchAttribute attr;
+      attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+      attr.val.programmaticStreamSerializationAllowed = 1;
+      cfg.attrs = &attr;
+      cfg.numAttrs = 1;
+      cudaLaunchKernelEx(&cfg, kernel, d);
+    }
+    cudaStreamEndCapture(s, &g);
+    cudaGraphExec_t ge;
+    cudaGraphInstantiate(&ge, g, 0);
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    float ms = 0;
+    for (int rep = 0; rep < reps; ++rep) {
+      cudaMemsetAsync(stamps, 0, size_t(chain) * ncta * 64, s);
+      cudaEventRecord(e0, s);
+      cudaGraphLaunch(ge, s);
+      cudaEventRecord(e1, s);
+      cudaEventSynchronize(e1);
+      cudaEventElapsedTime(&ms, e0, e1);
+    }
+    h.assign(size_t(chain) * ncta * 8, 0);
+    cudaMemcpy(h.data(), stamps, h.size() * 8, cudaMemcpyDeviceToHost);
+    return double(ms) * 1e3 / chain;
+  }
 };
