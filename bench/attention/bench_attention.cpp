@@ -319,6 +319,15 @@ struct DecodeCase {
   const char* op = nullptr;  // overrides the op name
 };
 
+// A case of the row sweeps: {B, ctx, Hkv, q_len} (H 32), under op name `op`.
+DecodeCase rows_case(const int (&c)[4], const char* op) {
+  DecodeCase dc{c[0], c[1]};
+  dc.hkv = c[2];
+  dc.q_len = c[3];
+  dc.op = op;
+  return dc;
+}
+
 void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
   const int P = 16, B = dc.B, ctx = dc.ctx, Hkv = dc.hkv;
   int64_t kv_sum = 0;
@@ -632,13 +641,7 @@ int main(int argc, char** argv) {
     const int cases[][4] = {{1, 8192, 8, 1}, {1, 65536, 1, 1}, {1, 8192, 4, 1}, {1, 8192, 8, 4}, {1, 1024, 8, 4},
                             {1, 32768, 8, 4}, {4, 8192, 8, 4}, {1, 8192, 4, 4}, {1, 32768, 4, 4}, {16, 8192, 4, 4},
                             {64, 2048, 4, 4}, {1, 8192, 8, 5}, {1, 32768, 1, 3}};  // B, ctx, Hkv, q_len
-    for (const auto& c : cases) {
-      DecodeCase dc{c[0], c[1]};
-      dc.hkv = c[2];
-      dc.q_len = c[3];
-      dc.op = "decode-rows";
-      bench_decode(dc, sms, rng);
-    }
+    for (const auto& c : cases) bench_decode(rows_case(c, "decode-rows"), sms, rng);
     return 0;
   }
   if (mode == "rows16") {  // 9-16 packed rows per KV head (speculative verification: G 4 x q_len 3-4; G 16): the
@@ -649,11 +652,8 @@ int main(int argc, char** argv) {
     for (int round = 0; round < 2; ++round)
       for (const auto& c : cases)
         for (int r16 : {round, 1 - round}) {
-          DecodeCase dc{c[0], c[1]};
-          dc.hkv = c[2];
-          dc.q_len = c[3];
+          DecodeCase dc = rows_case(c, "decode-rows16");
           dc.rows_per_cta = r16 ? 16 : 0;
-          dc.op = "decode-rows16";
           bench_decode(dc, sms, rng);
         }
     return 0;
