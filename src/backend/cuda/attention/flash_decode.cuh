@@ -25,7 +25,8 @@
 #include "backend/cuda/attention/attention_params.hpp"
 #include "backend/cuda/device_utils.cuh"
 
-// Timing probe for dev/kernels/decode_probe.cu (per-CTA timestamps); compiled out everywhere else.
+// Timing probe points for dev/kernels/decode_probe.cu and decode_keys_probe.cu (per-CTA timestamps, defined in
+// dev/kernels/decode_probe_common.cuh); compiled out everywhere else.
 #ifndef PAGODA_DECODE_PROBE
 #define PAGODA_DECODE_PROBE(point)
 #endif
