@@ -1403,7 +1403,7 @@ const KeysConfig kKeysConfigs[] = {{4, 3, true}, {6, 2, false}, {8, 2, false}, {
 std::vector<KeysConfig> keys_configs_for(int rows) {
   std::vector<KeysConfig> out;
   for (const auto& k : kKeysConfigs)
-    if (rows <= 8 || k.two_ntiles) out.push_back(k);
+    if (rows <= pagoda::cuda::DECODE_KEYS_NTILE_ROWS || k.two_ntiles) out.push_back(k);
   return out;
 }
 
