@@ -301,6 +301,7 @@ struct DecodeCase {
   bool pdl = true;
   bool ceiling = false;
   bool pdl_ceiling = false;  // with ceiling: also the read ceiling chained by PDL (read_two_launch_pdl)
+  bool tail_ceiling = false;  // with ceiling: also that read with a split decode's tail (read_merge_launch_pdl)
   int items_per_warp = 0;  // > 0: overrides the plan's (warp kernel); impl suffix "-i<n>"
   int plan_kv = 0;
   int hkv = HKV;  // KV heads (H stays 32): 1 is MQA, whose 32 query rows per KV head take two row groups
@@ -432,6 +433,34 @@ void bench_decode(const DecodeCase& dc, int num_sms, std::mt19937& rng) {
                       "\"us\":%.2f,\"tbps\":%.3f}\n",
                       per_sm, pre_name.c_str(), B, ctx, pus, 2.0 * double(half) / pus * 1e-6);
         }
+    // The chained read followed by a split decode's tail, cut after the stream (0), the partial store (1) or
+    // the ticket (2), or whole: merged by the last CTA from the partials (3), in a cluster (4) or from one sum
+    // (5). What a decode with an in-launch merge can reach (notes 59). {CTAs per SM, merge group, tail, pad KB};
+    // the 36 KB pad keeps the next launch's CTAs off an SM until one of this launch's exits, as a decode's ring
+    // does. The union of the configurations session 15's calls 1-3 ran.
+    if (dc.tail_ceiling) {
+      const int cfgs[][4] = {{4, 16, 0, 0},  {4, 16, 1, 0},  {4, 16, 2, 0},  {4, 16, 3, 0}, {4, 8, 3, 0},
+                             {4, 4, 3, 0},   {4, 2, 3, 0},   {4, 8, 4, 0},   {4, 4, 4, 0},  {4, 2, 4, 0},
+                             {4, 16, 5, 0},  {4, 16, 0, 36}, {4, 16, 2, 36}, {4, 16, 3, 36}, {4, 16, 5, 36},
+                             {4, 8, 4, 36},  {4, 2, 4, 36},  {6, 16, 0, 0},  {6, 16, 3, 0}};
+      for (const auto& t : cfgs) {
+        const int per_sm = t[0], group = t[1], tail = t[2], pad = t[3] * 1024;
+        const std::size_t ws_bytes = pagoda::bench::read_merge_workspace_bytes(num_sms, per_sm, group);
+        void* ws_t = dalloc<unsigned char>(ws_bytes);
+        ck(cudaMemset(ws_t, 0, ws_bytes), "tail ws");
+        float* out_t = dalloc<float>(std::max<std::size_t>(4096, ws_bytes / sizeof(float)));
+        const double tus = time_graph_us(copies, 30, [&](int c, cudaStream_t s) {
+          ck(pagoda::bench::read_merge_launch_pdl(ks[c], vs[c], half, ws_t, out_t, num_sms, per_sm, group, tail,
+                                                  pad, s),
+             "read merge");
+        });
+        std::printf("{\"op\":\"decode-ceiling\",\"impl\":\"read-tail%d-%dcta-g%d-pad%d\",\"batch\":%d,\"ctx\":%d,"
+                    "\"us\":%.2f,\"tbps\":%.3f}\n",
+                    tail, per_sm, group, t[3], B, ctx, tus, 2.0 * double(half) / tus * 1e-6);
+        cudaFree(ws_t);
+        cudaFree(out_t);
+      }
+    }
     cudaFree(sink);
   }
   for (int c = 0; c < copies; ++c) {
@@ -724,6 +753,15 @@ int main(int argc, char** argv) {
       for (const auto& c : cases) {
         DecodeCase dc{c[0], c[1]};
         dc.ceiling = dc.pdl_ceiling = true;
+        bench_decode(dc, sms, rng);
+      }
+    return 0;
+  }
+  if (mode == "tail-ceiling") {  // batch 1: the decode beside the chained read with and without a split tail
+    for (int round = 0; round < 2; ++round)
+      for (int ctx : {4096, 8192, 32768}) {
+        DecodeCase dc{1, ctx};
+        dc.ceiling = dc.pdl_ceiling = dc.tail_ceiling = true;
         bench_decode(dc, sms, rng);
       }
     return 0;

@@ -47,6 +47,13 @@ if ! [[ $O/read_ceiling.o -nt $RC.cu && $O/read_ceiling.o -nt $RC.hpp && $O/read
   nvcc -std=c++17 -O3 -I. -Isrc $ARCH -c $RC.cu -o $O/read_ceiling.o &
   pids+=($!)
 fi
+# The read ceiling with a split decode's tail (a measuring kernel).
+RM=bench/attention/read_merge_ceiling
+if ! [[ $O/read_merge_ceiling.o -nt $RM.cu && $O/read_merge_ceiling.o -nt $RC.hpp &&
+        $O/read_merge_ceiling.o -nt src/backend/cuda/device_utils.cuh && $O/read_merge_ceiling.o -nt src/backend/cuda/pdl_launch.cuh ]]; then
+  nvcc -std=c++17 -O3 -I. -Isrc $ARCH -c $RM.cu -o $O/read_merge_ceiling.o &
+  pids+=($!)
+fi
 # The PDL tests' late writer (a test-only kernel).
 LW=tests/backend_cuda/pdl_late_writer
 if ! [[ $O/pdl_late_writer.o -nt $LW.cu && $O/pdl_late_writer.o -nt $LW.hpp ]]; then
@@ -61,7 +68,7 @@ $CXX -c src/core/dtype.cpp -o $O/dtype.o
 LIBS="$O/attention.o $O/flash_prefill.o $O/flash_prefill_sm90.o $O/flash_decode.o $O/flash_decode_keys.o $O/kv_append.o $O/dtype.o -L/usr/local/cuda/lib64 -lcudart -lfmt"
 $CXX -DPAGODA_FIXTURES_DIR='"tests/fixtures"' tests/backend_cuda/test_attention_cuda.cpp $O/pdl_late_writer.o $LIBS -lgtest_main -lgtest -lpthread \
   -o $B/carry/test_backend_cuda
-$CXX -I. bench/attention/bench_attention.cpp $O/read_ceiling.o $LIBS -o $B/carry/bench_attention
+$CXX -I. bench/attention/bench_attention.cpp $O/read_ceiling.o $O/read_merge_ceiling.o $LIBS -o $B/carry/bench_attention
 cp -L /lib/x86_64-linux-gnu/libfmt.so.9 $B/carry/
 cat $O/*.ptxas.txt | grep -E "spill|Compiling entry" | grep -v " 0 bytes spill" || true
 ls -la $B/carry
