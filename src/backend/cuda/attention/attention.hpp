@@ -122,7 +122,10 @@ DecodePlan decode_plan(int32_t num_seqs, int32_t H, const PagedKvLayout& layout,
                        int32_t forced_item_warps = -1, int32_t forced_rows_per_cta = 0);
 
 // Zeroes a decode workspace of `bytes` bytes (once, after allocating it; see
-// DecodePlan::workspace_initialized). Any plan whose workspace_bytes fits may then share it.
+// DecodePlan::workspace_initialized). Plans of one batch shape (sequences, heads, KV layout, max_q_len)
+// whose workspace_bytes fits may then share it, whatever their kernels, splits or merges: their counters and
+// partials lie at the same offsets. A plan of another shape places its partials elsewhere and may write them
+// over this shape's counters: give it its own workspace (or take the default, which zeroes them each call).
 void decode_workspace_init(void* workspace, std::size_t bytes, cudaStream_t stream);
 
 // Launches only (no allocation, no host sync): one decode kernel (splits merged inside it), plus
