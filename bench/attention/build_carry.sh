@@ -43,15 +43,14 @@ fi
 # The bench's read-only bandwidth ceiling kernel.
 RC=bench/attention/read_ceiling
 if ! [[ $O/read_ceiling.o -nt $RC.cu && $O/read_ceiling.o -nt $RC.hpp && $O/read_ceiling.o -nt src/backend/cuda/device_utils.cuh &&
-        $O/read_ceiling.o -nt src/backend/cuda/pdl_launch.cuh && $O/read_ceiling.o -nt bench/attention/read_stream.cuh ]]; then
+        $O/read_ceiling.o -nt src/backend/cuda/pdl_launch.cuh ]]; then
   nvcc -std=c++17 -O3 -I. -Isrc $ARCH -c $RC.cu -o $O/read_ceiling.o &
   pids+=($!)
 fi
 # The read ceiling with a split decode's tail (a measuring kernel).
 RM=bench/attention/read_merge_ceiling
 if ! [[ $O/read_merge_ceiling.o -nt $RM.cu && $O/read_merge_ceiling.o -nt $RC.hpp &&
-        $O/read_merge_ceiling.o -nt src/backend/cuda/device_utils.cuh &&
-        $O/read_merge_ceiling.o -nt bench/attention/read_stream.cuh ]]; then
+        $O/read_merge_ceiling.o -nt src/backend/cuda/device_utils.cuh && $O/read_merge_ceiling.o -nt src/backend/cuda/pdl_launch.cuh ]]; then
   nvcc -std=c++17 -O3 -I. -Isrc $ARCH -c $RM.cu -o $O/read_merge_ceiling.o &
   pids+=($!)
 fi

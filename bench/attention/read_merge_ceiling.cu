@@ -19,7 +19,6 @@
 
 #include "backend/cuda/device_utils.cuh"
 #include "bench/attention/read_ceiling.hpp"
-#include "bench/attention/read_stream.cuh"
 
 namespace pagoda::bench {
 namespace {
@@ -111,8 +110,25 @@ __global__ void __launch_bounds__(THREADS, 6) read_merge_kernel(const uint4* a, 
   __shared__ int s_last;
   cuda::dev::launch_dependents();
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  // Every load before the wait: the previous launch's merge has read the partials this one overwrites.
-  const unsigned acc = read_stream<THREADS, IN_FLIGHT, true>(a, b, n_each, READ_PRE_ALL);
+  // read_ceiling.cu's stream, written again on purpose: sharing one inlined function moved this kernel's
+  // register allocation (8 -> 20 B of spills at the 40-register cap) and its tails 1-2 by +0.3 us (call 6).
+  const std::size_t stride = std::size_t(gridDim.x) * THREADS;
+  const std::size_t n = 2 * n_each;
+  auto at = [&](std::size_t i) { return i < n_each ? __ldcs(a + i) : __ldcs(b + (i - n_each)); };
+  unsigned acc = 0;
+  std::size_t i = std::size_t(blockIdx.x) * THREADS + tid;
+  for (; i + (IN_FLIGHT - 1) * stride < n; i += IN_FLIGHT * stride) {
+    uint4 v[IN_FLIGHT];
+#pragma unroll
+    for (int u = 0; u < IN_FLIGHT; ++u) v[u] = at(i + u * stride);
+#pragma unroll
+    for (int u = 0; u < IN_FLIGHT; ++u) acc ^= v[u].x ^ v[u].y ^ v[u].z ^ v[u].w;
+  }
+  for (; i < n; i += stride) {
+    const uint4 v = at(i);
+    acc ^= v.x ^ v.y ^ v.z ^ v.w;
+  }
+  cuda::dev::grid_dependency_wait();  // the previous launch's merge has read the partials this one overwrites
   if (tail == 0) {
     if (acc == 0x9e3779b9u) out[blockIdx.x % 4096] = float(acc);
     return;
