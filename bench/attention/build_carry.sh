@@ -50,7 +50,7 @@ fi
 # The read ceiling with a split decode's tail (a measuring kernel).
 RM=bench/attention/read_merge_ceiling
 if ! [[ $O/read_merge_ceiling.o -nt $RM.cu && $O/read_merge_ceiling.o -nt $RC.hpp &&
-        $O/read_merge_ceiling.o -nt src/backend/cuda/device_utils.cuh && $O/read_merge_ceiling.o -nt src/backend/cuda/pdl_launch.cuh ]]; then
+        $O/read_merge_ceiling.o -nt src/backend/cuda/device_utils.cuh ]]; then
   nvcc -std=c++17 -O3 -I. -Isrc $ARCH -c $RM.cu -o $O/read_merge_ceiling.o &
   pids+=($!)
 fi

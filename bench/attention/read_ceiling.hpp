@@ -22,7 +22,8 @@ cudaError_t read_two_launch_pdl(const void* a, const void* b, std::size_t bytes_
 // The chained read (every load before the wait) with a split decode's tail after it: ctas_per_sm CTAs of
 // 256 threads per SM in merge groups of `group` (<= 16) CTAs; tail 0: none, 1: combine + partial store,
 // 2: + the ticket, 3: + the last CTA's merge, 4: a cluster of `group` (<= 8) CTAs merged through distributed
-// shared memory, 5: the partials summed by vector reductions (read_merge_ceiling.cu); pad_smem: dynamic shared memory per CTA, to keep launches apart.
+// shared memory, 5: the partials summed by vector reductions (read_merge_ceiling.cu); pad_smem: dynamic
+// shared memory per CTA, to keep launches apart.
 // workspace: read_merge_workspace_bytes, zeroed once; out: >= max(4096, workspace / 4) floats.
 std::size_t read_merge_workspace_bytes(int num_sms, int ctas_per_sm, int group);
 cudaError_t read_merge_launch_pdl(const void* a, const void* b, std::size_t bytes_each, void* workspace, float* out,

@@ -11,8 +11,9 @@
 // cluster: each CTA's partial stays in its shared memory, rank 0 reads them after a cluster barrier, no
 // global round trip). pad_smem (dynamic shared memory per CTA) limits how many CTAs share an SM: a decode's
 // ring keeps the next launch off an SM until a CTA exits. 5 sums the partials by vector reductions into one
-// buffer per group (a unified max makes partials addable) and merges by reading that sum. If a launch with the whole tail cannot reach a rate, no split decode whose
-// merge is a global-memory round trip in its own launch can, however its stream is built.
+// buffer per group (a unified max makes partials addable) and merges by reading that sum.
+// Tail 2 bounds any split decode with an in-launch merge (it has every step but the merge). Tail 3's merge is a
+// stand-in: it measured slower than the decode's own one-trip merge (notes 59), so it is not a bound.
 #include <cooperative_groups.h>
 
 #include <cstdint>
@@ -24,12 +25,6 @@ namespace pagoda::bench {
 namespace {
 
 constexpr int THREADS = 256, WARPS = THREADS / 32, IN_FLIGHT = 8, STATE = 512, MAX_GROUP = 16;
-
-__device__ __forceinline__ float2 ld_cg_issue2(const float2* p) {
-  float2 v;
-  asm volatile("ld.global.cg.v2.f32 {%0,%1}, [%2];\n" : "=f"(v.x), "=f"(v.y) : "l"(p));
-  return v;
-}
 
 // tail 4: the CTA's combined state stays in its own shared memory (s_state[0]); the cluster's rank 0 sums
 // the ranks' states weighted by their log-sum-exps (s_state[1][0..3]) and stores the result.
@@ -169,14 +164,13 @@ __global__ void __launch_bounds__(THREADS, 6) read_merge_kernel(const uint4* a, 
   // Merge: thread t owns floats 2t, 2t + 1 of the 512 (row t / 64); the log-sum-exps (64 threads, one each)
   // and every split's partial loads go out together: one L2 trip. Float2 per thread keeps the kernel within
   // 40 registers, so 6 CTAs fit per SM as in the read ceiling.
-  if (tail == 2 || !s_last) return;
   __shared__ float s_lse[MAX_GROUP * 4];
   const float* first = partials + std::size_t(g) * MAX_GROUP * (STATE + 4);
   if (tid < members * 4) s_lse[tid] = cuda::dev::ld_cg_issue(first + (tid / 4) * (STATE + 4) + STATE + tid % 4);
   float2 part[MAX_GROUP];
 #pragma unroll
   for (int s = 0; s < MAX_GROUP; ++s)
-    if (s < members) part[s] = ld_cg_issue2(reinterpret_cast<const float2*>(first + s * (STATE + 4)) + tid);
+    if (s < members) part[s] = cuda::dev::ld_cg_issue(reinterpret_cast<const float2*>(first + s * (STATE + 4)) + tid);
   __syncthreads();
   const int row = tid / 64;
   float m = -INFINITY;
